@@ -1,0 +1,1 @@
+"""TFX components and module code of the IMDB word-embeddings pipeline."""

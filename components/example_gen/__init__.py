@@ -1,0 +1,1 @@
+"""An ExampleGen over the aclImdb folder layout (Large Movie Review Dataset v1.0)."""

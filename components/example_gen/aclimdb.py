@@ -1,0 +1,135 @@
+"""Reading the aclImdb folder layout into tf.Examples, with no TFX types.
+
+The Large Movie Review Dataset keeps one review per file::
+
+    aclImdb/
+      train/pos/ID_RATING.txt   label 1 (rating 7-10)
+      train/neg/ID_RATING.txt   label 0 (rating 1-4)
+      train/unsup/...           unlabelled: ignored
+      test/pos/, test/neg/      the official test split, same layout
+
+IDs restart in every folder, so a review's identity is its path relative to the
+dataset root without the extension, e.g. ``train/pos/123_9``.
+"""
+
+import dataclasses
+import hashlib
+import os
+import re
+from typing import Iterable, List
+
+import tensorflow as tf
+
+# Feature keys of the tf.Examples this reader produces.
+TEXT_KEY = "text"
+LABEL_KEY = "label"
+RATING_KEY = "rating"
+ID_KEY = "id"
+
+LABEL_FOLDERS = {"neg": 0, "pos": 1}
+# Written when a file name does not follow ID_RATING.txt; real ratings are 1-10.
+UNKNOWN_RATING = -1
+
+_FILE_NAME_RE = re.compile(r"^(\d+)_(\d+)\.txt$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Review:
+    """One labelled review.
+
+    Attributes:
+      review_id: Path relative to the dataset root, without ``.txt``.
+      text: The review, UTF-8 encoded.
+      label: 1 for a positive review, 0 for a negative one.
+      rating: The star rating from the file name, or ``UNKNOWN_RATING``.
+      had_invalid_utf8: Whether undecodable bytes were replaced with U+FFFD.
+    """
+
+    review_id: str
+    text: bytes
+    label: int
+    rating: int
+    had_invalid_utf8: bool = False
+
+
+def labelled_review_files(folder_pattern: str) -> List[str]:
+    """Lists the review files a pattern matches that lie in a ``pos`` or ``neg`` folder.
+
+    Args:
+      folder_pattern: A glob over review files, e.g. ``/data/aclImdb/train/*/*.txt``.
+
+    Returns:
+      The matching paths inside ``pos``/``neg`` folders, sorted. Anything else the
+      pattern matches (``unsup/``, URL lists) is left out.
+    """
+    return sorted(
+        path
+        for path in tf.io.gfile.glob(folder_pattern)
+        if os.path.basename(os.path.dirname(path)) in LABEL_FOLDERS
+    )
+
+
+def parse_review_path(path: str) -> tuple:
+    """Returns ``(review_id, label, rating)`` for a review file's path.
+
+    The label comes from the folder; the rating from an ``ID_RATING.txt`` name,
+    or ``UNKNOWN_RATING`` when the name does not follow that pattern.
+
+    Raises:
+      ValueError: If the file is not in a ``pos`` or ``neg`` folder.
+    """
+    folder = os.path.dirname(path)
+    label_folder = os.path.basename(folder)
+    if label_folder not in LABEL_FOLDERS:
+        raise ValueError(f"{path} is not in a pos/ or neg/ folder, so it has no label")
+    split_folder = os.path.basename(os.path.dirname(folder))
+    name = os.path.basename(path)
+    match = _FILE_NAME_RE.match(name)
+    rating = int(match.group(2)) if match else UNKNOWN_RATING
+    stem = name[: -len(".txt")] if name.endswith(".txt") else name
+    return f"{split_folder}/{label_folder}/{stem}", LABEL_FOLDERS[label_folder], rating
+
+
+def read_review(path: str) -> Review:
+    """Reads one review file; bytes that are not UTF-8 are replaced, not fatal."""
+    review_id, label, rating = parse_review_path(path)
+    with tf.io.gfile.GFile(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+        had_invalid_utf8 = False
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="replace")
+        had_invalid_utf8 = True
+    return Review(review_id, text.encode("utf-8"), label, rating, had_invalid_utf8)
+
+
+def is_eval_review(review_id: str, eval_percent: int) -> bool:
+    """Assigns a review of the train folder to the eval split by a hash of its ID.
+
+    SHA-256 rather than Python's ``hash`` so that the assignment is the same in
+    every process, run and runner.
+    """
+    digest = hashlib.sha256(review_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < eval_percent
+
+
+def to_tf_example(review: Review) -> tf.train.Example:
+    """Converts a review to a tf.Example with the keys defined in this module."""
+    feature = tf.train.Feature
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                TEXT_KEY: feature(bytes_list=tf.train.BytesList(value=[review.text])),
+                LABEL_KEY: feature(int64_list=tf.train.Int64List(value=[review.label])),
+                RATING_KEY: feature(int64_list=tf.train.Int64List(value=[review.rating])),
+                ID_KEY: feature(bytes_list=tf.train.BytesList(value=[review.review_id.encode("utf-8")])),
+            }
+        )
+    )
+
+
+def read_reviews(folder_pattern: str) -> Iterable[Review]:
+    """Reads every labelled review a pattern matches, in path order."""
+    for path in labelled_review_files(folder_pattern):
+        yield read_review(path)

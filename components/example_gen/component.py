@@ -1,0 +1,35 @@
+"""The aclImdb ExampleGen component: FileBasedExampleGen with the aclImdb executor."""
+
+from tfx.components import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
+
+from components.example_gen import executor
+
+
+class AclImdbExampleGen(FileBasedExampleGen):
+    """Turns an aclImdb folder into ``train``, ``eval`` and (optionally) ``test`` splits.
+
+    Outputs an ``Examples`` artifact of gzipped TFRecords of tf.Examples with the
+    features ``text`` (bytes), ``label`` (0/1), ``rating`` (int) and ``id`` (bytes).
+    """
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(
+        self,
+        input_base: str,
+        include_test_split: bool = True,
+        eval_percent: int = executor.DEFAULT_EVAL_PERCENT,
+    ):
+        """Creates the component.
+
+        Args:
+          input_base: The dataset root: the folder that holds ``train/`` (and ``test/``).
+          include_test_split: Whether to read ``test/{pos,neg}`` into a ``test`` split.
+          eval_percent: Share of the train folder, in percent, that goes to ``eval``.
+        """
+        super().__init__(
+            input_base=input_base,
+            input_config=executor.make_input_config(include_test_split),
+            custom_config=executor.make_custom_config(eval_percent),
+        )

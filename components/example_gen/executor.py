@@ -1,0 +1,163 @@
+"""Executor of the aclImdb ExampleGen: TFX plumbing around ``aclimdb``.
+
+Reads ``train/{pos,neg}`` once and carves the ``eval`` split out of it by a hash
+of each review's ID; reads ``test/{pos,neg}`` into ``test`` when that split is
+configured.
+"""
+
+import os
+from typing import Any, Dict
+
+import apache_beam as beam
+import tensorflow as tf
+from google.protobuf import struct_pb2
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
+
+from components.example_gen import aclimdb
+
+TRAIN_SPLIT = "train"
+EVAL_SPLIT = "eval"
+TEST_SPLIT = "test"
+
+# Input split patterns, relative to the dataset root. `eval` is carved from the train folder.
+TRAIN_FOLDER_PATTERN = "train/*/*.txt"
+TEST_FOLDER_PATTERN = "test/*/*.txt"
+
+EVAL_PERCENT_KEY = "eval_percent"
+DEFAULT_EVAL_PERCENT = 20
+
+COUNTER_NAMESPACE = "aclimdb"
+
+
+def make_input_config(include_test_split: bool) -> example_gen_pb2.Input:
+    """The input splits: train and eval both read the train folder; test the test folder."""
+    splits = [
+        example_gen_pb2.Input.Split(name=TRAIN_SPLIT, pattern=TRAIN_FOLDER_PATTERN),
+        example_gen_pb2.Input.Split(name=EVAL_SPLIT, pattern=TRAIN_FOLDER_PATTERN),
+    ]
+    if include_test_split:
+        splits.append(example_gen_pb2.Input.Split(name=TEST_SPLIT, pattern=TEST_FOLDER_PATTERN))
+    return example_gen_pb2.Input(splits=splits)
+
+
+def make_custom_config(eval_percent: int) -> example_gen_pb2.CustomConfig:
+    """Packs the executor's own settings into ExampleGen's ``custom_config``."""
+    if not 0 < eval_percent < 100:
+        raise ValueError(f"eval_percent must be between 1 and 99, got {eval_percent}")
+    settings = struct_pb2.Struct()
+    settings.update({EVAL_PERCENT_KEY: eval_percent})
+    config = example_gen_pb2.CustomConfig()
+    config.custom_config.Pack(settings)
+    return config
+
+
+def _eval_percent(exec_properties: Dict[str, Any]) -> int:
+    raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+    if not raw:
+        return DEFAULT_EVAL_PERCENT
+    config = example_gen_pb2.CustomConfig()
+    proto_utils.json_to_proto(raw, config)
+    settings = struct_pb2.Struct()
+    if not config.custom_config.Unpack(settings):
+        return DEFAULT_EVAL_PERCENT
+    return int(settings[EVAL_PERCENT_KEY]) if EVAL_PERCENT_KEY in settings else DEFAULT_EVAL_PERCENT
+
+
+class _ReadReviewFn(beam.DoFn):
+    """Reads one review file into a tf.Example and counts what it saw."""
+
+    def __init__(self):
+        self._reviews = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "reviews")
+        self._invalid_utf8 = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "reviews_with_invalid_utf8")
+        self._unknown_rating = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "reviews_with_unknown_rating")
+
+    def process(self, path: str):
+        review = aclimdb.read_review(path)
+        self._reviews.inc()
+        if review.had_invalid_utf8:
+            self._invalid_utf8.inc()
+        if review.rating == aclimdb.UNKNOWN_RATING:
+            self._unknown_rating.inc()
+        yield aclimdb.to_tf_example(review)
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(tf.train.Example)
+def AclImdbToExample(  # pylint: disable=invalid-name
+    pipeline: beam.Pipeline, exec_properties: Dict[str, Any], split_pattern: str
+) -> beam.pvalue.PCollection:
+    """Reads the labelled reviews a split pattern matches into tf.Examples.
+
+    Args:
+      pipeline: The Beam pipeline.
+      exec_properties: ExampleGen's execution properties; ``input_base`` is the
+        dataset root (the folder holding ``train/``).
+      split_pattern: A glob relative to ``input_base``, e.g. ``train/*/*.txt``.
+
+    Returns:
+      A PCollection of tf.Examples with ``text``, ``label``, ``rating`` and ``id``.
+
+    Raises:
+      ValueError: If the pattern matches no review in a ``pos`` or ``neg`` folder.
+    """
+    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    pattern = os.path.join(input_base, split_pattern)
+    paths = aclimdb.labelled_review_files(pattern)
+    if not paths:
+        raise ValueError(
+            f"No labelled review matches {pattern}: expected files in "
+            f"{os.path.dirname(os.path.dirname(pattern))}/pos/ and /neg/ (aclImdb layout)."
+        )
+    return (
+        pipeline
+        | "ListFiles" >> beam.Create(paths)
+        # Create holds the list in one bundle; reshuffle so the reads spread over workers.
+        | "Reshuffle" >> beam.Reshuffle()
+        | "ReadReviews" >> beam.ParDo(_ReadReviewFn())
+    )
+
+
+def _split_of(example: tf.train.Example, eval_percent: int) -> int:
+    review_id = example.features.feature[aclimdb.ID_KEY].bytes_list.value[0].decode("utf-8")
+    return 1 if aclimdb.is_eval_review(review_id, eval_percent) else 0
+
+
+class Executor(BaseExampleGenExecutor):
+    """ExampleGen executor for an aclImdb folder."""
+
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+        return AclImdbToExample
+
+    def GenerateExamplesByBeam(
+        self, pipeline: beam.Pipeline, exec_properties: Dict[str, Any]
+    ) -> Dict[str, beam.pvalue.PCollection]:
+        """Reads the train folder once and partitions it into train and eval.
+
+        The base class reads each input split separately and cannot split one
+        input into two outputs while another input (test) stays whole.
+        """
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        patterns = {split.name: split.pattern for split in input_config.splits}
+        expected = {TRAIN_SPLIT, EVAL_SPLIT}
+        if not expected <= set(patterns) <= expected | {TEST_SPLIT} or patterns[EVAL_SPLIT] != patterns[TRAIN_SPLIT]:
+            raise ValueError(
+                f"Unsupported input_config {patterns}: build it with make_input_config(), which "
+                f"reads train and eval from one folder and, optionally, test from another."
+            )
+        eval_percent = _eval_percent(exec_properties)
+        to_examples = self.GetInputSourceToExamplePTransform()
+
+        train, evaluation = (
+            pipeline
+            | "ReadTrainFolder" >> to_examples(exec_properties, patterns[TRAIN_SPLIT])
+            | "SplitTrainEval" >> beam.Partition(lambda example, _: _split_of(example, eval_percent), 2)
+        )
+        result = {TRAIN_SPLIT: train, EVAL_SPLIT: evaluation}
+        if TEST_SPLIT in patterns:
+            result[TEST_SPLIT] = pipeline | "ReadTestFolder" >> to_examples(exec_properties, patterns[TEST_SPLIT])
+        return result

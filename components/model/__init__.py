@@ -1,0 +1,1 @@
+"""Module code of the Transform and Trainer components, named by import path."""

@@ -1,0 +1,93 @@
+"""The Transform component's ``preprocessing_fn``: standardization, tokens and vocabulary.
+
+Everything here runs inside the tf.Transform graph, which the Trainer attaches to
+the exported model, so serving applies exactly the training-time text pipeline.
+"""
+
+import re
+import string
+from typing import Any, Dict, Mapping, Optional
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components.model import features
+from components.model.hparams import HParams
+
+# The seed tutorial's `custom_standardization`, as RE2 patterns.
+_LINE_BREAK_TAG = "<br />"
+_PUNCTUATION = "[%s]" % re.escape(string.punctuation)
+
+
+def standardize(text: tf.Tensor) -> tf.Tensor:
+    """Lowercases, turns ``<br />`` into a space and removes ASCII punctuation."""
+    lowercase = tf.strings.lower(text, encoding="utf-8")
+    without_breaks = tf.strings.regex_replace(lowercase, _LINE_BREAK_TAG, " ")
+    return tf.strings.regex_replace(without_breaks, _PUNCTUATION, "")
+
+
+def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
+    """Standardizes a batch of reviews and splits each on whitespace."""
+    return tf.strings.split(standardize(text))
+
+
+def map_to_ids(tokens: tf.RaggedTensor, vocabulary: Any, num_oov_buckets: int) -> tf.RaggedTensor:
+    """Maps tokens to embedding rows: padding 0, OOV ``1..num_oov_buckets``, then the vocabulary.
+
+    Args:
+      tokens: Ragged batch of tokens.
+      vocabulary: The vocabulary file (a tf.Transform analyzer result).
+      num_oov_buckets: Rows reserved for tokens outside the vocabulary; with more
+        than one, a token's row is chosen by a hash of the token.
+    """
+    flat_tokens = tokens.flat_values
+    vocabulary_index = tft.apply_vocabulary(flat_tokens, vocabulary, default_value=-1)
+    first_vocabulary_id = 1 + num_oov_buckets
+    if num_oov_buckets == 1:
+        oov_ids = tf.ones_like(vocabulary_index)
+    else:
+        oov_ids = 1 + tf.strings.to_hash_bucket_fast(flat_tokens, num_oov_buckets)
+    ids = tf.where(vocabulary_index >= 0, vocabulary_index + first_vocabulary_id, oov_ids)
+    return tokens.with_flat_values(ids)
+
+
+def preprocessing_fn(
+    inputs: Dict[str, tf.Tensor], custom_config: Optional[Mapping[str, Any]] = None
+) -> Dict[str, tf.Tensor]:
+    """tf.Transform preprocessing: raw review text to a fixed-length row of token ids.
+
+    Args:
+      inputs: Raw features; ``text`` is a ``[batch, 1]`` string tensor, ``label`` an
+        int64 ``[batch, 1]`` tensor (absent at serving time).
+      custom_config: Transform settings (``HParams.transform_config()``).
+
+    Returns:
+      ``token_ids``: int64 ``[batch, sequence_length]``, and ``label`` when given.
+    """
+    hparams = HParams.from_dict(custom_config)
+    tokens = tokenize(tf.reshape(inputs[features.RAW_TEXT_KEY], [-1]))
+    # The vocabulary counts every token of the review, as TextVectorization.adapt does,
+    # though the model only sees the first `sequence_length` of them.
+    vocabulary = tft.vocabulary(
+        tokens,
+        top_k=hparams.max_vocabulary_tokens,
+        vocab_filename=features.VOCABULARY_NAME,
+    )
+    ids = map_to_ids(tokens[:, : hparams.sequence_length], vocabulary, hparams.num_oov_buckets)
+    outputs = {
+        features.TOKEN_IDS_KEY: ids.to_tensor(
+            default_value=features.PADDING_ID, shape=[None, hparams.sequence_length]
+        ),
+    }
+    if features.LABEL_KEY in inputs:
+        outputs[features.LABEL_KEY] = tf.cast(inputs[features.LABEL_KEY], tf.int64)
+    return outputs
+
+
+def embedding_rows(tf_transform_output: tft.TFTransformOutput, num_oov_buckets: int) -> int:
+    """Rows the embedding table needs: padding, OOV rows and the vocabulary actually built.
+
+    A small corpus can have fewer distinct tokens than ``vocab_size`` allows; the
+    table is then smaller, so no row is left untrained.
+    """
+    return 1 + num_oov_buckets + tf_transform_output.vocabulary_size_by_name(features.VOCABULARY_NAME)

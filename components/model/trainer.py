@@ -1,0 +1,142 @@
+"""The Trainer component's ``run_fn``: trains the embedding model and exports it for serving.
+
+The exported SavedModel carries the tf.Transform graph and two signatures:
+
+- ``serving_default``: serialized tf.Examples (input ``examples``), the TF Serving
+  convention; outputs ``probability`` (of a positive review) and ``logit``.
+- ``predict_text``: raw review strings (input ``text``); same outputs.
+"""
+
+import json
+import os
+from typing import Any, Dict, List
+
+from absl import logging
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from components.model import features, model as model_lib, preprocessing
+from components.model.hparams import HParams
+
+# Written into the ModelRun artifact beside the TensorBoard logs.
+TRAINING_SUMMARY_FILE = "training_summary.json"
+
+SERVING_SIGNATURE = "serving_default"
+PREDICT_TEXT_SIGNATURE = "predict_text"
+PROBABILITY_OUTPUT = "probability"
+LOGIT_OUTPUT = "logit"
+
+
+def training_device() -> str:
+    """Names the device Keras will train on: the first GPU TensorFlow sees, else the CPU."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU ({gpus[0].name}, {details.get('device_name', 'unknown model')})"
+    return "CPU (TensorFlow sees no GPU)"
+
+
+def _dataset(
+    file_pattern: List[str],
+    data_accessor: tfx.components.DataAccessor,
+    tf_transform_output: tft.TFTransformOutput,
+    hparams: HParams,
+    shuffle: bool,
+) -> tf.data.Dataset:
+    """One pass over transformed examples as ``(features, label)`` batches."""
+    return data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(
+            batch_size=hparams.batch_size,
+            label_key=features.LABEL_KEY,
+            num_epochs=1,
+            shuffle=shuffle,
+            shuffle_seed=hparams.seed,
+        ),
+        tf_transform_output.transformed_metadata.schema,
+    ).prefetch(tf.data.AUTOTUNE)
+
+
+class _ServingModule(tf.Module):
+    """The model with its transform graph, and the two serving signatures."""
+
+    def __init__(self, model: keras.Model, tf_transform_output: tft.TFTransformOutput):
+        super().__init__(name="review_sentiment_serving")
+        self.model = model
+        self.tft_layer = tf_transform_output.transform_features_layer()
+        raw_spec = tf_transform_output.raw_feature_spec()
+        self._text_spec = {features.RAW_TEXT_KEY: raw_spec[features.RAW_TEXT_KEY]}
+
+    def _predict(self, raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        transformed = self.tft_layer(raw_features)
+        logit = tf.reshape(self.model(transformed[features.TOKEN_IDS_KEY]), [-1])
+        return {PROBABILITY_OUTPUT: tf.sigmoid(logit), LOGIT_OUTPUT: logit}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_tf_examples(self, examples):
+        return self._predict(tf.io.parse_example(examples, self._text_spec))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def predict_text(self, text):
+        return self._predict({features.RAW_TEXT_KEY: tf.reshape(text, [-1, 1])})
+
+
+def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput, export_dir: str) -> None:
+    """Saves the model, its transform graph and both signatures with tf.saved_model.save."""
+    module = _ServingModule(model, tf_transform_output)
+    tf.saved_model.save(
+        module,
+        export_dir,
+        signatures={
+            SERVING_SIGNATURE: module.serve_tf_examples.get_concrete_function(),
+            PREDICT_TEXT_SIGNATURE: module.predict_text.get_concrete_function(),
+        },
+    )
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Trains on the transformed train split, validates on eval each epoch, exports.
+
+    Args:
+      fn_args: TFX Trainer arguments; ``custom_config`` holds the ``HParams`` dict.
+    """
+    hparams = HParams.from_dict(fn_args.custom_config)
+    keras.utils.set_random_seed(hparams.seed)
+    device = training_device()
+    logging.info("Training on %s", device)
+    print(f"Trainer: training on {device}", flush=True)
+
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    train_data = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, hparams, shuffle=True)
+    eval_data = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, hparams, shuffle=False)
+
+    rows = preprocessing.embedding_rows(tf_transform_output, hparams.num_oov_buckets)
+    model = model_lib.build_model(rows, hparams)
+    model.summary(print_fn=logging.info)
+
+    history = model.fit(
+        train_data,
+        validation_data=eval_data,
+        epochs=hparams.epochs,
+        callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")],
+        verbose=2,
+    )
+    _write_training_summary(fn_args.model_run_dir, hparams, device, rows, history.history)
+    export_serving_model(model, tf_transform_output, fn_args.serving_model_dir)
+
+
+def _write_training_summary(
+    model_run_dir: str, hparams: HParams, device: str, rows: int, history: Dict[str, List[float]]
+) -> None:
+    summary: Dict[str, Any] = {
+        "device": device,
+        "embedding_rows": rows,
+        "hparams": hparams.to_dict(),
+        "history": {name: [float(v) for v in values] for name, values in history.items()},
+    }
+    tf.io.gfile.makedirs(model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_SUMMARY_FILE), "w") as f:
+        json.dump(summary, f, indent=2)

@@ -1,0 +1,1 @@
+"""A component that publishes a trained embedding table for the Embedding Projector."""

@@ -1,0 +1,85 @@
+"""ProjectorExporter: spec, artifact type and component."""
+
+from typing import Optional
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components.model import features
+from components.projector import executor
+
+# Property names of the output artifact, shared with the executor and tests.
+ROWS_PROPERTY = "vocabulary_size"
+DIMENSION_PROPERTY = "embedding_dim"
+
+
+class EmbeddingProjectorFiles(types.Artifact):
+    """A trained embedding table as Embedding Projector files.
+
+    Layout of the artifact's folder::
+
+        vectors.tsv              one row per token: embedding_dim tab-separated floats
+        metadata.tsv             one token per row, row i labelling row i of vectors.tsv
+        embedding.ckpt-1.*       TF checkpoint of the same matrix, and its `checkpoint` index
+        projector_config.pbtxt   TensorBoard projector config linking both
+
+    The padding row is left out. Properties: ``vocabulary_size`` (rows written)
+    and ``embedding_dim``.
+    """
+
+    TYPE_NAME = "imdb.EmbeddingProjectorFiles"
+    PROPERTIES = {
+        ROWS_PROPERTY: types.artifact.Property(type=types.artifact.PropertyType.INT),
+        DIMENSION_PROPERTY: types.artifact.Property(type=types.artifact.PropertyType.INT),
+    }
+
+
+class ProjectorExporterSpec(types.ComponentSpec):
+    """Inputs: the trained Model and its Transform graph; output: the projector files."""
+
+    PARAMETERS = {
+        executor.EMBEDDING_LAYER_KEY: ExecutionParameter(type=str),
+        executor.NUM_OOV_BUCKETS_KEY: ExecutionParameter(type=int),
+    }
+    INPUTS = {
+        executor.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+        executor.TRANSFORM_GRAPH_KEY: ChannelParameter(type=standard_artifacts.TransformGraph),
+    }
+    OUTPUTS = {
+        executor.PROJECTOR_KEY: ChannelParameter(type=EmbeddingProjectorFiles),
+    }
+
+
+class ProjectorExporter(base_component.BaseComponent):
+    """Publishes the Trainer's embedding table for the Embedding Projector and TensorBoard."""
+
+    SPEC_CLASS = ProjectorExporterSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(
+        self,
+        model: types.BaseChannel,
+        transform_graph: types.BaseChannel,
+        num_oov_buckets: int,
+        embedding_layer: str = features.EMBEDDING_LAYER_NAME,
+        projector: Optional[types.BaseChannel] = None,
+    ):
+        """Creates the component.
+
+        Args:
+          model: The Trainer's ``Model`` output.
+          transform_graph: The Transform graph whose vocabulary labels the rows.
+          num_oov_buckets: OOV rows between the padding row and the vocabulary.
+          embedding_layer: Name of the Keras Embedding layer to export.
+          projector: Optional output channel; one is created if omitted.
+        """
+        spec = ProjectorExporterSpec(
+            model=model,
+            transform_graph=transform_graph,
+            num_oov_buckets=num_oov_buckets,
+            embedding_layer=embedding_layer,
+            projector=projector or types.Channel(type=EmbeddingProjectorFiles),
+        )
+        super().__init__(spec=spec)

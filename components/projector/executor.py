@@ -1,0 +1,47 @@
+"""Executor of ProjectorExporter: finds the inputs' files and records the output's properties."""
+
+from typing import Any, Dict, List
+
+import tensorflow_transform as tft
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from components.model import features
+from components.projector import projector
+
+# Keys of the component spec, shared with component.py and the tests.
+MODEL_KEY = "model"
+TRANSFORM_GRAPH_KEY = "transform_graph"
+PROJECTOR_KEY = "projector"
+EMBEDDING_LAYER_KEY = "embedding_layer"
+NUM_OOV_BUCKETS_KEY = "num_oov_buckets"
+
+
+class Executor(base_executor.BaseExecutor):
+    """Reads the embedding table and vocabulary, writes the projector files."""
+
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model_uri = artifact_utils.get_single_uri(input_dict[MODEL_KEY])
+        transform_uri = artifact_utils.get_single_uri(input_dict[TRANSFORM_GRAPH_KEY])
+        output = artifact_utils.get_single_instance(output_dict[PROJECTOR_KEY])
+
+        table = projector.load_embedding_table(
+            path_utils.serving_model_path(model_uri), exec_properties[EMBEDDING_LAYER_KEY]
+        )
+        vocabulary = [
+            token.decode("utf-8", errors="replace")
+            for token in tft.TFTransformOutput(transform_uri).vocabulary_by_name(features.VOCABULARY_NAME)
+        ]
+        written = projector.export_embedding(
+            output.uri, table, vocabulary, features.oov_tokens(int(exec_properties[NUM_OOV_BUCKETS_KEY]))
+        )
+        output.vocabulary_size = written.rows
+        output.embedding_dim = written.dimension

@@ -1,0 +1,140 @@
+"""Writing an embedding table as Embedding Projector files, with no TFX types.
+
+Output layout (one folder, usable as ``tensorboard --logdir <folder>`` or uploaded
+to projector.tensorflow.org as the two TSVs)::
+
+    vectors.tsv              one row per token: embedding_dim tab-separated floats
+    metadata.tsv             one row per token: the token (row i labels row i of vectors.tsv)
+    embedding.ckpt-1.*       TF checkpoint holding the same matrix, for TensorBoard
+    checkpoint               checkpoint index naming embedding.ckpt-1
+    projector_config.pbtxt   links the checkpoint tensor to metadata.tsv
+
+The padding row (id 0) is left out, as in the seed tutorial; the OOV rows are kept.
+"""
+
+import dataclasses
+import os
+from typing import List, Sequence
+
+import numpy as np
+import tensorflow as tf
+from tensorboard.plugins import projector as tb_projector
+
+VECTORS_FILE = "vectors.tsv"
+METADATA_FILE = "metadata.tsv"
+CHECKPOINT_PREFIX = "embedding.ckpt"
+PROJECTOR_CONFIG_FILE = "projector_config.pbtxt"
+# tf.train.Checkpoint stores the variable under this key.
+CHECKPOINT_TENSOR_NAME = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+
+# Characters that would end or split a TSV row, by the rules of TensorBoard's parser
+# (tab, newline) and of Python's str.splitlines, which tools reading the file may use.
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_OTHER_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+EMPTY_LABEL = "[EMPTY]"
+
+
+def escape_label(label: str) -> str:
+    """Makes a token safe as one metadata row: backslash escapes for tab, newlines and ``\\``."""
+    if not label:
+        return EMPTY_LABEL
+    out = []
+    for char in label:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif char in _OTHER_LINE_BREAKS:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def load_embedding_table(saved_model_dir: str, layer_name: str) -> np.ndarray:
+    """Reads the weights of the named Keras Embedding layer from a SavedModel.
+
+    The SavedModel's root is expected to track the Keras model as ``model``, as
+    the Trainer's serving module does; its root variables are searched otherwise.
+
+    Raises:
+      ValueError: If no variable ``<layer_name>/embeddings`` exists.
+    """
+    loaded = tf.saved_model.load(saved_model_dir)
+    owner = getattr(loaded, "model", loaded)
+    variables = list(getattr(owner, "variables", []))
+    wanted = f"{layer_name}/embeddings:0"
+    for variable in variables:
+        if variable.name == wanted:
+            return variable.numpy()
+    raise ValueError(
+        f"The SavedModel at {saved_model_dir} has no embedding layer named {layer_name!r} "
+        f"(looked for variable {wanted}; found {sorted(v.name for v in variables)})."
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectorFiles:
+    """What ``write_projector_files`` wrote: the folder, row count and width."""
+
+    directory: str
+    rows: int
+    dimension: int
+
+
+def write_projector_files(directory: str, vectors: np.ndarray, labels: Sequence[str]) -> ProjectorFiles:
+    """Writes the TSVs, the checkpoint and the projector config for aligned rows.
+
+    Args:
+      directory: Output folder; created if missing.
+      vectors: ``[rows, dimension]`` embedding rows, the padding row already removed.
+      labels: One label per row of ``vectors``.
+
+    Raises:
+      ValueError: If rows and labels do not pair up.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(labels):
+        raise ValueError(f"{len(labels)} labels for an embedding of shape {vectors.shape}: rows must pair up")
+    tf.io.gfile.makedirs(directory)
+    with tf.io.gfile.GFile(os.path.join(directory, VECTORS_FILE), "w") as f:
+        for row in vectors:
+            f.write("\t".join(format(float(x), ".7g") for x in row) + "\n")
+    with tf.io.gfile.GFile(os.path.join(directory, METADATA_FILE), "w") as f:
+        for label in labels:
+            f.write(escape_label(label) + "\n")
+
+    checkpoint = tf.train.Checkpoint(embedding=tf.Variable(vectors, name="embedding"))
+    checkpoint.save(os.path.join(directory, CHECKPOINT_PREFIX))
+    config = tb_projector.ProjectorConfig()
+    embedding = config.embeddings.add()
+    embedding.tensor_name = CHECKPOINT_TENSOR_NAME
+    # Relative, so the folder can be copied or moved as a whole.
+    embedding.metadata_path = METADATA_FILE
+    tb_projector.visualize_embeddings(directory, config)
+    return ProjectorFiles(directory=directory, rows=vectors.shape[0], dimension=vectors.shape[1])
+
+
+def row_labels(vocabulary: Sequence[str], oov_labels: Sequence[str]) -> List[str]:
+    """Labels of the embedding rows after the padding row: the OOV rows, then the vocabulary."""
+    return list(oov_labels) + list(vocabulary)
+
+
+def export_embedding(directory: str, table: np.ndarray, vocabulary: Sequence[str], oov_labels: Sequence[str]) -> ProjectorFiles:
+    """Drops the padding row of a full embedding table and writes the projector files.
+
+    Args:
+      directory: Output folder.
+      table: The whole embedding table: row 0 padding, then OOV rows, then the vocabulary.
+      vocabulary: Tokens of the vocabulary rows, in id order.
+      oov_labels: Labels of the OOV rows.
+
+    Raises:
+      ValueError: If the table's row count does not match padding + OOV + vocabulary.
+    """
+    labels = row_labels(vocabulary, oov_labels)
+    if table.shape[0] != 1 + len(labels):
+        raise ValueError(
+            f"The embedding table has {table.shape[0]} rows but padding, {len(oov_labels)} OOV row(s) and "
+            f"a vocabulary of {len(vocabulary)} tokens need {1 + len(labels)}: model and Transform graph "
+            "do not come from the same run."
+        )
+    return write_projector_files(directory, table[1:], labels)

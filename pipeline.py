@@ -1,0 +1,12 @@
+#!/usr/bin/env python3
+"""Command-line entry point: ``python pipeline.py run --data-dir aclImdb``; ``--help`` for more.
+
+A script, not a module: the ``pipeline/`` package beside it takes precedence on import.
+"""
+
+import sys
+
+from pipeline.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

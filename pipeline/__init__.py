@@ -1,0 +1,1 @@
+"""The IMDB word-embeddings pipeline: definition, data, runners and command line."""

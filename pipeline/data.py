@@ -1,0 +1,175 @@
+"""Finding the aclImdb dataset: a given folder, or the official archive, downloaded once and cached.
+
+The archive is verified against its published size and SHA-256 before it is
+unpacked, and unpacked into a temporary folder that is renamed into place, so an
+interrupted download or extraction never leaves a half-dataset behind.
+"""
+
+import hashlib
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from typing import Callable, Optional
+
+ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+ACLIMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+ACLIMDB_SIZE = 84_125_825
+ARCHIVE_NAME = "aclImdb_v1.tar.gz"
+DATASET_FOLDER = "aclImdb"
+
+DATA_DIR_ENV = "ACLIMDB_DIR"
+CACHE_DIR_ENV = "IMDB_EMBEDDINGS_CACHE"
+
+
+class DataError(Exception):
+    """The dataset cannot be found, fetched or used; the message says how to fix it."""
+
+
+def default_cache_dir() -> str:
+    """``$IMDB_EMBEDDINGS_CACHE``, else ``$XDG_CACHE_HOME/imdb-embeddings``, else ``~/.cache/...``."""
+    if os.environ.get(CACHE_DIR_ENV):
+        return os.environ[CACHE_DIR_ENV]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "imdb-embeddings")
+
+
+def check_dataset_dir(data_dir: str) -> str:
+    """Checks that a folder has the aclImdb layout and returns its absolute path.
+
+    Accepts the dataset root (holding ``train/``) or its parent (holding ``aclImdb/``).
+
+    Raises:
+      DataError: If the folder or its ``train/pos`` and ``train/neg`` folders are missing.
+    """
+    path = os.path.abspath(os.path.expanduser(data_dir))
+    if not os.path.isdir(path):
+        raise DataError(
+            f"Data folder {path} does not exist. Fix: pass the aclImdb folder (the one holding train/) "
+            f"with --data-dir, or omit --data-dir to download the dataset."
+        )
+    if not os.path.isdir(os.path.join(path, "train")) and os.path.isdir(os.path.join(path, DATASET_FOLDER, "train")):
+        path = os.path.join(path, DATASET_FOLDER)
+    for label in ("pos", "neg"):
+        folder = os.path.join(path, "train", label)
+        if not os.path.isdir(folder):
+            raise DataError(
+                f"{path} is not an aclImdb folder: {folder} is missing. Fix: point --data-dir at the folder "
+                f"that holds train/pos/ and train/neg/ (files ID_RATING.txt)."
+            )
+    return path
+
+
+def has_test_split(data_dir: str) -> bool:
+    """Whether the dataset root has a labelled ``test/`` folder."""
+    return all(os.path.isdir(os.path.join(data_dir, "test", label)) for label in ("pos", "neg"))
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download(url: str, destination: str, expected_size: Optional[int], progress: Callable[[str], None]) -> None:
+    """Streams ``url`` into ``destination + '.part'``, renamed into place when complete."""
+    partial = destination + ".part"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or expected_size or 0)
+            done, reported = 0, -1
+            for block in iter(lambda: response.read(1 << 20), b""):
+                out.write(block)
+                done += len(block)
+                percent = 100 * done // total if total else -1
+                if percent >= reported + 10:
+                    progress(f"  downloaded {done / 1e6:.1f} MB" + (f" ({percent}%)" if total else ""))
+                    reported = percent
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise DataError(
+            f"Could not download {url}: {getattr(err, 'reason', err)}. Fix: if this machine is offline, "
+            f"download {ARCHIVE_NAME} elsewhere and put it at {destination}, or unpack it and run with "
+            f"--data-dir /path/to/aclImdb (or set {DATA_DIR_ENV})."
+        ) from err
+    os.replace(partial, destination)
+
+
+def _verify(archive: str, sha256: str, size: Optional[int], url: str) -> None:
+    actual_size = os.path.getsize(archive)
+    problem = None
+    if size is not None and actual_size != size:
+        problem = f"it is {actual_size:,} bytes, not {size:,}"
+    elif _sha256(archive) != sha256:
+        problem = f"its SHA-256 is not {sha256}"
+    if problem:
+        os.remove(archive)
+        raise DataError(
+            f"The downloaded archive {archive} is corrupt or truncated ({problem}); it has been removed. "
+            f"Fix: run the same command again to fetch it anew from {url}."
+        )
+
+
+def _extract(archive: str, cache_dir: str) -> str:
+    """Unpacks into a temporary folder, then renames ``aclImdb`` into the cache."""
+    target = os.path.join(cache_dir, DATASET_FOLDER)
+    staging = tempfile.mkdtemp(prefix=".extract-", dir=cache_dir)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(staging, filter="data")
+        unpacked = os.path.join(staging, DATASET_FOLDER)
+        if not os.path.isdir(os.path.join(unpacked, "train")):
+            raise DataError(f"{archive} does not contain {DATASET_FOLDER}/train/. Fix: delete it and run again.")
+        os.replace(unpacked, target)
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise DataError(f"Could not unpack {archive}: {err}. Fix: delete it and run again to download it anew.") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def fetch_dataset(
+    cache_dir: str,
+    url: str = ACLIMDB_URL,
+    sha256: str = ACLIMDB_SHA256,
+    size: Optional[int] = ACLIMDB_SIZE,
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> str:
+    """Returns the cached dataset root, downloading, verifying and unpacking it on first use.
+
+    Args:
+      cache_dir: Folder for the archive and the unpacked ``aclImdb/``.
+      url: Where the archive is downloaded from.
+      sha256: Its expected SHA-256 (hex).
+      size: Its expected size in bytes, or None to check only the hash.
+      progress: Receives progress lines.
+
+    Raises:
+      DataError: When the download fails, or the archive is corrupt (it is then removed).
+    """
+    target = os.path.join(cache_dir, DATASET_FOLDER)
+    if os.path.isdir(os.path.join(target, "train")):
+        return target
+    os.makedirs(cache_dir, exist_ok=True)
+    archive = os.path.join(cache_dir, ARCHIVE_NAME)
+    if not os.path.exists(archive):
+        progress(f"Downloading {url} to {archive}")
+        _download(url, archive, size, progress)
+    progress(f"Verifying {archive}")
+    _verify(archive, sha256, size, url)
+    progress(f"Unpacking {archive}")
+    return _extract(archive, cache_dir)
+
+
+def resolve_data_dir(data_dir: Optional[str], cache_dir: Optional[str] = None, **fetch_args) -> str:
+    """The dataset to use: ``data_dir``, else ``$ACLIMDB_DIR``, else the downloaded copy."""
+    chosen = data_dir or os.environ.get(DATA_DIR_ENV)
+    if chosen:
+        return check_dataset_dir(chosen)
+    return check_dataset_dir(fetch_dataset(cache_dir or default_cache_dir(), **fetch_args))

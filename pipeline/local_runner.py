@@ -1,0 +1,143 @@
+"""Runs the pipeline on this machine: LocalDagRunner, Beam's DirectRunner, ML Metadata in SQLite.
+
+Output folder layout::
+
+    OUTPUT/
+      tfx/                     pipeline root: every component's artifacts
+      metadata.sqlite          ML Metadata
+      projector/               stable copy of the latest projector files
+      serving_model/<version>/ SavedModels pushed by the Pusher
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from typing import List, Optional
+
+from tfx import v1 as tfx
+
+from components.model import trainer as trainer_module
+from components.model.hparams import HParams
+from pipeline import data, factory, metadata
+
+PIPELINE_NAME = "imdb-word-embeddings"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """Everything a local run needs; the command line fills it in."""
+
+    data_dir: str
+    output_dir: str
+    hparams: HParams
+    eval_percent: int = 20
+    enable_cache: bool = True
+    beam_pipeline_args: tuple = ()
+    pipeline_name: str = PIPELINE_NAME
+
+
+@dataclasses.dataclass(frozen=True)
+class RunReport:
+    """What a finished run produced."""
+
+    run_id: str
+    seconds: float
+    components: List[metadata.ComponentRun]
+    projector_dir: str
+    serving_model_dir: Optional[str]
+    training_summary: dict
+
+
+def output_paths(output_dir: str) -> dict:
+    """The fixed locations under an output folder."""
+    return {
+        "pipeline_root": os.path.join(output_dir, "tfx"),
+        "metadata": os.path.join(output_dir, "metadata.sqlite"),
+        "projector": os.path.join(output_dir, "projector"),
+        "serving_model": os.path.join(output_dir, "serving_model"),
+    }
+
+
+def check_output_dir(output_dir: str) -> str:
+    """Creates the output folder if needed; refuses a path that is a file."""
+    path = os.path.abspath(os.path.expanduser(output_dir))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise data.DataError(f"Output folder {path} is a file. Fix: pass another --output-dir, or move the file away.")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _replace_dir(source: str, destination: str) -> None:
+    """Copies ``source`` to ``destination``, swapping the old copy out only once the new one is whole."""
+    parent = os.path.dirname(destination)
+    staging = tempfile.mkdtemp(prefix=".staging-", dir=parent)
+    try:
+        shutil.copytree(source, os.path.join(staging, "new"))
+        old = os.path.join(staging, "old")
+        if os.path.exists(destination):
+            os.replace(destination, old)
+        os.replace(os.path.join(staging, "new"), destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def latest_serving_model(serving_model_dir: str) -> Optional[str]:
+    """The newest ``<version>/`` SavedModel the Pusher wrote, or None."""
+    if not os.path.isdir(serving_model_dir):
+        return None
+    versions = [v for v in os.listdir(serving_model_dir) if v.isdigit() and
+                os.path.exists(os.path.join(serving_model_dir, v, "saved_model.pb"))]
+    return os.path.join(serving_model_dir, max(versions, key=int)) if versions else None
+
+
+def run_local(settings: RunSettings) -> RunReport:
+    """Runs the pipeline to completion and publishes the stable copies.
+
+    Raises:
+      RuntimeError: If the run ended without a projector output.
+    """
+    output_dir = check_output_dir(settings.output_dir)
+    paths = output_paths(output_dir)
+    pipeline = factory.create_pipeline(
+        pipeline_name=settings.pipeline_name,
+        pipeline_root=paths["pipeline_root"],
+        data_dir=settings.data_dir,
+        serving_model_dir=paths["serving_model"],
+        hparams=settings.hparams,
+        include_test_split=data.has_test_split(settings.data_dir),
+        eval_percent=settings.eval_percent,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata"]),
+        beam_pipeline_args=list(settings.beam_pipeline_args),
+        enable_cache=settings.enable_cache,
+    )
+    started = time.monotonic()
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+    seconds = time.monotonic() - started
+
+    store = metadata.open_store(paths["metadata"])
+    run_id = metadata.latest_run_id(store, settings.pipeline_name)
+    components = metadata.component_runs(store, settings.pipeline_name, run_id) if run_id else []
+    by_node = {c.node_id: c for c in components}
+    projector_run = by_node.get("ProjectorExporter")
+    if not projector_run or not projector_run.outputs.get("projector"):
+        raise RuntimeError(f"The run {run_id} produced no projector files; see the log above.")
+    _replace_dir(projector_run.outputs["projector"][0], paths["projector"])
+
+    training_summary = {}
+    trainer_run = by_node.get("Trainer")
+    if trainer_run and trainer_run.outputs.get("model_run"):
+        summary_path = os.path.join(trainer_run.outputs["model_run"][0], trainer_module.TRAINING_SUMMARY_FILE)
+        if os.path.exists(summary_path):
+            with open(summary_path) as f:
+                training_summary = json.load(f)
+    return RunReport(
+        run_id=run_id or "",
+        seconds=seconds,
+        components=components,
+        projector_dir=paths["projector"],
+        serving_model_dir=latest_serving_model(paths["serving_model"]),
+        training_summary=training_summary,
+    )

@@ -1,0 +1,66 @@
+"""Generates small aclImdb-shaped corpora with a learnable sentiment signal."""
+
+import os
+import random
+from typing import Dict, Optional
+
+POSITIVE_WORDS = ["wonderful", "beautiful", "brilliant", "superb", "moving", "delightful", "masterpiece", "great"]
+NEGATIVE_WORDS = ["awful", "boring", "terrible", "dreadful", "worst", "tedious", "waste", "bad"]
+NEUTRAL_WORDS = [
+    "the", "movie", "film", "plot", "actor", "scene", "story", "director", "and", "was", "it", "this",
+    "camera", "music", "ending", "character", "dialogue", "script", "studio", "screen", "time", "watch",
+]
+
+
+def review_text(rng: random.Random, positive: bool, length: int = 30) -> str:
+    """A review: mostly neutral words, with several sentiment words, HTML breaks and punctuation."""
+    sentiment = POSITIVE_WORDS if positive else NEGATIVE_WORDS
+    words = [rng.choice(NEUTRAL_WORDS) for _ in range(length)]
+    for _ in range(max(3, length // 6)):
+        words[rng.randrange(length)] = rng.choice(sentiment).capitalize() + rng.choice(["", "!", ",", "."])
+    words.insert(length // 2, "<br /><br />")
+    return " ".join(words) + "."
+
+
+def write_corpus(
+    root: str,
+    train_per_label: int = 100,
+    test_per_label: Optional[int] = 25,
+    seed: int = 0,
+    extras: bool = True,
+) -> Dict[str, int]:
+    """Writes ``root/train/{pos,neg}`` (and ``test/``) of ``ID_RATING.txt`` files.
+
+    Args:
+      root: The dataset root to create.
+      train_per_label: Reviews per label in ``train/``.
+      test_per_label: Reviews per label in ``test/``; None for no test folder.
+      seed: Seed of the generator.
+      extras: Also write what the real archive has beside the reviews
+        (``unsup/``, URL lists, ``.feat`` files), which readers must ignore.
+
+    Returns:
+      Number of labelled reviews per split folder.
+    """
+    rng = random.Random(seed)
+    counts = {}
+    splits = {"train": train_per_label}
+    if test_per_label is not None:
+        splits["test"] = test_per_label
+    for split, per_label in splits.items():
+        for label, ratings in (("pos", (7, 8, 9, 10)), ("neg", (1, 2, 3, 4))):
+            folder = os.path.join(root, split, label)
+            os.makedirs(folder, exist_ok=True)
+            for review_id in range(per_label):
+                path = os.path.join(folder, f"{review_id}_{rng.choice(ratings)}.txt")
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(review_text(rng, positive=label == "pos"))
+        counts[split] = 2 * per_label
+        if extras:
+            os.makedirs(os.path.join(root, split, "unsup"), exist_ok=True)
+            with open(os.path.join(root, split, "unsup", "0_0.txt"), "w") as f:
+                f.write("an unlabelled review that must be ignored")
+            for name in ("urls_pos.txt", "urls_neg.txt", "labeledBow.feat"):
+                with open(os.path.join(root, split, name), "w") as f:
+                    f.write("http://www.imdb.com/title/tt0000000/usercomments\n")
+    return counts
