@@ -4,9 +4,12 @@
 A script, not a module: the ``pipeline/`` package beside it takes precedence on import.
 """
 
+import os
 import sys
 
-from pipeline.cli import main
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from pipeline.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

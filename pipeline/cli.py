@@ -1,11 +1,17 @@
 """Command line of the pipeline (``python pipeline.py COMMAND``)."""
 
-import argparse
 import os
-import sys
-from typing import List, Optional
 
-from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams
+# tf.Transform's TransformFeaturesLayer is Keras 2: make `tf.keras` mean tf-keras,
+# before anything imports TensorFlow.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from typing import List, Optional  # noqa: E402
+
+from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams  # noqa: E402
+from components.projector.projector import DEFAULT_PROBE_WORDS  # noqa: E402
 
 # Options that override a preset's value, with their help texts.
 _HPARAM_OPTIONS = {
@@ -53,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     for name, (kind, text) in _HPARAM_OPTIONS.items():
         run.add_argument("--" + name.replace("_", "-"), type=kind, help=f"{text} (default: the preset's)")
     run.add_argument("--eval-percent", type=int, default=20, help="share of train/ held out for eval (default: %(default)s)")
+    run.add_argument(
+        "--probe-words", default=",".join(DEFAULT_PROBE_WORDS),
+        help="comma-separated words whose nearest neighbours are reported (default: %(default)s)",
+    )
     run.add_argument("--no-cache", action="store_true", help="re-run every component instead of reusing earlier results")
     run.add_argument(
         "--beam-arg", action="append", default=[], metavar="ARG",
@@ -90,6 +100,7 @@ def _command_run(args: argparse.Namespace) -> int:
             output_dir=output_dir,
             hparams=hparams,
             eval_percent=args.eval_percent,
+            probe_words=tuple(word.strip() for word in args.probe_words.split(",") if word.strip()),
             enable_cache=not args.no_cache,
             beam_pipeline_args=tuple(args.beam_arg),
         )
@@ -101,8 +112,6 @@ def _command_run(args: argparse.Namespace) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     """Parses ``argv`` and runs the command; returns the exit code."""
     args = _parser().parse_args(argv)
-    # tf.Transform's TransformFeaturesLayer is Keras 2; set before TensorFlow is imported.
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     from pipeline.data import DataError
 
     try:

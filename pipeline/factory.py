@@ -1,7 +1,7 @@
 """``create_pipeline``: the pipeline's one definition, shared by every runner."""
 
 import os
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
@@ -10,6 +10,7 @@ from components.example_gen.component import AclImdbExampleGen
 from components.example_gen.executor import EVAL_SPLIT, TRAIN_SPLIT
 from components.model.hparams import HParams
 from components.projector.component import ProjectorExporter
+from components.projector.projector import DEFAULT_PROBE_WORDS
 
 # The raw-data schema kept in the repository (see README.md to regenerate it).
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema", "schema.pbtxt")
@@ -26,6 +27,7 @@ def create_pipeline(
     hparams: HParams,
     include_test_split: bool,
     eval_percent: int = 20,
+    probe_words: Sequence[str] = DEFAULT_PROBE_WORDS,
     schema_path: str = SCHEMA_PATH,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
@@ -41,6 +43,7 @@ def create_pipeline(
       hparams: Preprocessing and training settings.
       include_test_split: Whether ``data_dir`` has a ``test/`` folder to read.
       eval_percent: Share of ``train/`` held out as the eval split.
+      probe_words: Words whose nearest neighbours the projector component reports.
       schema_path: The raw-data schema imported by ImportSchemaGen.
       metadata_connection_config: ML Metadata connection; the runner's default if None.
       beam_pipeline_args: Arguments of the Beam-based components.
@@ -74,6 +77,7 @@ def create_pipeline(
         model=trainer.outputs["model"],
         transform_graph=transform.outputs["transform_graph"],
         num_oov_buckets=hparams.num_oov_buckets,
+        probe_words=probe_words,
     )
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],

@@ -15,12 +15,15 @@ import os
 import shutil
 import tempfile
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
+
+import tensorflow as tf
 
 from tfx import v1 as tfx
 
 from components.model import trainer as trainer_module
 from components.model.hparams import HParams
+from components.projector.projector import DEFAULT_PROBE_WORDS, NEIGHBOURS_FILE
 from pipeline import data, factory, metadata
 
 PIPELINE_NAME = "imdb-word-embeddings"
@@ -34,6 +37,7 @@ class RunSettings:
     output_dir: str
     hparams: HParams
     eval_percent: int = 20
+    probe_words: tuple = DEFAULT_PROBE_WORDS
     enable_cache: bool = True
     beam_pipeline_args: tuple = ()
     pipeline_name: str = PIPELINE_NAME
@@ -49,6 +53,18 @@ class RunReport:
     projector_dir: str
     serving_model_dir: Optional[str]
     training_summary: dict
+    split_counts: Dict[str, int]
+    neighbours: Dict[str, list]
+
+
+def count_examples(examples_uri: str) -> Dict[str, int]:
+    """Records per split of an ExampleGen output folder (``Split-NAME/*.gz``)."""
+    counts = {}
+    for folder in sorted(tf.io.gfile.glob(os.path.join(examples_uri, "Split-*"))):
+        files = tf.io.gfile.glob(os.path.join(folder, "*.gz"))
+        dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+        counts[os.path.basename(folder)[len("Split-"):]] = int(dataset.reduce(0, lambda n, _: n + 1).numpy())
+    return counts
 
 
 def output_paths(output_dir: str) -> dict:
@@ -109,6 +125,7 @@ def run_local(settings: RunSettings) -> RunReport:
         hparams=settings.hparams,
         include_test_split=data.has_test_split(settings.data_dir),
         eval_percent=settings.eval_percent,
+        probe_words=settings.probe_words,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata"]),
         beam_pipeline_args=list(settings.beam_pipeline_args),
         enable_cache=settings.enable_cache,
@@ -133,6 +150,10 @@ def run_local(settings: RunSettings) -> RunReport:
         if os.path.exists(summary_path):
             with open(summary_path) as f:
                 training_summary = json.load(f)
+    example_gen_run = by_node.get("AclImdbExampleGen")
+    split_counts = count_examples(example_gen_run.outputs["examples"][0]) if example_gen_run else {}
+    with open(os.path.join(paths["projector"], NEIGHBOURS_FILE)) as f:
+        neighbours = json.load(f)
     return RunReport(
         run_id=run_id or "",
         seconds=seconds,
@@ -140,4 +161,6 @@ def run_local(settings: RunSettings) -> RunReport:
         projector_dir=paths["projector"],
         serving_model_dir=latest_serving_model(paths["serving_model"]),
         training_summary=training_summary,
+        split_counts=split_counts,
+        neighbours=neighbours,
     )

@@ -14,6 +14,12 @@ def format_run_report(result: RunReport) -> str:
             f"Training on {summary.get('device')}: {len(history['val_accuracy'])} epochs, "
             f"eval accuracy {history['val_accuracy'][-1]:.4f}, eval loss {history['val_loss'][-1]:.4f}"
         )
+    if result.split_counts:
+        lines.append("Examples: " + ", ".join(f"{name} {count:,}" for name, count in result.split_counts.items()))
+    if result.neighbours:
+        lines.append("Nearest neighbours (cosine):")
+        for word, neighbours in result.neighbours.items():
+            lines.append(f"  {word}: " + ", ".join(f"{label} ({similarity:.2f})" for label, similarity in neighbours))
     lines.append(f"Projector files: {result.projector_dir}  (tensorboard --logdir {result.projector_dir})")
     lines.append(f"Serving model:   {result.serving_model_dir or 'none pushed'}")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """ProjectorExporter: spec, artifact type and component."""
 
-from typing import Optional
+import json
+from typing import Optional, Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
@@ -9,6 +10,7 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.model import features
 from components.projector import executor
+from components.projector import projector as projector_lib
 
 # Property names of the output artifact, shared with the executor and tests.
 ROWS_PROPERTY = "vocabulary_size"
@@ -22,6 +24,7 @@ class EmbeddingProjectorFiles(types.Artifact):
 
         vectors.tsv              one row per token: embedding_dim tab-separated floats
         metadata.tsv             one token per row, row i labelling row i of vectors.tsv
+        nearest_neighbours.json  ten nearest neighbours (cosine) of each probe word
         embedding.ckpt-1.*       TF checkpoint of the same matrix, and its `checkpoint` index
         projector_config.pbtxt   TensorBoard projector config linking both
 
@@ -42,6 +45,8 @@ class ProjectorExporterSpec(types.ComponentSpec):
     PARAMETERS = {
         executor.EMBEDDING_LAYER_KEY: ExecutionParameter(type=str),
         executor.NUM_OOV_BUCKETS_KEY: ExecutionParameter(type=int),
+        # A JSON list of words: exec properties are scalars on every orchestrator.
+        executor.PROBE_WORDS_KEY: ExecutionParameter(type=str),
     }
     INPUTS = {
         executor.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
@@ -64,6 +69,7 @@ class ProjectorExporter(base_component.BaseComponent):
         transform_graph: types.BaseChannel,
         num_oov_buckets: int,
         embedding_layer: str = features.EMBEDDING_LAYER_NAME,
+        probe_words: Sequence[str] = projector_lib.DEFAULT_PROBE_WORDS,
         projector: Optional[types.BaseChannel] = None,
     ):
         """Creates the component.
@@ -73,6 +79,7 @@ class ProjectorExporter(base_component.BaseComponent):
           transform_graph: The Transform graph whose vocabulary labels the rows.
           num_oov_buckets: OOV rows between the padding row and the vocabulary.
           embedding_layer: Name of the Keras Embedding layer to export.
+          probe_words: Words whose ten nearest neighbours are written beside the TSVs.
           projector: Optional output channel; one is created if omitted.
         """
         spec = ProjectorExporterSpec(
@@ -80,6 +87,7 @@ class ProjectorExporter(base_component.BaseComponent):
             transform_graph=transform_graph,
             num_oov_buckets=num_oov_buckets,
             embedding_layer=embedding_layer,
+            probe_words=json.dumps(list(probe_words)),
             projector=projector or types.Channel(type=EmbeddingProjectorFiles),
         )
         super().__init__(spec=spec)

@@ -1,5 +1,6 @@
 """Executor of ProjectorExporter: finds the inputs' files and records the output's properties."""
 
+import json
 from typing import Any, Dict, List
 
 import tensorflow_transform as tft
@@ -17,6 +18,7 @@ TRANSFORM_GRAPH_KEY = "transform_graph"
 PROJECTOR_KEY = "projector"
 EMBEDDING_LAYER_KEY = "embedding_layer"
 NUM_OOV_BUCKETS_KEY = "num_oov_buckets"
+PROBE_WORDS_KEY = "probe_words"
 
 
 class Executor(base_executor.BaseExecutor):
@@ -40,8 +42,13 @@ class Executor(base_executor.BaseExecutor):
             token.decode("utf-8", errors="replace")
             for token in tft.TFTransformOutput(transform_uri).vocabulary_by_name(features.VOCABULARY_NAME)
         ]
+        probe_words = json.loads(exec_properties.get(PROBE_WORDS_KEY) or "[]")
         written = projector.export_embedding(
-            output.uri, table, vocabulary, features.oov_tokens(int(exec_properties[NUM_OOV_BUCKETS_KEY]))
+            output.uri,
+            table,
+            vocabulary,
+            features.oov_tokens(int(exec_properties[NUM_OOV_BUCKETS_KEY])),
+            probe_words,
         )
         output.vocabulary_size = written.rows
         output.embedding_dim = written.dimension

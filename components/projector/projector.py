@@ -8,13 +8,15 @@ to projector.tensorflow.org as the two TSVs)::
     embedding.ckpt-1.*       TF checkpoint holding the same matrix, for TensorBoard
     checkpoint               checkpoint index naming embedding.ckpt-1
     projector_config.pbtxt   links the checkpoint tensor to metadata.tsv
+    nearest_neighbours.json  {probe word: [[neighbour, cosine similarity], ...]}
 
 The padding row (id 0) is left out, as in the seed tutorial; the OOV rows are kept.
 """
 
 import dataclasses
+import json
 import os
-from typing import List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -24,6 +26,8 @@ VECTORS_FILE = "vectors.tsv"
 METADATA_FILE = "metadata.tsv"
 CHECKPOINT_PREFIX = "embedding.ckpt"
 PROJECTOR_CONFIG_FILE = "projector_config.pbtxt"
+NEIGHBOURS_FILE = "nearest_neighbours.json"
+DEFAULT_PROBE_WORDS = ("beautiful", "wonderful", "great", "awful", "boring", "worst")
 # tf.train.Checkpoint stores the variable under this key.
 CHECKPOINT_TENSOR_NAME = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
 
@@ -113,19 +117,56 @@ def write_projector_files(directory: str, vectors: np.ndarray, labels: Sequence[
     return ProjectorFiles(directory=directory, rows=vectors.shape[0], dimension=vectors.shape[1])
 
 
+def nearest_neighbours(
+    vectors: np.ndarray, labels: Sequence[str], words: Sequence[str], count: int = 10
+) -> Dict[str, List[Tuple[str, float]]]:
+    """The ``count`` rows most similar (cosine) to each probe word that has a row.
+
+    Args:
+      vectors: ``[rows, dimension]`` embedding rows.
+      labels: One label per row.
+      words: Probe words; those without a row are left out of the result.
+      count: Neighbours per word.
+
+    Returns:
+      For each probe word found, ``[(label, cosine similarity), ...]``, most similar first.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = vectors / np.where(norms == 0, 1.0, norms)
+    row_of = {label: i for i, label in enumerate(labels)}
+    result = {}
+    for word in words:
+        if word not in row_of:
+            continue
+        row = row_of[word]
+        similarity = unit @ unit[row]
+        similarity[row] = -np.inf
+        best = np.argsort(-similarity, kind="stable")[:count]
+        result[word] = [(labels[i], float(similarity[i])) for i in best]
+    return result
+
+
 def row_labels(vocabulary: Sequence[str], oov_labels: Sequence[str]) -> List[str]:
     """Labels of the embedding rows after the padding row: the OOV rows, then the vocabulary."""
     return list(oov_labels) + list(vocabulary)
 
 
-def export_embedding(directory: str, table: np.ndarray, vocabulary: Sequence[str], oov_labels: Sequence[str]) -> ProjectorFiles:
-    """Drops the padding row of a full embedding table and writes the projector files.
+def export_embedding(
+    directory: str,
+    table: np.ndarray,
+    vocabulary: Sequence[str],
+    oov_labels: Sequence[str],
+    probe_words: Sequence[str] = DEFAULT_PROBE_WORDS,
+) -> ProjectorFiles:
+    """Drops the padding row of a full embedding table; writes the projector files and neighbours.
 
     Args:
       directory: Output folder.
       table: The whole embedding table: row 0 padding, then OOV rows, then the vocabulary.
       vocabulary: Tokens of the vocabulary rows, in id order.
       oov_labels: Labels of the OOV rows.
+      probe_words: Words whose nearest neighbours go to ``nearest_neighbours.json``.
 
     Raises:
       ValueError: If the table's row count does not match padding + OOV + vocabulary.
@@ -137,4 +178,8 @@ def export_embedding(directory: str, table: np.ndarray, vocabulary: Sequence[str
             f"a vocabulary of {len(vocabulary)} tokens need {1 + len(labels)}: model and Transform graph "
             "do not come from the same run."
         )
-    return write_projector_files(directory, table[1:], labels)
+    written = write_projector_files(directory, table[1:], labels)
+    neighbours = nearest_neighbours(table[1:], labels, probe_words)
+    with tf.io.gfile.GFile(os.path.join(directory, NEIGHBOURS_FILE), "w") as f:
+        json.dump(neighbours, f, indent=1, ensure_ascii=False)
+    return written

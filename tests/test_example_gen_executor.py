@@ -1,0 +1,102 @@
+"""The aclImdb ExampleGen: its PTransform under Beam's TestPipeline, then the executor's Do()."""
+
+import os
+
+import apache_beam as beam
+from apache_beam.testing import util as beam_testing
+import pytest
+import tensorflow as tf
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.utils import proto_utils
+
+from components.example_gen import executor
+
+
+def _exec_properties(root, include_test_split=True, eval_percent=20):
+    return {
+        standard_component_specs.INPUT_BASE_KEY: root,
+        standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(
+            executor.make_input_config(include_test_split)
+        ),
+        standard_component_specs.OUTPUT_CONFIG_KEY: "{}",
+        standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
+            executor.make_custom_config(eval_percent)
+        ),
+        standard_component_specs.OUTPUT_DATA_FORMAT_KEY: 6,  # FORMAT_TF_EXAMPLE
+        standard_component_specs.OUTPUT_FILE_FORMAT_KEY: 5,  # FORMAT_TFRECORDS_GZIP
+    }
+
+
+def _ids(examples):
+    return sorted(e.features.feature["id"].bytes_list.value[0].decode() for e in examples)
+
+
+def test_ptransform_reads_every_labelled_review(small_corpus):
+    root, counts = small_corpus
+    expected_ids = sorted(
+        f"test/{label}/{name[:-4]}"
+        for label in ("pos", "neg")
+        for name in os.listdir(os.path.join(root, "test", label))
+    )
+    with beam.Pipeline() as pipeline:
+        examples = pipeline | executor.AclImdbToExample(_exec_properties(root), executor.TEST_FOLDER_PATTERN)
+
+        def check(actual):
+            assert _ids(actual) == expected_ids
+            for example in actual:
+                feature = example.features.feature
+                label = feature["label"].int64_list.value[0]
+                assert feature["id"].bytes_list.value[0].startswith(b"test/pos/" if label else b"test/neg/")
+                assert feature["rating"].int64_list.value[0] in ((7, 8, 9, 10) if label else (1, 2, 3, 4))
+                assert feature["text"].bytes_list.value[0]
+
+        beam_testing.assert_that(examples, check)
+
+
+def test_ptransform_fails_clearly_without_reviews(tmp_path):
+    (tmp_path / "train" / "pos").mkdir(parents=True)
+    with pytest.raises(ValueError, match="No labelled review matches"):
+        with beam.Pipeline() as pipeline:
+            _ = pipeline | executor.AclImdbToExample(_exec_properties(str(tmp_path)), executor.TRAIN_FOLDER_PATTERN)
+
+
+def _run_do(root, output_dir, include_test_split=True):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(output_dir)
+    executor.Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]},
+                           _exec_properties(root, include_test_split))
+    split_names = artifact_utils.decode_split_names(examples.split_names)
+    by_split = {}
+    for split in split_names:
+        files = fileio.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*.gz"))
+        records = tf.data.TFRecordDataset(files, compression_type="GZIP")
+        by_split[split] = _ids(tf.train.Example.FromString(r.numpy()) for r in records)
+    return split_names, by_split
+
+
+def test_do_writes_train_eval_test_splits(small_corpus, tmp_path):
+    root, counts = small_corpus
+    split_names, by_split = _run_do(root, tmp_path / "run1")
+    assert split_names == ["train", "eval", "test"]
+    assert len(by_split["train"]) + len(by_split["eval"]) == counts["train"]
+    assert len(by_split["test"]) == counts["test"]
+    assert not set(by_split["train"]) & set(by_split["eval"])
+    assert 0 < len(by_split["eval"]) < len(by_split["train"])
+    assert all(i.startswith("test/") for i in by_split["test"])
+
+    # The split is a function of the file names: a second run gives the same one.
+    _, again = _run_do(root, tmp_path / "run2")
+    assert again == by_split
+
+
+def test_do_without_test_folder(small_corpus, tmp_path):
+    root, counts = small_corpus
+    split_names, by_split = _run_do(root, tmp_path / "out", include_test_split=False)
+    assert split_names == ["train", "eval"]
+    assert sum(len(ids) for ids in by_split.values()) == counts["train"]
+
+
+def test_make_custom_config_rejects_bad_share():
+    with pytest.raises(ValueError, match="eval_percent"):
+        executor.make_custom_config(100)

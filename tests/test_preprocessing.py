@@ -1,0 +1,108 @@
+"""The preprocessing_fn through tf.Transform's Beam implementation, with exact token ids."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+from components.model import features, preprocessing
+from components.model.hparams import HParams
+
+RAW_SPEC = {
+    "text": tf.io.FixedLenFeature([1], tf.string),
+    "label": tf.io.FixedLenFeature([1], tf.int64),
+}
+
+
+def _analyze_and_transform(rows, hparams, tmp_path):
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC))
+    with tft_beam.Context(temp_dir=str(tmp_path / "tft_tmp")):
+        (transformed, _), transform_fn = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            lambda inputs: preprocessing.preprocessing_fn(inputs, hparams.transform_config())
+        )
+        output_dir = str(tmp_path / "transform_output")
+        _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
+    return transformed, tft.TFTransformOutput(output_dir)
+
+
+def test_standardize_matches_the_tutorial():
+    text = tf.constant(["It's <br />GREAT, isn't it?!", "Ça VA<br />bien"])
+    assert preprocessing.standardize(text).numpy().tolist() == [
+        b"its  great isnt it",
+        "ça va bien".encode("utf-8"),
+    ]
+
+
+def test_exact_ids_padding_truncation_and_oov(tmp_path):
+    rows = [
+        {"text": [b"The cat sat."], "label": [1]},
+        {"text": [b"the <br />CAT ran!"], "label": [0]},
+        {"text": [b"A dog"], "label": [1]},
+    ]
+    # 6 rows: padding, one OOV row, and the 4 most frequent tokens.
+    hparams = HParams(vocab_size=6, sequence_length=4, num_oov_buckets=1)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+
+    # Frequency first (the, cat: 2), then ties in tf.Transform's order (descending bytes).
+    assert output.vocabulary_by_name(features.VOCABULARY_NAME) == [b"the", b"cat", b"sat", b"ran"]
+    assert preprocessing.embedding_rows(output, hparams.num_oov_buckets) == 6
+    ids = [row[features.TOKEN_IDS_KEY].tolist() for row in transformed]
+    assert ids == [
+        [2, 3, 4, 0],  # the cat sat <pad>
+        [2, 3, 5, 0],  # the cat ran <pad>
+        [1, 1, 0, 0],  # a, dog are outside the vocabulary
+    ]
+    assert [row[features.LABEL_KEY].tolist() for row in transformed] == [[1], [0], [1]]
+
+
+def test_truncation_keeps_the_first_tokens_but_vocabulary_counts_all(tmp_path):
+    rows = [{"text": [b"one two three four five five five"], "label": [1]}]
+    hparams = HParams(vocab_size=10, sequence_length=2, num_oov_buckets=1)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    vocabulary = output.vocabulary_by_name(features.VOCABULARY_NAME)
+    # "five" is only beyond the cut, yet the most frequent token.
+    assert vocabulary[0] == b"five"
+    first_id = {token: i + 2 for i, token in enumerate(vocabulary)}
+    assert transformed[0][features.TOKEN_IDS_KEY].tolist() == [first_id[b"one"], first_id[b"two"]]
+
+
+def test_several_oov_buckets_hash_unknown_tokens_into_their_rows(tmp_path):
+    rows = [{"text": [b"a a b"], "label": [1]}, {"text": [b"zebra yak a"], "label": [0]}]
+    hparams = HParams(vocab_size=5, sequence_length=3, num_oov_buckets=3)  # padding, 3 OOV rows, "a"
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    assert output.vocabulary_by_name(features.VOCABULARY_NAME) == [b"a"]
+    second = transformed[1][features.TOKEN_IDS_KEY].tolist()
+    assert second[2] == 4  # "a": after padding and 3 OOV rows
+    assert all(1 <= i <= 3 for i in second[:2])
+    expected = (1 + tf.strings.to_hash_bucket_fast(["zebra", "yak"], 3)).numpy().tolist()
+    assert second[:2] == expected
+
+
+def test_transform_graph_serves_raw_text_without_label(tmp_path):
+    rows = [{"text": [b"good film"], "label": [1]}, {"text": [b"bad film"], "label": [0]}]
+    hparams = HParams(vocab_size=10, sequence_length=3)
+    _, output = _analyze_and_transform(rows, hparams, tmp_path)
+    layer = output.transform_features_layer()
+    result = layer({"text": tf.constant([["Film GOOD!"], ["unknown"]])})
+    vocabulary = output.vocabulary_by_name(features.VOCABULARY_NAME)
+    film, good = vocabulary.index(b"film") + 2, vocabulary.index(b"good") + 2
+    np.testing.assert_array_equal(result[features.TOKEN_IDS_KEY].numpy(), [[film, good, 0], [1, 0, 0]])
+    assert features.LABEL_KEY not in result
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"vocab_size": 0}, "vocab_size must be a positive integer"),
+        ({"sequence_length": 0}, "sequence_length must be a positive integer"),
+        ({"epochs": -1}, "epochs must be a positive integer"),
+        ({"vocab_size": 2}, "leaves no room for tokens"),
+        ({"learning_rate": 0.0}, "learning_rate must be positive"),
+        ({"vocabulary": 5}, "Unknown hyperparameters"),
+    ],
+)
+def test_hparams_reject_bad_values(values, message):
+    with pytest.raises(ValueError, match=message):
+        HParams.from_dict(values)
