@@ -10,7 +10,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from typing import List, Optional  # noqa: E402
 
-from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams  # noqa: E402
+from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams, HParamsError  # noqa: E402
 from components.projector.projector import DEFAULT_PROBE_WORDS  # noqa: E402
 
 # Options that override a preset's value, with their help texts.
@@ -80,8 +80,8 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
             values[name] = given
     try:
         return HParams.from_dict(values)
-    except ValueError as err:
-        raise UsageError(f"{err}. Fix: pass --{str(err).split()[0].replace('_', '-')} a valid value.") from err
+    except HParamsError as err:
+        raise UsageError(f"invalid --{err.field.replace('_', '-')}: {err}.") from err
 
 
 def _command_run(args: argparse.Namespace) -> int:
@@ -121,3 +121,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished components are cached; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as err:  # pylint: disable=broad-except
+        if args.debug:
+            raise
+        print(f"error: the pipeline failed: {type(err).__name__}: {err}\n"
+              "Earlier results in the output folder are untouched; re-run with --debug for the traceback.",
+              file=sys.stderr)
+        return 1

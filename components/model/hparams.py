@@ -8,6 +8,14 @@ from typing import Any, Dict, Mapping, Optional
 TRANSFORM_KEYS = ("vocab_size", "sequence_length", "num_oov_buckets")
 
 
+class HParamsError(ValueError):
+    """An invalid setting; ``field`` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 @dataclasses.dataclass(frozen=True)
 class HParams:
     """Settings of the text pipeline and the model.
@@ -43,14 +51,15 @@ class HParams:
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise HParamsError(name, f"{name} must be a positive integer, got {value!r}")
         if self.vocab_size < self.num_oov_buckets + 2:
-            raise ValueError(
+            raise HParamsError(
+                "vocab_size",
                 f"vocab_size {self.vocab_size} leaves no room for tokens: it counts the padding row and "
                 f"{self.num_oov_buckets} OOV row(s), so it must be at least {self.num_oov_buckets + 2}"
             )
         if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
+            raise HParamsError("learning_rate", f"learning_rate must be positive, got {self.learning_rate!r}")
 
     @property
     def max_vocabulary_tokens(self) -> int:

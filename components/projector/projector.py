@@ -141,8 +141,7 @@ def nearest_neighbours(
             continue
         row = row_of[word]
         similarity = unit @ unit[row]
-        similarity[row] = -np.inf
-        best = np.argsort(-similarity, kind="stable")[:count]
+        best = [i for i in np.argsort(-similarity, kind="stable") if i != row][:count]
         result[word] = [(labels[i], float(similarity[i])) for i in best]
     return result
 

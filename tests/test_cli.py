@@ -1,0 +1,56 @@
+"""Command-line errors: a short message naming the value and the fix, exit code 2, no traceback."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--epochs", "-1"], "invalid --epochs: epochs must be a positive integer, got -1"),
+        (["--vocab-size", "0"], "invalid --vocab-size: vocab_size must be a positive integer, got 0"),
+        (["--sequence-length", "0"], "invalid --sequence-length"),
+        (["--learning-rate", "-0.1"], "invalid --learning-rate"),
+        (["--eval-percent", "0"], "--eval-percent must be between 1 and 99"),
+    ],
+)
+def test_invalid_option_values(options, message, tmp_path, small_corpus, capsys):
+    root, _ = small_corpus
+    code = cli.main(["run", "--data-dir", root, "--output-dir", str(tmp_path / "out"), *options])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_output_dir_that_is_a_file(tmp_path, small_corpus, capsys):
+    root, _ = small_corpus
+    (tmp_path / "out").write_text("not a folder")
+    assert cli.main(["run", "--data-dir", root, "--output-dir", str(tmp_path / "out")]) == 2
+    assert "is a file. Fix: pass another --output-dir" in capsys.readouterr().err
+
+
+def test_missing_data_dir_exits_without_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "pipeline.py", "run", "--data-dir", str(tmp_path / "nowhere"),
+         "--output-dir", str(tmp_path / "out")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2
+    assert "does not exist. Fix: pass the aclImdb folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_documents_every_option():
+    result = subprocess.run([sys.executable, "pipeline.py", "run", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0
+    for option in ("--data-dir", "--output-dir", "--preset", "--epochs", "--batch-size", "--vocab-size",
+                   "--sequence-length", "--num-oov-buckets", "--embedding-dim", "--learning-rate",
+                   "--probe-words", "--no-cache", "--beam-arg"):
+        assert option in result.stdout

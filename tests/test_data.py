@@ -1,0 +1,111 @@
+"""Locating and downloading the dataset; the download is served from a local HTTP server."""
+
+import functools
+import hashlib
+import http.server
+import io
+import os
+import tarfile
+import threading
+
+import pytest
+
+from pipeline import data
+from tests import corpus
+
+
+@pytest.fixture
+def archive_server(tmp_path):
+    """Serves a generated aclImdb_v1.tar.gz from 127.0.0.1; yields (url, sha256, size, hits)."""
+    source = tmp_path / "source"
+    corpus.write_corpus(str(source / "aclImdb"), train_per_label=3, test_per_label=2)
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w:gz") as tar:
+        tar.add(str(source / "aclImdb"), arcname="aclImdb")
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / data.ARCHIVE_NAME).write_bytes(payload.getvalue())
+    hits = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            hits.append(self.path)
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        body = payload.getvalue()
+        yield (f"http://127.0.0.1:{server.server_port}/{data.ARCHIVE_NAME}",
+               hashlib.sha256(body).hexdigest(), len(body), hits)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _quiet(_line):
+    pass
+
+
+def test_download_verify_unpack_and_reuse(archive_server, tmp_path):
+    url, sha256, size, hits = archive_server
+    cache = str(tmp_path / "cache")
+    root = data.fetch_dataset(cache, url=url, sha256=sha256, size=size, progress=_quiet)
+    assert root == os.path.join(cache, "aclImdb")
+    assert len(os.listdir(os.path.join(root, "train", "pos"))) == 3
+    assert data.has_test_split(root)
+    assert not [name for name in os.listdir(cache) if name.startswith(".extract-") or name.endswith(".part")]
+    # The second call uses the cache and does not download again.
+    assert data.fetch_dataset(cache, url=url, sha256=sha256, size=size, progress=_quiet) == root
+    assert len(hits) == 1
+
+
+def test_checksum_mismatch_removes_the_archive(archive_server, tmp_path):
+    url, _, size, _ = archive_server
+    cache = tmp_path / "cache"
+    with pytest.raises(data.DataError, match="corrupt or truncated.*has been removed.*run the same command again"):
+        data.fetch_dataset(str(cache), url=url, sha256="0" * 64, size=size, progress=_quiet)
+    assert not (cache / data.ARCHIVE_NAME).exists()
+    assert not (cache / "aclImdb").exists()
+
+
+def test_truncated_archive_is_detected_by_size(archive_server, tmp_path):
+    url, sha256, size, _ = archive_server
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    full = (tmp_path / "served" / data.ARCHIVE_NAME).read_bytes()
+    (cache / data.ARCHIVE_NAME).write_bytes(full[: size // 2])
+    with pytest.raises(data.DataError, match=f"is {size // 2:,} bytes, not {size:,}"):
+        data.fetch_dataset(str(cache), url=url, sha256=sha256, size=size, progress=_quiet)
+    assert not (cache / data.ARCHIVE_NAME).exists()
+
+
+def test_offline_error_says_how_to_use_a_local_copy(tmp_path):
+    # Nothing listens on port 9 of the loopback address.
+    with pytest.raises(data.DataError, match="Could not download .*--data-dir.*ACLIMDB_DIR"):
+        data.fetch_dataset(str(tmp_path / "cache"), url="http://127.0.0.1:9/aclImdb_v1.tar.gz", progress=_quiet)
+    assert not list((tmp_path / "cache").iterdir())
+
+
+def test_check_dataset_dir(small_corpus, tmp_path):
+    root, _ = small_corpus
+    assert data.check_dataset_dir(root) == root
+    # The parent of aclImdb/ is accepted too.
+    assert data.check_dataset_dir(os.path.dirname(root)) == root
+    with pytest.raises(data.DataError, match="does not exist"):
+        data.check_dataset_dir(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(data.DataError, match="not an aclImdb folder.*train/pos"):
+        data.check_dataset_dir(str(tmp_path / "empty"))
+
+
+def test_resolve_prefers_argument_then_environment(small_corpus, monkeypatch, tmp_path):
+    root, _ = small_corpus
+    monkeypatch.setenv(data.DATA_DIR_ENV, root)
+    assert data.resolve_data_dir(None) == root
+    with pytest.raises(data.DataError, match="does not exist"):
+        data.resolve_data_dir(str(tmp_path / "elsewhere"))
