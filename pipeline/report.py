@@ -19,7 +19,7 @@ def format_run_report(result: RunReport) -> str:
     if result.neighbours:
         lines.append("Nearest neighbours (cosine):")
         for word, neighbours in result.neighbours.items():
-            lines.append(f"  {word}: " + ", ".join(f"{label} ({similarity:.2f})" for label, similarity in neighbours))
+            lines.append(f"  {word}: " + ", ".join(f"{label} ({similarity:.3f})" for label, similarity in neighbours))
     lines.append(f"Projector files: {result.projector_dir}  (tensorboard --logdir {result.projector_dir})")
     lines.append(f"Serving model:   {result.serving_model_dir or 'none pushed'}")
     return "\n".join(lines)
