@@ -18,11 +18,16 @@ _HPARAM_OPTIONS = {
     "vocab_size": (int, "rows of the embedding table: padding, OOV rows and the most frequent tokens"),
     "sequence_length": (int, "tokens kept per review (longer ones are truncated, shorter ones padded)"),
     "num_oov_buckets": (int, "embedding rows shared by out-of-vocabulary tokens"),
+    "ngram_size": (int, "1: words; 2: words and their bigrams as tokens"),
+    "mask_padding": (argparse.BooleanOptionalAction, "average over the review's tokens only, not its padding"),
     "embedding_dim": (int, "width of each token's embedding"),
-    "hidden_units": (int, "units of the hidden Dense layer"),
-    "epochs": (int, "passes over the train split"),
+    "hidden_units": (int, "units of the hidden Dense layer; 0 for none"),
+    "dropout": (float, "dropout rate on the averaged embedding"),
+    "epochs": (int, "most passes over the train split"),
     "batch_size": (int, "examples per training step"),
-    "learning_rate": (float, "Adam's learning rate"),
+    "learning_rate": (float, "Adam's (initial) learning rate"),
+    "learning_rate_schedule": (str, "'constant' or 'cosine' decay over the epochs"),
+    "early_stopping_patience": (int, "epochs without a better eval accuracy before stopping; 0: never"),
     "seed": (int, "seed of initialisation and shuffling"),
 }
 
@@ -54,11 +59,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cache-dir", help="download cache (default: $IMDB_EMBEDDINGS_CACHE or ~/.cache/imdb-embeddings)")
     run.add_argument(
         "--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
-        help="named settings; 'tutorial' is exactly the seed tutorial's (default: %(default)s)",
+        help="named settings: 'tutorial' is exactly the seed tutorial's; 'fasttext' averages word and "
+        "bigram embeddings with masking, dropout, a cosine schedule and early stopping (default: %(default)s)",
     )
     for name, (kind, text) in _HPARAM_OPTIONS.items():
-        run.add_argument("--" + name.replace("_", "-"), type=kind, help=f"{text} (default: the preset's)")
+        flag = "--" + name.replace("_", "-")
+        if kind is argparse.BooleanOptionalAction:
+            run.add_argument(flag, action=kind, default=None, help=f"{text} (default: the preset's)")
+        else:
+            run.add_argument(flag, type=kind, help=f"{text} (default: the preset's)")
     run.add_argument("--eval-percent", type=int, default=20, help="share of train/ held out for eval (default: %(default)s)")
+    run.add_argument("--accuracy-floor", type=float, default=0.75,
+                     help="accuracy a model needs to be blessed and pushed (default: %(default)s)")
+    run.add_argument("--max-accuracy-drop", type=float, default=0.01,
+                     help="how far below the latest blessed model's accuracy a new one may be (default: %(default)s)")
+    run.add_argument("--label-balance-bound", type=float, default=0.1,
+                     help="each split's share of positive reviews must be 0.5 +/- this (default: %(default)s)")
     run.add_argument(
         "--probe-words", default=",".join(DEFAULT_PROBE_WORDS),
         help="comma-separated words whose nearest neighbours are reported (default: %(default)s)",
@@ -68,7 +84,81 @@ def _parser() -> argparse.ArgumentParser:
         "--beam-arg", action="append", default=[], metavar="ARG",
         help="extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2 (repeatable)",
     )
+
+    predict = commands.add_parser(
+        "predict",
+        help="score raw reviews with the served model",
+        description="Print the probability that each review is positive. Reviews come from the "
+        "arguments, from --file (one review per line), or else from standard input (one per line).",
+    )
+    predict.add_argument("texts", nargs="*", metavar="TEXT", help="a review to score")
+    predict.add_argument("--file", help="file of reviews, one per line ('-' for standard input)")
+    _add_model_options(predict)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure a served model's accuracy on an aclImdb folder",
+        description="Report accuracy, precision, recall and AUC of a served model on one split of an "
+        "aclImdb-layout folder.",
+    )
+    evaluate.add_argument("--data-dir", required=True, help="aclImdb folder (holding train/ and/or test/)")
+    evaluate.add_argument(
+        "--split", choices=("test", "eval", "train"), default="test",
+        help="test/, or the pipeline's eval or train part of train/ (default: %(default)s)",
+    )
+    evaluate.add_argument("--eval-percent", type=int, default=20, help="as in `run` (default: %(default)s)")
+    _add_model_options(evaluate)
     return parser
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="SavedModel folder (default: the newest under OUTPUT/serving_model)")
+    parser.add_argument("--output-dir", default="output", help="output folder of `run` (default: %(default)s)")
+
+
+def _read_reviews(args: argparse.Namespace) -> List[str]:
+    if args.texts:
+        return list(args.texts)
+    if args.file and args.file != "-":
+        try:
+            with open(args.file, encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError as err:
+            raise UsageError(f"cannot read --file {args.file}: {err.strerror}") from err
+    else:
+        lines = sys.stdin.read().splitlines()
+    reviews = [line for line in lines if line.strip()]
+    if not reviews:
+        raise UsageError("no review to score. Fix: pass reviews as arguments, with --file, or on standard input.")
+    return reviews
+
+
+def _command_predict(args: argparse.Namespace) -> int:
+    from pipeline import serving
+
+    reviews = _read_reviews(args)
+    model_dir = serving.resolve_model_dir(args.model, args.output_dir)
+    probabilities = serving.predict(model_dir, reviews)
+    print(f"# model: {model_dir}", file=sys.stderr)
+    for review, probability in zip(reviews, probabilities):
+        sentiment = "positive" if probability >= 0.5 else "negative"
+        snippet = review if len(review) <= 70 else review[:67] + "..."
+        print(f"{probability:.4f}\t{sentiment}\t{snippet}")
+    return 0
+
+
+def _command_evaluate(args: argparse.Namespace) -> int:
+    from pipeline import data, serving
+
+    if not 0 < args.eval_percent < 100:
+        raise UsageError(f"--eval-percent must be between 1 and 99, got {args.eval_percent}")
+    model_dir = serving.resolve_model_dir(args.model, args.output_dir)
+    data_dir = data.check_dataset_dir(args.data_dir) if args.split != "test" else os.path.abspath(args.data_dir)
+    result = serving.evaluate(model_dir, serving.split_reviews(data_dir, args.split, args.eval_percent))
+    print(f"model:     {model_dir}\ndata:      {data_dir} (split {args.split})")
+    print(f"examples:  {result.examples:,}\naccuracy:  {result.accuracy:.4f}\nprecision: {result.precision:.4f}")
+    print(f"recall:    {result.recall:.4f}\nAUC:       {result.auc:.4f}")
+    return 0
 
 
 def hparams_from_args(args: argparse.Namespace) -> HParams:
@@ -91,6 +181,12 @@ def _command_run(args: argparse.Namespace) -> int:
     hparams = hparams_from_args(args)
     if not 0 < args.eval_percent < 100:
         raise UsageError(f"--eval-percent must be between 1 and 99, got {args.eval_percent}")
+    if not 0 <= args.accuracy_floor <= 1:
+        raise UsageError(f"--accuracy-floor must be between 0 and 1, got {args.accuracy_floor}")
+    if not 0 <= args.max_accuracy_drop <= 1:
+        raise UsageError(f"--max-accuracy-drop must be between 0 and 1, got {args.max_accuracy_drop}")
+    if not 0 < args.label_balance_bound < 0.5:
+        raise UsageError(f"--label-balance-bound must be between 0 and 0.5, got {args.label_balance_bound}")
     output_dir = local_runner.check_output_dir(args.output_dir)
     data_dir = data.resolve_data_dir(args.data_dir, args.cache_dir)
     print(f"Data: {data_dir}\nOutput: {output_dir}\nSettings: {hparams.to_dict()}", flush=True)
@@ -100,6 +196,9 @@ def _command_run(args: argparse.Namespace) -> int:
             output_dir=output_dir,
             hparams=hparams,
             eval_percent=args.eval_percent,
+            accuracy_floor=args.accuracy_floor,
+            max_accuracy_drop=args.max_accuracy_drop,
+            label_balance_bound=args.label_balance_bound,
             probe_words=tuple(word.strip() for word in args.probe_words.split(",") if word.strip()),
             enable_cache=not args.no_cache,
             beam_pipeline_args=tuple(args.beam_arg),
@@ -112,15 +211,22 @@ def _command_run(args: argparse.Namespace) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     """Parses ``argv`` and runs the command; returns the exit code."""
     args = _parser().parse_args(argv)
+    from components.validation.anomalies import DataValidationError
     from pipeline.data import DataError
 
     try:
-        return {"run": _command_run}[args.command](args)
+        commands = {"run": _command_run, "predict": _command_predict, "evaluate": _command_evaluate}
+        return commands[args.command](args)
     except (UsageError, DataError) as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except DataValidationError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("interrupted: finished components are cached; run the same command again to resume", file=sys.stderr)
         return 130

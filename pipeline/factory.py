@@ -3,20 +3,66 @@
 import os
 from typing import List, Optional, Sequence
 
+import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from components.example_gen.component import AclImdbExampleGen
-from components.example_gen.executor import EVAL_SPLIT, TRAIN_SPLIT
+from components.example_gen.executor import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT
+from components.model import features, trainer as trainer_module
 from components.model.hparams import HParams
 from components.projector.component import ProjectorExporter
 from components.projector.projector import DEFAULT_PROBE_WORDS
+from components.validation.anomalies import label_balance_config
+from components.validation.component import DataValidationGate
 
 # The raw-data schema kept in the repository (see README.md to regenerate it).
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema", "schema.pbtxt")
 
 PREPROCESSING_FN = "components.model.preprocessing.preprocessing_fn"
 RUN_FN = "components.model.trainer.run_fn"
+
+DEFAULT_ACCURACY_FLOOR = 0.75
+DEFAULT_MAX_ACCURACY_DROP = 0.01
+DEFAULT_LABEL_BALANCE_BOUND = 0.1
+
+
+def make_eval_config(accuracy_floor: float, max_accuracy_drop: float) -> tfma.EvalConfig:
+    """TFMA settings: the metrics to report and the two conditions for a blessing.
+
+    Args:
+      accuracy_floor: Accuracy a model needs, whatever the baseline.
+      max_accuracy_drop: How far (absolute) accuracy may fall below the latest
+        blessed model's; ignored while there is no blessed model.
+    """
+    accuracy_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": accuracy_floor}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -max_accuracy_drop}
+        ),
+    )
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name=trainer_module.SERVING_SIGNATURE,
+                label_key=features.LABEL_KEY,
+                prediction_key=trainer_module.PROBABILITY_OUTPUT,
+            )
+        ],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name="ExampleCount"),
+                    tfma.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy_threshold),
+                    tfma.MetricConfig(class_name="AUC"),
+                    tfma.MetricConfig(class_name="Precision"),
+                    tfma.MetricConfig(class_name="Recall"),
+                    tfma.MetricConfig(class_name="BinaryCrossentropy", config='"name": "loss"'),
+                ]
+            )
+        ],
+    )
 
 
 def create_pipeline(
@@ -27,13 +73,16 @@ def create_pipeline(
     hparams: HParams,
     include_test_split: bool,
     eval_percent: int = 20,
+    accuracy_floor: float = DEFAULT_ACCURACY_FLOOR,
+    max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
+    label_balance_bound: float = DEFAULT_LABEL_BALANCE_BOUND,
     probe_words: Sequence[str] = DEFAULT_PROBE_WORDS,
     schema_path: str = SCHEMA_PATH,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """Builds the pipeline: aclImdb -> Transform -> Trainer -> projector files and push.
+    """Builds the pipeline: aclImdb -> validation -> Transform -> Trainer -> evaluation, push, projector files.
 
     Args:
       pipeline_name: Name in ML Metadata.
@@ -43,6 +92,11 @@ def create_pipeline(
       hparams: Preprocessing and training settings.
       include_test_split: Whether ``data_dir`` has a ``test/`` folder to read.
       eval_percent: Share of ``train/`` held out as the eval split.
+      accuracy_floor: Accuracy a model needs to be blessed (and pushed).
+      max_accuracy_drop: How far below the latest blessed model's accuracy a
+        new model may fall and still be blessed.
+      label_balance_bound: Each split's share of positive reviews must lie in
+        0.5 ± this, or the run stops before training.
       probe_words: Words whose nearest neighbours the projector component reports.
       schema_path: The raw-data schema imported by ImportSchemaGen.
       metadata_connection_config: ML Metadata connection; the runner's default if None.
@@ -56,6 +110,15 @@ def create_pipeline(
         input_base=data_dir, include_test_split=include_test_split, eval_percent=eval_percent
     )
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        custom_validation_config=label_balance_config(features.LABEL_KEY, label_balance_bound),
+    )
+    data_gate = DataValidationGate(
+        anomalies=example_validator.outputs["anomalies"], statistics=statistics_gen.outputs["statistics"]
+    )
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -64,6 +127,8 @@ def create_pipeline(
         # The vocabulary comes from the train split alone.
         splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN_SPLIT], transform=[TRAIN_SPLIT, EVAL_SPLIT]),
     )
+    # Nothing is transformed or trained on data with anomalies.
+    transform.add_upstream_node(data_gate)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -79,8 +144,22 @@ def create_pipeline(
         num_oov_buckets=hparams.num_oov_buckets,
         probe_words=probe_words,
     )
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        # Raw examples: the model's serving signature applies the transform graph itself.
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        eval_config=make_eval_config(accuracy_floor, max_accuracy_drop),
+        example_splits=[TEST_SPLIT if include_test_split else EVAL_SPLIT],
+    )
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)
         ),
@@ -88,7 +167,10 @@ def create_pipeline(
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, schema_gen, transform, trainer, projector, pusher],
+        components=[
+            example_gen, schema_gen, statistics_gen, example_validator, data_gate, transform, trainer,
+            projector, baseline_resolver, evaluator, pusher,
+        ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],

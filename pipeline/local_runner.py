@@ -24,7 +24,7 @@ from tfx import v1 as tfx
 from components.model import trainer as trainer_module
 from components.model.hparams import HParams
 from components.projector.projector import DEFAULT_PROBE_WORDS, NEIGHBOURS_FILE
-from pipeline import data, factory, metadata
+from pipeline import data, evaluation, factory, metadata
 
 PIPELINE_NAME = "imdb-word-embeddings"
 
@@ -37,6 +37,9 @@ class RunSettings:
     output_dir: str
     hparams: HParams
     eval_percent: int = 20
+    accuracy_floor: float = factory.DEFAULT_ACCURACY_FLOOR
+    max_accuracy_drop: float = factory.DEFAULT_MAX_ACCURACY_DROP
+    label_balance_bound: float = factory.DEFAULT_LABEL_BALANCE_BOUND
     probe_words: tuple = DEFAULT_PROBE_WORDS
     enable_cache: bool = True
     beam_pipeline_args: tuple = ()
@@ -55,6 +58,7 @@ class RunReport:
     training_summary: dict
     split_counts: Dict[str, int]
     neighbours: Dict[str, list]
+    evaluation: Optional[evaluation.EvaluationSummary]
 
 
 def count_examples(examples_uri: str) -> Dict[str, int]:
@@ -125,6 +129,9 @@ def run_local(settings: RunSettings) -> RunReport:
         hparams=settings.hparams,
         include_test_split=data.has_test_split(settings.data_dir),
         eval_percent=settings.eval_percent,
+        accuracy_floor=settings.accuracy_floor,
+        max_accuracy_drop=settings.max_accuracy_drop,
+        label_balance_bound=settings.label_balance_bound,
         probe_words=settings.probe_words,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata"]),
         beam_pipeline_args=list(settings.beam_pipeline_args),
@@ -154,6 +161,12 @@ def run_local(settings: RunSettings) -> RunReport:
     split_counts = count_examples(example_gen_run.outputs["examples"][0]) if example_gen_run else {}
     with open(os.path.join(paths["projector"], NEIGHBOURS_FILE)) as f:
         neighbours = json.load(f)
+    evaluator_run = by_node.get("Evaluator")
+    evaluation_summary = None
+    if evaluator_run and evaluator_run.outputs.get("evaluation"):
+        evaluation_summary = evaluation.read_evaluation(
+            evaluator_run.outputs["evaluation"][0], evaluator_run.outputs["blessing"][0]
+        )
     return RunReport(
         run_id=run_id or "",
         seconds=seconds,
@@ -163,4 +176,5 @@ def run_local(settings: RunSettings) -> RunReport:
         training_summary=training_summary,
         split_counts=split_counts,
         neighbours=neighbours,
+        evaluation=evaluation_summary,
     )

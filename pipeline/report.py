@@ -6,13 +6,13 @@ from pipeline.local_runner import RunReport
 def format_run_report(result: RunReport) -> str:
     lines = [f"\nRun {result.run_id} finished in {result.seconds:.1f} s", "Components:"]
     for component in result.components:
-        lines.append(f"  {component.node_id:<20} {component.state:<7} {component.seconds:8.1f} s")
+        lines.append(f"  {component.node_id:<30} {component.state:<7} {component.seconds:8.1f} s")
     summary = result.training_summary
-    history = summary.get("history", {})
-    if history.get("val_accuracy"):
+    if summary.get("eval_accuracy") is not None:
         lines.append(
-            f"Training on {summary.get('device')}: {len(history['val_accuracy'])} epochs, "
-            f"eval accuracy {history['val_accuracy'][-1]:.4f}, eval loss {history['val_loss'][-1]:.4f}"
+            f"Training on {summary['device']}: {summary['epochs_run']} epochs, model of epoch "
+            f"{summary['exported_epoch']}: eval accuracy {summary['eval_accuracy']:.4f}, "
+            f"eval loss {summary['eval_loss']:.4f}"
         )
     if result.split_counts:
         lines.append("Examples: " + ", ".join(f"{name} {count:,}" for name, count in result.split_counts.items()))
@@ -20,6 +20,32 @@ def format_run_report(result: RunReport) -> str:
         lines.append("Nearest neighbours (cosine):")
         for word, neighbours in result.neighbours.items():
             lines.append(f"  {word}: " + ", ".join(f"{label} ({similarity:.3f})" for label, similarity in neighbours))
+    if result.evaluation:
+        lines.extend(format_evaluation(result.evaluation))
     lines.append(f"Projector files: {result.projector_dir}  (tensorboard --logdir {result.projector_dir})")
-    lines.append(f"Serving model:   {result.serving_model_dir or 'none pushed'}")
+    lines.append(f"Serving model:   {result.serving_model_dir or 'none pushed yet'}")
     return "\n".join(lines)
+
+
+_METRIC_ORDER = ("binary_accuracy", "auc", "precision", "recall", "loss", "example_count")
+
+
+def format_evaluation(summary) -> list:
+    """The Evaluator's metrics next to the baseline's, and the verdict."""
+    names = [n for n in _METRIC_ORDER if n in summary.metrics] + sorted(set(summary.metrics) - set(_METRIC_ORDER))
+    lines = ["Evaluation (new model vs latest blessed model):"]
+    for name in names:
+        value = summary.metrics[name]
+        baseline = summary.baseline_metrics.get(name)
+        shown = f"{value:,.0f}" if name == "example_count" else f"{value:.4f}"
+        if baseline is not None:
+            shown += f"   baseline {baseline:,.0f}" if name == "example_count" else f"   baseline {baseline:.4f}"
+        lines.append(f"  {name:<16} {shown}")
+    if not summary.baseline_metrics:
+        lines.append("  (no blessed model yet: only the accuracy floor applies)")
+    if summary.blessed:
+        lines.append("Verdict: BLESSED, pushed to the serving folder")
+    else:
+        lines.append("Verdict: NOT BLESSED, the serving folder is unchanged")
+        lines.extend(f"  {failure}" for failure in summary.failures)
+    return lines

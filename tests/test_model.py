@@ -36,3 +36,34 @@ def test_training_device_names_cpu_or_gpu():
         assert device.startswith("GPU")
     else:
         assert device.startswith("CPU")
+
+
+def test_masking_makes_the_prediction_independent_of_padding():
+    hparams = HParams(vocab_size=10, sequence_length=6, mask_padding=True, hidden_units=0, dropout=0.2)
+    model = model_lib.build_model(hparams.vocab_size, hparams)
+    short = np.array([[3, 4, 0, 0, 0, 0]])
+    embedding = model.get_layer(features.EMBEDDING_LAYER_NAME).get_weights()[0]
+    logit_layer = model.get_layer("logit")
+    kernel, bias = logit_layer.get_weights()
+    expected = embedding[[3, 4]].mean(axis=0) @ kernel + bias
+    np.testing.assert_allclose(model(short, training=False).numpy()[0], expected, rtol=1e-5)
+
+    unmasked = model_lib.build_model(10, HParams(vocab_size=10, sequence_length=6, hidden_units=0))
+    unmasked.set_weights(model.get_weights())
+    assert not np.allclose(unmasked(short).numpy(), model(short, training=False).numpy())
+
+
+def test_fasttext_preset_has_no_hidden_layer_and_takes_bigrams():
+    hparams = PRESETS["fasttext"]
+    model = model_lib.build_model(1000, hparams)
+    assert model.input_shape == (None, 2 * hparams.sequence_length - 1)
+    assert [layer.name for layer in model.layers] == ["token_ids", "embedding", "average", "dropout", "logit"]
+
+
+def test_cosine_schedule_and_early_stopping_callbacks():
+    hparams = HParams(epochs=4, learning_rate=0.01, learning_rate_schedule="cosine", early_stopping_patience=1)
+    schedule, stopping = model_lib.training_callbacks(hparams)
+    rates = [schedule.schedule(epoch) for epoch in range(4)]
+    np.testing.assert_allclose(rates, [0.01, 0.01 * 0.5 * (1 + np.cos(np.pi / 4)), 0.005, 0.01 * 0.5 * (1 + np.cos(3 * np.pi / 4))])
+    assert stopping.monitor == "val_accuracy" and stopping.restore_best_weights
+    assert model_lib.training_callbacks(HParams()) == []

@@ -106,3 +106,28 @@ def test_transform_graph_serves_raw_text_without_label(tmp_path):
 def test_hparams_reject_bad_values(values, message):
     with pytest.raises(ValueError, match=message):
         HParams.from_dict(values)
+
+
+def test_bigrams_follow_the_words_in_one_vocabulary(tmp_path):
+    rows = [{"text": [b"very good film"], "label": [1]}, {"text": [b"very good"], "label": [1]}]
+    hparams = HParams(vocab_size=20, sequence_length=3, ngram_size=2)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    vocabulary = output.vocabulary_by_name(features.VOCABULARY_NAME)
+    assert set(vocabulary) == {b"very", b"good", b"film", b"very good", b"good film"}
+    row = {token: i + 2 for i, token in enumerate(vocabulary)}
+    assert hparams.token_ids_length == 5
+    assert transformed[0][features.TOKEN_IDS_KEY].tolist() == [
+        row[b"very"], row[b"good"], row[b"film"], row[b"very good"], row[b"good film"]
+    ]
+    assert transformed[1][features.TOKEN_IDS_KEY].tolist() == [row[b"very"], row[b"good"], row[b"very good"], 0, 0]
+
+
+def test_bigrams_come_from_the_kept_words_only(tmp_path):
+    rows = [{"text": [b"a b c d"], "label": [1]}]
+    hparams = HParams(vocab_size=20, sequence_length=2, ngram_size=2)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    vocabulary = output.vocabulary_by_name(features.VOCABULARY_NAME)
+    row = {token: i + 2 for i, token in enumerate(vocabulary)}
+    # The vocabulary knows "c d", but only "a b" lies within the first two words.
+    assert b"c d" in vocabulary
+    assert transformed[0][features.TOKEN_IDS_KEY].tolist() == [row[b"a"], row[b"b"], row[b"a b"]]

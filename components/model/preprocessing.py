@@ -31,6 +31,13 @@ def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
     return tf.strings.split(standardize(text))
 
 
+def with_ngrams(words: tf.RaggedTensor, ngram_size: int) -> tf.RaggedTensor:
+    """The words of each review followed, when ``ngram_size`` is 2, by its bigrams ("very good")."""
+    if ngram_size == 1:
+        return words
+    return tf.concat([words, tf.strings.ngrams(words, 2, separator=" ")], axis=1)
+
+
 def map_to_ids(tokens: tf.RaggedTensor, vocabulary: Any, num_oov_buckets: int) -> tf.RaggedTensor:
     """Maps tokens to embedding rows: padding 0, OOV ``1..num_oov_buckets``, then the vocabulary.
 
@@ -62,21 +69,24 @@ def preprocessing_fn(
       custom_config: Transform settings (``HParams.transform_config()``).
 
     Returns:
-      ``token_ids``: int64 ``[batch, sequence_length]``, and ``label`` when given.
+      ``token_ids``: int64 ``[batch, HParams.token_ids_length]``: the ids of the
+      first ``sequence_length`` words (then of their bigrams), padded with 0; and
+      ``label`` when given.
     """
     hparams = HParams.from_dict(custom_config)
-    tokens = tokenize(tf.reshape(inputs[features.RAW_TEXT_KEY], [-1]))
+    words = tokenize(tf.reshape(inputs[features.RAW_TEXT_KEY], [-1]))
     # The vocabulary counts every token of the review, as TextVectorization.adapt does,
-    # though the model only sees the first `sequence_length` of them.
+    # though the model only sees those of the first `sequence_length` words.
     vocabulary = tft.vocabulary(
-        tokens,
+        with_ngrams(words, hparams.ngram_size),
         top_k=hparams.max_vocabulary_tokens,
         vocab_filename=features.VOCABULARY_NAME,
     )
-    ids = map_to_ids(tokens[:, : hparams.sequence_length], vocabulary, hparams.num_oov_buckets)
+    kept = with_ngrams(words[:, : hparams.sequence_length], hparams.ngram_size)
+    ids = map_to_ids(kept, vocabulary, hparams.num_oov_buckets)
     outputs = {
         features.TOKEN_IDS_KEY: ids.to_tensor(
-            default_value=features.PADDING_ID, shape=[None, hparams.sequence_length]
+            default_value=features.PADDING_ID, shape=[None, hparams.token_ids_length]
         ),
     }
     if features.LABEL_KEY in inputs:

@@ -121,7 +121,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         train_data,
         validation_data=eval_data,
         epochs=hparams.epochs,
-        callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")],
+        callbacks=[
+            keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+            *model_lib.training_callbacks(hparams),
+        ],
         verbose=2,
     )
     _write_training_summary(fn_args.model_run_dir, hparams, device, rows, history.history)
@@ -131,8 +134,18 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 def _write_training_summary(
     model_run_dir: str, hparams: HParams, device: str, rows: int, history: Dict[str, List[float]]
 ) -> None:
+    val_accuracy = history.get("val_accuracy", [])
+    # Early stopping restores the best epoch's weights; otherwise the last epoch's are exported.
+    if hparams.early_stopping_patience and val_accuracy:
+        exported_epoch = max(range(len(val_accuracy)), key=lambda epoch: (val_accuracy[epoch], -epoch))
+    else:
+        exported_epoch = len(val_accuracy) - 1
     summary: Dict[str, Any] = {
         "device": device,
+        "epochs_run": len(val_accuracy),
+        "exported_epoch": exported_epoch + 1,
+        "eval_accuracy": float(val_accuracy[exported_epoch]) if val_accuracy else None,
+        "eval_loss": float(history["val_loss"][exported_epoch]) if val_accuracy else None,
         "embedding_rows": rows,
         "hparams": hparams.to_dict(),
         "history": {name: [float(v) for v in values] for name, values in history.items()},
