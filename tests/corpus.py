@@ -28,6 +28,7 @@ def write_corpus(
     test_per_label: Optional[int] = 25,
     seed: int = 0,
     extras: bool = True,
+    shuffle_train_labels: bool = False,
 ) -> Dict[str, int]:
     """Writes ``root/train/{pos,neg}`` (and ``test/``) of ``ID_RATING.txt`` files.
 
@@ -38,6 +39,9 @@ def write_corpus(
       seed: Seed of the generator.
       extras: Also write what the real archive has beside the reviews
         (``unsup/``, URL lists, ``.feat`` files), which readers must ignore.
+      shuffle_train_labels: File the train reviews under pos/ and neg/ at random
+        (half each), so that a model trained on them learns nothing; ``test/``
+        keeps true labels.
 
     Returns:
       Number of labelled reviews per split folder.
@@ -48,13 +52,20 @@ def write_corpus(
     if test_per_label is not None:
         splits["test"] = test_per_label
     for split, per_label in splits.items():
+        texts = {
+            label: [review_text(rng, positive=label == "pos") for _ in range(per_label)] for label in ("pos", "neg")
+        }
+        if split == "train" and shuffle_train_labels:
+            pooled = texts["pos"] + texts["neg"]
+            rng.shuffle(pooled)
+            texts = {"pos": pooled[:per_label], "neg": pooled[per_label:]}
         for label, ratings in (("pos", (7, 8, 9, 10)), ("neg", (1, 2, 3, 4))):
             folder = os.path.join(root, split, label)
             os.makedirs(folder, exist_ok=True)
-            for review_id in range(per_label):
+            for review_id, text in enumerate(texts[label]):
                 path = os.path.join(folder, f"{review_id}_{rng.choice(ratings)}.txt")
                 with open(path, "w", encoding="utf-8") as f:
-                    f.write(review_text(rng, positive=label == "pos"))
+                    f.write(text)
         counts[split] = 2 * per_label
         if extras:
             os.makedirs(os.path.join(root, split, "unsup"), exist_ok=True)

@@ -1,5 +1,6 @@
 """End-to-end: the whole pipeline with LocalDagRunner on a generated aclImdb corpus."""
 
+import dataclasses
 import json
 import os
 import socket
@@ -16,7 +17,8 @@ import tensorflow_transform as tft
 from components.model import features, trainer
 from components.model.hparams import HParams
 from components.projector import projector
-from pipeline import data, local_runner, metadata
+from components.validation.anomalies import DataValidationError
+from pipeline import cli, data, local_runner, metadata
 from tests import corpus
 
 pytestmark = pytest.mark.e2e
@@ -49,12 +51,29 @@ def _read_split(examples_uri, split):
     return [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
 
 
+COMPONENTS = {
+    "AclImdbExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataValidationGate",
+    "Transform", "Trainer", "ProjectorExporter", "latest_blessed_model_resolver", "Evaluator", "Pusher",
+}
+
+
 def test_every_component_ran(finished_run):
     _, report = finished_run
-    assert [(c.node_id, c.state) for c in report.components] == [
-        ("AclImdbExampleGen", "ran"), ("ImportSchemaGen", "ran"), ("Transform", "ran"),
-        ("Trainer", "ran"), ("ProjectorExporter", "ran"), ("Pusher", "ran"),
-    ]
+    assert {c.node_id: c.state for c in report.components} == {node: "ran" for node in COMPONENTS}
+    order = [c.node_id for c in report.components]
+    assert order.index("DataValidationGate") < order.index("Transform") < order.index("Trainer")
+    assert order.index("Evaluator") < order.index("Pusher")
+
+
+def test_first_model_is_blessed_and_pushed(finished_run):
+    settings, report = finished_run
+    evaluation = report.evaluation
+    assert evaluation.blessed and not evaluation.failures
+    assert evaluation.baseline_metrics == {}
+    assert evaluation.metrics["example_count"] == 2 * TEST_PER_LABEL  # evaluated on the test split
+    assert evaluation.metrics["binary_accuracy"] > 0.8
+    assert {"auc", "precision", "recall", "loss"} <= set(evaluation.metrics)
+    assert os.path.dirname(report.serving_model_dir) == local_runner.output_paths(settings.output_dir)["serving_model"]
 
 
 def test_split_counts(finished_run):
@@ -170,12 +189,81 @@ def test_tensorboard_serves_the_projector(finished_run):
         server.wait(timeout=30)
 
 
-def test_second_run_reuses_every_result(finished_run):
+def test_second_run_reuses_the_training(finished_run):
     settings, first = finished_run
     second = local_runner.run_local(settings)
-    assert {c.node_id: c.state for c in second.components} == {
-        "AclImdbExampleGen": "cached", "ImportSchemaGen": "cached", "Transform": "cached",
-        "Trainer": "cached", "ProjectorExporter": "cached", "Pusher": "cached",
-    }
-    assert second.serving_model_dir == first.serving_model_dir
+    states = {c.node_id: c.state for c in second.components}
+    for node in ("AclImdbExampleGen", "StatisticsGen", "ExampleValidator", "Transform", "Trainer", "ProjectorExporter"):
+        assert states[node] == "cached", node
+    # The model is now evaluated against itself as the latest blessed model.
+    assert states["Evaluator"] == "ran"
+    assert second.evaluation.blessed
+    assert second.evaluation.baseline_metrics["binary_accuracy"] == pytest.approx(
+        second.evaluation.metrics["binary_accuracy"]
+    )
     assert second.neighbours == first.neighbours
+
+
+def _serving_tree(serving_dir):
+    return sorted(
+        (os.path.relpath(os.path.join(folder, name), serving_dir), os.path.getmtime(os.path.join(folder, name)))
+        for folder, _, names in os.walk(serving_dir)
+        for name in names
+    )
+
+
+def test_a_model_trained_on_shuffled_labels_is_refused(finished_run, tmp_path):
+    settings, _ = finished_run
+    serving_dir = local_runner.output_paths(settings.output_dir)["serving_model"]
+    before = _serving_tree(serving_dir)
+    latest_before = local_runner.latest_serving_model(serving_dir)
+
+    root = str(tmp_path / "aclImdb")
+    corpus.write_corpus(root, TRAIN_PER_LABEL, TEST_PER_LABEL, seed=2, shuffle_train_labels=True)
+    report = local_runner.run_local(dataclasses.replace(settings, data_dir=root))
+
+    assert {c.node_id: c.state for c in report.components}["Trainer"] == "ran"
+    assert not report.evaluation.blessed
+    assert report.evaluation.metrics["binary_accuracy"] < 0.75
+    assert report.evaluation.baseline_metrics["binary_accuracy"] > 0.8
+    assert any("binary_accuracy" in failure for failure in report.evaluation.failures)
+    assert _serving_tree(serving_dir) == before
+    assert report.serving_model_dir == latest_before
+
+
+def test_validation_stops_a_broken_split_before_training(tmp_path):
+    root = tmp_path / "aclImdb"
+    corpus.write_corpus(str(root), train_per_label=60, test_per_label=10, seed=3)
+    # Keep only 5 negative reviews in train/: both train and eval lean far to positive.
+    for name in sorted(os.listdir(root / "train" / "neg"))[5:]:
+        os.remove(root / "train" / "neg" / name)
+    settings = local_runner.RunSettings(data_dir=str(root), output_dir=str(tmp_path / "out"), hparams=HPARAMS)
+    with pytest.raises(DataValidationError) as raised:
+        local_runner.run_local(settings)
+    message = str(raised.value)
+    assert "split 'train': label: Label balance out of bounds" in message
+    assert "split 'test'" not in message
+    assert os.path.join("StatisticsGen", "statistics") in message and "Split-train" in message
+
+    paths = local_runner.output_paths(settings.output_dir)
+    store = metadata.open_store(paths["metadata"])
+    run_id = metadata.latest_run_id(store, settings.pipeline_name)
+    states = {c.node_id: c.state for c in metadata.component_runs(store, settings.pipeline_name, run_id)}
+    assert states["DataValidationGate"] == "failed"
+    assert "Transform" not in states and "Trainer" not in states
+    assert local_runner.latest_serving_model(paths["serving_model"]) is None
+
+
+def test_predict_and_evaluate_commands(finished_run, capsys):
+    settings, report = finished_run
+    assert cli.main(["predict", "--output-dir", settings.output_dir,
+                     "A wonderful, brilliant film", "Awful, boring, a waste"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["positive", "negative"]
+
+    assert cli.main(["evaluate", "--model", report.serving_model_dir, "--data-dir", settings.data_dir,
+                     "--split", "test"]) == 0
+    out = capsys.readouterr().out
+    assert f"examples:  {2 * TEST_PER_LABEL}" in out
+    accuracy = float(out.split("accuracy:")[1].split()[0])
+    assert accuracy > 0.8
