@@ -14,5 +14,5 @@ setuptools.setup(
     python_requires=">=3.10,<3.11",
     packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "components", "components.*"]),
     package_data={"pipeline": ["schema/*.pbtxt"]},
-    install_requires=["tfx[kfp]==1.16.0", "dill"],
+    install_requires=["tfx[kfp]==1.16.0", "dill", "matplotlib"],
 )

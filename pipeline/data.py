@@ -60,7 +60,21 @@ def check_dataset_dir(data_dir: str) -> str:
                 f"{path} is not an aclImdb folder: {folder} is missing. Fix: point --data-dir at the folder "
                 f"that holds train/pos/ and train/neg/ (files ID_RATING.txt)."
             )
+    splits = ["train"] + (["test"] if os.path.isdir(os.path.join(path, "test")) else [])
+    for split in splits:
+        for label in ("pos", "neg"):
+            folder = os.path.join(path, split, label)
+            if os.path.isdir(folder) and not _has_review(folder):
+                raise DataError(
+                    f"{folder} holds no review (*.txt): a model cannot learn, or be tested on, one label alone. "
+                    f"Fix: restore its files, or point --data-dir at a complete aclImdb folder."
+                )
     return path
+
+
+def _has_review(folder: str) -> bool:
+    with os.scandir(folder) as entries:
+        return any(entry.name.endswith(".txt") for entry in entries)
 
 
 def has_test_split(data_dir: str) -> bool:

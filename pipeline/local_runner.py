@@ -15,12 +15,13 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 
 from tfx import v1 as tfx
 
+from components.example_gen.executor import INPUT_REPORT_FILE
 from components.model import trainer as trainer_module
 from components.model.hparams import HParams
 from components.projector.projector import DEFAULT_PROBE_WORDS, NEIGHBOURS_FILE
@@ -59,6 +60,7 @@ class RunReport:
     split_counts: Dict[str, int]
     neighbours: Dict[str, list]
     evaluation: Optional[evaluation.EvaluationSummary]
+    input_report: Dict[str, Any]
 
 
 def count_examples(examples_uri: str) -> Dict[str, int]:
@@ -159,6 +161,7 @@ def run_local(settings: RunSettings) -> RunReport:
                 training_summary = json.load(f)
     example_gen_run = by_node.get("AclImdbExampleGen")
     split_counts = count_examples(example_gen_run.outputs["examples"][0]) if example_gen_run else {}
+    input_report = _read_json(os.path.join(example_gen_run.outputs["examples"][0], INPUT_REPORT_FILE)) if example_gen_run else {}
     with open(os.path.join(paths["projector"], NEIGHBOURS_FILE)) as f:
         neighbours = json.load(f)
     evaluator_run = by_node.get("Evaluator")
@@ -177,4 +180,12 @@ def run_local(settings: RunSettings) -> RunReport:
         split_counts=split_counts,
         neighbours=neighbours,
         evaluation=evaluation_summary,
+        input_report=input_report,
     )
+
+
+def _read_json(path: str) -> Dict[str, Any]:
+    if not tf.io.gfile.exists(path):
+        return {}
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)

@@ -14,6 +14,7 @@ def format_run_report(result: RunReport) -> str:
             f"{summary['exported_epoch']}: eval accuracy {summary['eval_accuracy']:.4f}, "
             f"eval loss {summary['eval_loss']:.4f}"
         )
+    lines.extend(format_input_report(result.input_report))
     if result.split_counts:
         lines.append("Examples: " + ", ".join(f"{name} {count:,}" for name, count in result.split_counts.items()))
     if result.neighbours:
@@ -48,4 +49,27 @@ def format_evaluation(summary) -> list:
     else:
         lines.append("Verdict: NOT BLESSED, the serving folder is unchanged")
         lines.extend(f"  {failure}" for failure in summary.failures)
+    return lines
+
+
+_ISSUE_TEXT = {
+    "invalid_utf8": "not valid UTF-8 (kept, bad bytes replaced with U+FFFD)",
+    "unknown_rating": "named without ID_RATING.txt (kept, label from the folder, rating -1)",
+    "truncated": "larger than 200 KB (kept, cut)",
+    "empty": "empty (skipped)",
+    "unreadable": "unreadable (skipped)",
+}
+
+
+def format_input_report(report: dict) -> list:
+    """What the ExampleGen skipped or repaired, one line per kind with the first paths."""
+    if not report:
+        return []
+    counts = report.get("issue_counts", {})
+    lines = [f"Input: {report.get('reviews_kept', 0):,} reviews read"
+             + ("" if counts else ", no problems found")]
+    for kind, count in counts.items():
+        paths = report.get("issue_paths", {}).get(kind, [])
+        shown = ", ".join(paths[:3]) + (", ..." if count > 3 else "")
+        lines.append(f"  {count:,} {_ISSUE_TEXT.get(kind, kind)}: {shown}")
     return lines

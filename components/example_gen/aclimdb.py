@@ -29,6 +29,9 @@ ID_KEY = "id"
 LABEL_FOLDERS = {"neg": 0, "pos": 1}
 # Written when a file name does not follow ID_RATING.txt; real ratings are 1-10.
 UNKNOWN_RATING = -1
+# Reviews are cut at this size. The longest aclImdb review is about 14 KB; a larger
+# file is almost certainly not a review, and would flood the vocabulary counts.
+MAX_REVIEW_BYTES = 200_000
 
 _FILE_NAME_RE = re.compile(r"^(\d+)_(\d+)\.txt$")
 
@@ -43,6 +46,7 @@ class Review:
       label: 1 for a positive review, 0 for a negative one.
       rating: The star rating from the file name, or ``UNKNOWN_RATING``.
       had_invalid_utf8: Whether undecodable bytes were replaced with U+FFFD.
+      truncated: Whether the file was longer than ``MAX_REVIEW_BYTES`` and was cut.
     """
 
     review_id: str
@@ -50,6 +54,7 @@ class Review:
     label: int
     rating: int
     had_invalid_utf8: bool = False
+    truncated: bool = False
 
 
 def labelled_review_files(folder_pattern: str) -> List[str]:
@@ -90,18 +95,38 @@ def parse_review_path(path: str) -> tuple:
     return f"{split_folder}/{label_folder}/{stem}", LABEL_FOLDERS[label_folder], rating
 
 
-def read_review(path: str) -> Review:
-    """Reads one review file; bytes that are not UTF-8 are replaced, not fatal."""
+class UnreadableReviewError(Exception):
+    """A review file could not be read (a broken or looping link, a folder, no permission)."""
+
+
+def read_review(path: str, max_bytes: int = MAX_REVIEW_BYTES) -> Review:
+    """Reads one review file.
+
+    Bytes that are not UTF-8 are replaced with U+FFFD, not fatal; a file longer
+    than ``max_bytes`` is cut there (at a character boundary).
+
+    Raises:
+      UnreadableReviewError: If the file cannot be read.
+    """
     review_id, label, rating = parse_review_path(path)
-    with tf.io.gfile.GFile(path, "rb") as f:
-        raw = f.read()
+    try:
+        with tf.io.gfile.GFile(path, "rb") as f:
+            raw = f.read(max_bytes + 1)
+    except (OSError, tf.errors.OpError) as err:
+        raise UnreadableReviewError(f"{path}: {getattr(err, 'message', None) or err}") from err
+    truncated = len(raw) > max_bytes
+    if truncated:
+        raw = raw[:max_bytes]
     try:
         text = raw.decode("utf-8")
         had_invalid_utf8 = False
-    except UnicodeDecodeError:
-        text = raw.decode("utf-8", errors="replace")
-        had_invalid_utf8 = True
-    return Review(review_id, text.encode("utf-8"), label, rating, had_invalid_utf8)
+    except UnicodeDecodeError as err:
+        if truncated and err.start >= len(raw) - 3 and err.reason == "unexpected end of data":
+            # Only the cut split a character: drop its first bytes.
+            text, had_invalid_utf8 = raw[: err.start].decode("utf-8", errors="replace"), False
+        else:
+            text, had_invalid_utf8 = raw.decode("utf-8", errors="replace"), True
+    return Review(review_id, text.encode("utf-8"), label, rating, had_invalid_utf8, truncated)
 
 
 def is_eval_review(review_id: str, eval_percent: int) -> bool:
@@ -129,7 +154,17 @@ def to_tf_example(review: Review) -> tf.train.Example:
     )
 
 
+def is_empty(review: Review) -> bool:
+    """Whether a review has no text but whitespace."""
+    return not review.text.strip()
+
+
 def read_reviews(folder_pattern: str) -> Iterable[Review]:
-    """Reads every labelled review a pattern matches, in path order."""
+    """Reads every labelled review a pattern matches, in path order; unreadable and empty ones are skipped."""
     for path in labelled_review_files(folder_pattern):
-        yield read_review(path)
+        try:
+            review = read_review(path)
+        except UnreadableReviewError:
+            continue
+        if not is_empty(review):
+            yield review

@@ -5,15 +5,16 @@ of each review's ID; reads ``test/{pos,neg}`` into ``test`` when that split is
 configured.
 """
 
+import json
 import os
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import struct_pb2
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.example_gen import aclimdb
@@ -66,22 +67,75 @@ def _eval_percent(exec_properties: Dict[str, Any]) -> int:
     return int(settings[EVAL_PERCENT_KEY]) if EVAL_PERCENT_KEY in settings else DEFAULT_EVAL_PERCENT
 
 
+# Kinds of input problems the reader works around, as counted in the input report.
+ISSUE_INVALID_UTF8 = "invalid_utf8"  # kept, undecodable bytes replaced with U+FFFD
+ISSUE_UNKNOWN_RATING = "unknown_rating"  # kept, name not ID_RATING.txt: rating -1
+ISSUE_TRUNCATED = "truncated"  # kept, cut at aclimdb.MAX_REVIEW_BYTES
+ISSUE_EMPTY = "empty"  # skipped: no text
+ISSUE_UNREADABLE = "unreadable"  # skipped: broken or looping link, folder, no permission
+SKIPPED_ISSUES = (ISSUE_EMPTY, ISSUE_UNREADABLE)
+
+# Written into the Examples artifact beside the Split-* folders.
+INPUT_REPORT_FILE = "input_report.json"
+# Paths listed per kind of issue in the report (all are counted).
+_REPORTED_PATHS = 20
+
+_ISSUES_TAG = "issues"
+
+
 class _ReadReviewFn(beam.DoFn):
-    """Reads one review file into a tf.Example and counts what it saw."""
+    """Reads one review file into a tf.Example; problems go to the ``issues`` output."""
 
     def __init__(self):
         self._reviews = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "reviews")
-        self._invalid_utf8 = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "reviews_with_invalid_utf8")
-        self._unknown_rating = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "reviews_with_unknown_rating")
 
     def process(self, path: str):
-        review = aclimdb.read_review(path)
+        try:
+            review = aclimdb.read_review(path)
+        except aclimdb.UnreadableReviewError as err:
+            yield beam.pvalue.TaggedOutput(_ISSUES_TAG, (ISSUE_UNREADABLE, str(err)))
+            return
+        if aclimdb.is_empty(review):
+            yield beam.pvalue.TaggedOutput(_ISSUES_TAG, (ISSUE_EMPTY, path))
+            return
+        for flagged, kind in (
+            (review.had_invalid_utf8, ISSUE_INVALID_UTF8),
+            (review.rating == aclimdb.UNKNOWN_RATING, ISSUE_UNKNOWN_RATING),
+            (review.truncated, ISSUE_TRUNCATED),
+        ):
+            if flagged:
+                yield beam.pvalue.TaggedOutput(_ISSUES_TAG, (kind, path))
         self._reviews.inc()
-        if review.had_invalid_utf8:
-            self._invalid_utf8.inc()
-        if review.rating == aclimdb.UNKNOWN_RATING:
-            self._unknown_rating.inc()
         yield aclimdb.to_tf_example(review)
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+def ReadAclImdb(  # pylint: disable=invalid-name
+    pipeline: beam.Pipeline, input_base: str, split_pattern: str
+) -> beam.pvalue.DoOutputsTuple:
+    """Reads labelled reviews into tf.Examples, and reports what it skipped or repaired.
+
+    Returns:
+      ``.examples``: tf.Examples; ``.issues``: ``(kind, path)`` pairs (see ``ISSUE_*``).
+
+    Raises:
+      ValueError: If the pattern matches no review in a ``pos`` or ``neg`` folder.
+    """
+    pattern = os.path.join(input_base, split_pattern)
+    paths = aclimdb.labelled_review_files(pattern)
+    if not paths:
+        raise ValueError(
+            f"No labelled review matches {pattern}: expected files in "
+            f"{os.path.dirname(os.path.dirname(pattern))}/pos/ and /neg/ (aclImdb layout)."
+        )
+    return (
+        pipeline
+        | "ListFiles" >> beam.Create(paths)
+        # Create holds the list in one bundle; reshuffle so the reads spread over workers.
+        | "Reshuffle" >> beam.Reshuffle()
+        | "ReadReviews" >> beam.ParDo(_ReadReviewFn()).with_outputs(_ISSUES_TAG, main="examples")
+    )
 
 
 @beam.ptransform_fn
@@ -105,20 +159,23 @@ def AclImdbToExample(  # pylint: disable=invalid-name
       ValueError: If the pattern matches no review in a ``pos`` or ``neg`` folder.
     """
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    pattern = os.path.join(input_base, split_pattern)
-    paths = aclimdb.labelled_review_files(pattern)
-    if not paths:
-        raise ValueError(
-            f"No labelled review matches {pattern}: expected files in "
-            f"{os.path.dirname(os.path.dirname(pattern))}/pos/ and /neg/ (aclImdb layout)."
-        )
-    return (
-        pipeline
-        | "ListFiles" >> beam.Create(paths)
-        # Create holds the list in one bundle; reshuffle so the reads spread over workers.
-        | "Reshuffle" >> beam.Reshuffle()
-        | "ReadReviews" >> beam.ParDo(_ReadReviewFn())
-    )
+    return (pipeline | "Read" >> ReadAclImdb(input_base, split_pattern)).examples
+
+
+def summarize_issues(issues: List[tuple], reviews_kept: int) -> Dict[str, Any]:
+    """The input report: how many reviews were kept, and each kind of issue with example paths."""
+    counts: Dict[str, int] = {}
+    paths: Dict[str, List[str]] = {}
+    for kind, path in sorted(issues):
+        counts[kind] = counts.get(kind, 0) + 1
+        if len(paths.setdefault(kind, [])) < _REPORTED_PATHS:
+            paths[kind].append(path)
+    return {"reviews_kept": reviews_kept, "issue_counts": counts, "issue_paths": paths}
+
+
+def _write_report(report: Dict[str, Any], path: str) -> None:
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(report, f, indent=1)
 
 
 def _split_of(example: tf.train.Example, eval_percent: int) -> int:
@@ -127,10 +184,22 @@ def _split_of(example: tf.train.Example, eval_percent: int) -> int:
 
 
 class Executor(BaseExampleGenExecutor):
-    """ExampleGen executor for an aclImdb folder."""
+    """ExampleGen executor for an aclImdb folder.
+
+    Besides the splits, writes ``input_report.json`` into the Examples artifact:
+    reviews kept, and what was skipped (empty, unreadable) or repaired (invalid
+    UTF-8, unknown rating, truncated), with example paths.
+    """
+
+    _input_report_path = None
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         return AclImdbToExample
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        examples_uri = artifact_utils.get_single_uri(output_dict[standard_component_specs.EXAMPLES_KEY])
+        self._input_report_path = os.path.join(examples_uri, INPUT_REPORT_FILE)
+        super().Do(input_dict, output_dict, exec_properties)
 
     def GenerateExamplesByBeam(
         self, pipeline: beam.Pipeline, exec_properties: Dict[str, Any]
@@ -150,14 +219,28 @@ class Executor(BaseExampleGenExecutor):
                 f"reads train and eval from one folder and, optionally, test from another."
             )
         eval_percent = _eval_percent(exec_properties)
-        to_examples = self.GetInputSourceToExamplePTransform()
+        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
 
-        train, evaluation = (
-            pipeline
-            | "ReadTrainFolder" >> to_examples(exec_properties, patterns[TRAIN_SPLIT])
-            | "SplitTrainEval" >> beam.Partition(lambda example, _: _split_of(example, eval_percent), 2)
+        train_folder = pipeline | "ReadTrainFolder" >> ReadAclImdb(input_base, patterns[TRAIN_SPLIT])
+        train, evaluation = train_folder.examples | "SplitTrainEval" >> beam.Partition(
+            lambda example, _: _split_of(example, eval_percent), 2
         )
         result = {TRAIN_SPLIT: train, EVAL_SPLIT: evaluation}
+        all_examples, all_issues = [train_folder.examples], [train_folder[_ISSUES_TAG]]
         if TEST_SPLIT in patterns:
-            result[TEST_SPLIT] = pipeline | "ReadTestFolder" >> to_examples(exec_properties, patterns[TEST_SPLIT])
+            test_folder = pipeline | "ReadTestFolder" >> ReadAclImdb(input_base, patterns[TEST_SPLIT])
+            result[TEST_SPLIT] = test_folder.examples
+            all_examples.append(test_folder.examples)
+            all_issues.append(test_folder[_ISSUES_TAG])
+
+        if self._input_report_path:
+            kept = tuple(all_examples) | "FlattenExamples" >> beam.Flatten() | "CountKept" >> beam.combiners.Count.Globally()
+            issues = tuple(all_issues) | "FlattenIssues" >> beam.Flatten() | "ListIssues" >> beam.combiners.ToList()
+            report_path = self._input_report_path
+            _ = (
+                kept
+                | "Summarize" >> beam.Map(lambda count, issues: summarize_issues(issues, count),
+                                          issues=beam.pvalue.AsSingleton(issues))
+                | "WriteReport" >> beam.Map(_write_report, report_path)
+            )
         return result
