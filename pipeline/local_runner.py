@@ -9,7 +9,9 @@ Output folder layout::
       serving_model/<version>/ SavedModels pushed by the Pusher
 """
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
@@ -83,6 +85,45 @@ def output_paths(output_dir: str) -> dict:
     }
 
 
+LOCK_FILE = ".run.lock"
+
+
+class OutputFolderBusyError(data.DataError):
+    """Another run holds the output folder."""
+
+
+@contextlib.contextmanager
+def output_lock(output_dir: str):
+    """Holds an exclusive lock on the output folder for the duration of a run.
+
+    An advisory ``flock``: the kernel releases it when the holder exits, even on
+    SIGKILL, so a killed run never leaves the folder locked.
+
+    Raises:
+      OutputFolderBusyError: At once, if another process holds the lock.
+    """
+    path = os.path.join(output_dir, LOCK_FILE)
+    with open(path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise OutputFolderBusyError(
+                f"Another run is using the output folder {output_dir} ({holder}). Fix: wait for it to "
+                f"finish, or pass another --output-dir."
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def check_output_dir(output_dir: str) -> str:
     """Creates the output folder if needed; refuses a path that is a file."""
     path = os.path.abspath(os.path.expanduser(output_dir))
@@ -119,9 +160,15 @@ def run_local(settings: RunSettings) -> RunReport:
     """Runs the pipeline to completion and publishes the stable copies.
 
     Raises:
+      OutputFolderBusyError: If another run is using the output folder.
       RuntimeError: If the run ended without a projector output.
     """
     output_dir = check_output_dir(settings.output_dir)
+    with output_lock(output_dir):
+        return _run_locked(settings, output_dir)
+
+
+def _run_locked(settings: RunSettings, output_dir: str) -> RunReport:
     paths = output_paths(output_dir)
     pipeline = factory.create_pipeline(
         pipeline_name=settings.pipeline_name,

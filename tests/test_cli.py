@@ -54,3 +54,39 @@ def test_help_documents_every_option():
                    "--sequence-length", "--num-oov-buckets", "--embedding-dim", "--learning-rate",
                    "--probe-words", "--no-cache", "--beam-arg"):
         assert option in result.stdout
+
+
+def test_a_second_run_on_the_same_output_stops_at_once(tmp_path, small_corpus, capsys):
+    from pipeline import local_runner
+
+    root, _ = small_corpus
+    output = tmp_path / "out"
+    output.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pipeline import local_runner\n"
+         "with local_runner.output_lock(sys.argv[1]):\n"
+         "    print('locked', flush=True); time.sleep(120)", str(output)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert cli.main(["run", "--data-dir", root, "--output-dir", str(output)]) == 2
+        err = capsys.readouterr().err
+        assert f"Another run is using the output folder {output} (pid {holder.pid}" in err
+        assert "pass another --output-dir" in err
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kernel released the lock of the killed holder.
+    with local_runner.output_lock(str(output)):
+        pass
+
+
+def test_an_empty_label_folder_exits_with_the_folder_named(tmp_path, small_corpus, capsys):
+    root, _ = small_corpus
+    neg = os.path.join(root, "train", "neg")
+    for name in os.listdir(neg):
+        os.remove(os.path.join(neg, name))
+    assert cli.main(["run", "--data-dir", root, "--output-dir", str(tmp_path / "out")]) == 2
+    assert f"error: {neg} holds no review (*.txt)" in capsys.readouterr().err
