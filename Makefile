@@ -14,7 +14,6 @@ PYTEST_ARGS ?=
 
 # tf.Transform's TransformFeaturesLayer is Keras 2: make `tf.keras` mean tf-keras everywhere.
 export TF_USE_LEGACY_KERAS := 1
-export TF_CPP_MIN_LOG_LEVEL ?= 1
 
 .PHONY: setup run test test-unit test-e2e lock clean
 

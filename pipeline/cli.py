@@ -7,11 +7,13 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import argparse  # noqa: E402
+import logging  # noqa: E402
 import sys  # noqa: E402
+import warnings  # noqa: E402
 from typing import List, Optional  # noqa: E402
 
 from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams, HParamsError  # noqa: E402
-from components.projector.projector import DEFAULT_PROBE_WORDS  # noqa: E402
+from components.projector import DEFAULT_PROBE_WORDS  # noqa: E402
 
 # Options that override a preset's value, with their help texts.
 _HPARAM_OPTIONS = {
@@ -79,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
         "--probe-words", default=",".join(DEFAULT_PROBE_WORDS),
         help="comma-separated words whose nearest neighbours are reported (default: %(default)s)",
     )
+    run.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
+    run.add_argument("--verbose", action="store_true", help="also print every log line of TFX, Beam and TensorFlow")
     run.add_argument("--no-cache", action="store_true", help="re-run every component instead of reusing earlier results")
     run.add_argument(
         "--beam-arg", action="append", default=[], metavar="ARG",
@@ -189,7 +193,10 @@ def _command_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--label-balance-bound must be between 0 and 0.5, got {args.label_balance_bound}")
     output_dir = local_runner.check_output_dir(args.output_dir)
     data_dir = data.resolve_data_dir(args.data_dir, args.cache_dir)
-    print(f"Data: {data_dir}\nOutput: {output_dir}\nSettings: {hparams.to_dict()}", flush=True)
+    progress = logging.getLogger("imdb_embeddings")
+    progress.info("Data: %s", data_dir)
+    progress.info("Output: %s", output_dir)
+    progress.info("Settings (preset %s): %s", args.preset, hparams.to_dict())
     result = local_runner.run_local(
         local_runner.RunSettings(
             data_dir=data_dir,
@@ -208,9 +215,35 @@ def _command_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def configure_output(quiet: bool = False, verbose: bool = False) -> None:
+    """Progress lines on stderr; library logs only with ``verbose``, nothing but errors with ``quiet``.
+
+    Must run before TensorFlow is imported for its C++ log level to apply.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else "3"
+    if not verbose:
+        warnings.filterwarnings("ignore")
+    # Configure the root logger first, so that libraries' basicConfig calls are no-ops.
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR,
+                        format="%(levelname)s:%(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.INFO if verbose else logging.ERROR)
+    if verbose:
+        logging.getLogger("absl").setLevel(logging.INFO)
+    progress = logging.getLogger("imdb_embeddings")
+    progress.propagate = False
+    progress.setLevel(logging.WARNING if quiet else logging.INFO)
+    if not progress.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", datefmt="%H:%M:%S"))
+        progress.addHandler(handler)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Parses ``argv`` and runs the command; returns the exit code."""
     args = _parser().parse_args(argv)
+    configure_output(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
     from components.validation.anomalies import DataValidationError
     from pipeline.data import DataError
 

@@ -12,7 +12,7 @@ from components.example_gen.executor import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT
 from components.model import features, trainer as trainer_module
 from components.model.hparams import HParams
 from components.projector.component import ProjectorExporter
-from components.projector.projector import DEFAULT_PROBE_WORDS
+from components.projector import DEFAULT_PROBE_WORDS
 from components.validation.anomalies import label_balance_config
 from components.validation.component import DataValidationGate
 
@@ -143,6 +143,7 @@ def create_pipeline(
         transform_graph=transform.outputs["transform_graph"],
         num_oov_buckets=hparams.num_oov_buckets,
         probe_words=probe_words,
+        model_run=trainer.outputs["model_run"],
     )
     baseline_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,

@@ -26,8 +26,9 @@ from tfx import v1 as tfx
 from components.example_gen.executor import INPUT_REPORT_FILE
 from components.model import trainer as trainer_module
 from components.model.hparams import HParams
-from components.projector.projector import DEFAULT_PROBE_WORDS, NEIGHBOURS_FILE
-from pipeline import data, evaluation, factory, metadata
+from components.projector import DEFAULT_PROBE_WORDS
+from components.projector.projector import NEIGHBOURS_FILE
+from pipeline import data, evaluation, factory, metadata, progress
 
 PIPELINE_NAME = "imdb-word-embeddings"
 
@@ -187,7 +188,8 @@ def _run_locked(settings: RunSettings, output_dir: str) -> RunReport:
         enable_cache=settings.enable_cache,
     )
     started = time.monotonic()
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    with progress.component_progress(paths["metadata"], settings.pipeline_name):
+        tfx.orchestration.LocalDagRunner().run(pipeline)
     seconds = time.monotonic() - started
 
     store = metadata.open_store(paths["metadata"])

@@ -8,6 +8,7 @@ The exported SavedModel carries the tf.Transform graph and two signatures:
 """
 
 import json
+import logging as std_logging
 import os
 from typing import Any, Dict, List
 
@@ -23,6 +24,9 @@ from components.model.hparams import HParams
 
 # Written into the ModelRun artifact beside the TensorBoard logs.
 TRAINING_SUMMARY_FILE = "training_summary.json"
+
+# Progress lines (device, epochs) for the command line; a child of its "imdb_embeddings" logger.
+_PROGRESS = std_logging.getLogger("imdb_embeddings.trainer")
 
 SERVING_SIGNATURE = "serving_default"
 PREDICT_TEXT_SIGNATURE = "predict_text"
@@ -106,8 +110,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     hparams = HParams.from_dict(fn_args.custom_config)
     keras.utils.set_random_seed(hparams.seed)
     device = training_device()
-    logging.info("Training on %s", device)
-    print(f"Trainer: training on {device}", flush=True)
+    _PROGRESS.info("Trainer: training on %s", device)
 
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     train_data = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, hparams, shuffle=True)
@@ -124,11 +127,20 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         callbacks=[
             keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
             *model_lib.training_callbacks(hparams),
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: _log_epoch(epoch, hparams.epochs, logs)),
         ],
-        verbose=2,
+        verbose=0,
     )
     _write_training_summary(fn_args.model_run_dir, hparams, device, rows, history.history)
     export_serving_model(model, tf_transform_output, fn_args.serving_model_dir)
+
+
+def _log_epoch(epoch: int, epochs: int, logs: Dict[str, float]) -> None:
+    _PROGRESS.info(
+        "Trainer: epoch %d/%d  loss %.4f  accuracy %.4f  eval loss %.4f  eval accuracy %.4f",
+        epoch + 1, epochs, logs.get("loss", float("nan")), logs.get("accuracy", float("nan")),
+        logs.get("val_loss", float("nan")), logs.get("val_accuracy", float("nan")),
+    )
 
 
 def _write_training_summary(

@@ -1,1 +1,4 @@
 """A component that publishes a trained embedding table for the Embedding Projector."""
+
+# Kept here, free of TensorFlow imports, so the command line can show it in --help quickly.
+DEFAULT_PROBE_WORDS = ("beautiful", "wonderful", "great", "awful", "boring", "worst")

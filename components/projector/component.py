@@ -25,6 +25,8 @@ class EmbeddingProjectorFiles(types.Artifact):
         vectors.tsv              one row per token: embedding_dim tab-separated floats
         metadata.tsv             one token per row, row i labelling row i of vectors.tsv
         nearest_neighbours.json  ten nearest neighbours (cosine) of each probe word
+        embedding_pca.png        2-D PCA map of the embedding, probe words labelled
+        training_curves.png      loss and accuracy per epoch (when ``model_run`` is given)
         embedding.ckpt-1.*       TF checkpoint of the same matrix, and its `checkpoint` index
         projector_config.pbtxt   TensorBoard projector config linking both
 
@@ -51,6 +53,8 @@ class ProjectorExporterSpec(types.ComponentSpec):
     INPUTS = {
         executor.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
         executor.TRANSFORM_GRAPH_KEY: ChannelParameter(type=standard_artifacts.TransformGraph),
+        # The Trainer's logs, for the training-curve plot.
+        executor.MODEL_RUN_KEY: ChannelParameter(type=standard_artifacts.ModelRun, optional=True),
     }
     OUTPUTS = {
         executor.PROJECTOR_KEY: ChannelParameter(type=EmbeddingProjectorFiles),
@@ -70,6 +74,7 @@ class ProjectorExporter(base_component.BaseComponent):
         num_oov_buckets: int,
         embedding_layer: str = features.EMBEDDING_LAYER_NAME,
         probe_words: Sequence[str] = projector_lib.DEFAULT_PROBE_WORDS,
+        model_run: Optional[types.BaseChannel] = None,
         projector: Optional[types.BaseChannel] = None,
     ):
         """Creates the component.
@@ -80,6 +85,7 @@ class ProjectorExporter(base_component.BaseComponent):
           num_oov_buckets: OOV rows between the padding row and the vocabulary.
           embedding_layer: Name of the Keras Embedding layer to export.
           probe_words: Words whose ten nearest neighbours are written beside the TSVs.
+          model_run: The Trainer's ``model_run`` output, to plot the training curves.
           projector: Optional output channel; one is created if omitted.
         """
         spec = ProjectorExporterSpec(
@@ -88,6 +94,7 @@ class ProjectorExporter(base_component.BaseComponent):
             num_oov_buckets=num_oov_buckets,
             embedding_layer=embedding_layer,
             probe_words=json.dumps(list(probe_words)),
+            model_run=model_run,
             projector=projector or types.Channel(type=EmbeddingProjectorFiles),
         )
         super().__init__(spec=spec)

@@ -1,19 +1,22 @@
 """Executor of ProjectorExporter: finds the inputs' files and records the output's properties."""
 
 import json
+import os
 from typing import Any, Dict, List
 
+import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components.model import features
+from components.model import features, trainer
 from components.projector import projector
 
 # Keys of the component spec, shared with component.py and the tests.
 MODEL_KEY = "model"
+MODEL_RUN_KEY = "model_run"
 TRANSFORM_GRAPH_KEY = "transform_graph"
 PROJECTOR_KEY = "projector"
 EMBEDDING_LAYER_KEY = "embedding_layer"
@@ -43,12 +46,21 @@ class Executor(base_executor.BaseExecutor):
             for token in tft.TFTransformOutput(transform_uri).vocabulary_by_name(features.VOCABULARY_NAME)
         ]
         probe_words = json.loads(exec_properties.get(PROBE_WORDS_KEY) or "[]")
+        history = None
+        if input_dict.get(MODEL_RUN_KEY):
+            summary_path = os.path.join(
+                artifact_utils.get_single_uri(input_dict[MODEL_RUN_KEY]), trainer.TRAINING_SUMMARY_FILE
+            )
+            if tf.io.gfile.exists(summary_path):
+                with tf.io.gfile.GFile(summary_path) as f:
+                    history = json.load(f).get("history")
         written = projector.export_embedding(
             output.uri,
             table,
             vocabulary,
             features.oov_tokens(int(exec_properties[NUM_OOV_BUCKETS_KEY])),
             probe_words,
+            history,
         )
         output.vocabulary_size = written.rows
         output.embedding_dim = written.dimension

@@ -9,6 +9,8 @@ to projector.tensorflow.org as the two TSVs)::
     checkpoint               checkpoint index naming embedding.ckpt-1
     projector_config.pbtxt   links the checkpoint tensor to metadata.tsv
     nearest_neighbours.json  {probe word: [[neighbour, cosine similarity], ...]}
+    embedding_pca.png        2-D PCA map of the embedding, probe words labelled
+    training_curves.png      loss and accuracy per epoch, train against eval (given a history)
 
 The padding row (id 0) is left out, as in the seed tutorial; the OOV rows are kept.
 """
@@ -16,18 +18,19 @@ The padding row (id 0) is left out, as in the seed tutorial; the OOV rows are ke
 import dataclasses
 import json
 import os
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 from tensorboard.plugins import projector as tb_projector
+
+from components.projector import DEFAULT_PROBE_WORDS, plots
 
 VECTORS_FILE = "vectors.tsv"
 METADATA_FILE = "metadata.tsv"
 CHECKPOINT_PREFIX = "embedding.ckpt"
 PROJECTOR_CONFIG_FILE = "projector_config.pbtxt"
 NEIGHBOURS_FILE = "nearest_neighbours.json"
-DEFAULT_PROBE_WORDS = ("beautiful", "wonderful", "great", "awful", "boring", "worst")
 # tf.train.Checkpoint stores the variable under this key.
 CHECKPOINT_TENSOR_NAME = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
 
@@ -157,8 +160,9 @@ def export_embedding(
     vocabulary: Sequence[str],
     oov_labels: Sequence[str],
     probe_words: Sequence[str] = DEFAULT_PROBE_WORDS,
+    training_history: Optional[Dict[str, List[float]]] = None,
 ) -> ProjectorFiles:
-    """Drops the padding row of a full embedding table; writes the projector files and neighbours.
+    """Drops the padding row of a full embedding table; writes the projector files, neighbours and plots.
 
     Args:
       directory: Output folder.
@@ -166,6 +170,7 @@ def export_embedding(
       vocabulary: Tokens of the vocabulary rows, in id order.
       oov_labels: Labels of the OOV rows.
       probe_words: Words whose nearest neighbours go to ``nearest_neighbours.json``.
+      training_history: Keras history per epoch; plotted when given.
 
     Raises:
       ValueError: If the table's row count does not match padding + OOV + vocabulary.
@@ -181,4 +186,7 @@ def export_embedding(
     neighbours = nearest_neighbours(table[1:], labels, probe_words)
     with tf.io.gfile.GFile(os.path.join(directory, NEIGHBOURS_FILE), "w") as f:
         json.dump(neighbours, f, indent=1, ensure_ascii=False)
+    plots.plot_embedding_map(table[1:], labels, neighbours, os.path.join(directory, plots.EMBEDDING_MAP_FILE))
+    if training_history:
+        plots.plot_training_curves(training_history, os.path.join(directory, plots.TRAINING_CURVES_FILE))
     return written

@@ -1,0 +1,120 @@
+"""One line per component as it starts and ends, read from ML Metadata while the pipeline runs."""
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from typing import Dict, Optional, Set
+
+import tensorflow as tf
+
+from components.example_gen.executor import INPUT_REPORT_FILE
+from components.model import features
+from components.model.trainer import TRAINING_SUMMARY_FILE
+from pipeline import metadata
+
+# Progress lines of the command line go through this logger; `--quiet` silences it.
+LOGGER = logging.getLogger("imdb_embeddings")
+
+
+def _read_json(path: str) -> Optional[dict]:
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def highlight(node_id: str, outputs: Dict[str, list]) -> str:
+    """The key figure of a finished component, read from its output artifacts ('' if none)."""
+    try:
+        if node_id == "AclImdbExampleGen" and outputs.get("examples"):
+            report = _read_json(os.path.join(outputs["examples"][0], INPUT_REPORT_FILE))
+            if report:
+                problems = sum(report["issue_counts"].values())
+                return f"{report['reviews_kept']:,} reviews read, {problems:,} input problems"
+        if node_id == "Transform" and outputs.get("transform_graph"):
+            vocabulary = os.path.join(outputs["transform_graph"][0], "transform_fn", "assets", features.VOCABULARY_NAME)
+            if tf.io.gfile.exists(vocabulary):
+                with tf.io.gfile.GFile(vocabulary, "rb") as f:
+                    return f"vocabulary of {sum(1 for _ in f):,} tokens"
+        if node_id == "Trainer" and outputs.get("model_run"):
+            summary = _read_json(os.path.join(outputs["model_run"][0], TRAINING_SUMMARY_FILE))
+            if summary and summary.get("eval_accuracy") is not None:
+                return f"eval accuracy {summary['eval_accuracy']:.4f} ({summary['epochs_run']} epochs, {summary['device']})"
+        if node_id == "Evaluator" and outputs.get("blessing"):
+            blessed = tf.io.gfile.exists(os.path.join(outputs["blessing"][0], "BLESSED"))
+            return "model blessed" if blessed else "model NOT blessed"
+        if node_id == "ProjectorExporter" and outputs.get("projector"):
+            with tf.io.gfile.GFile(os.path.join(outputs["projector"][0], "metadata.tsv"), "rb") as f:
+                return f"{sum(1 for _ in f):,} embedding rows"
+    except (OSError, ValueError, KeyError, tf.errors.OpError):
+        pass
+    return ""
+
+
+class ProgressMonitor(threading.Thread):
+    """Polls ML Metadata during a run and logs each component as it starts and ends.
+
+    Reads ML Metadata rather than the runner's log records: libraries reset the
+    absl logger's level while components run, which silences those records.
+    """
+
+    def __init__(self, metadata_path: str, pipeline_name: str, interval_s: float = 0.5):
+        super().__init__(name="progress-monitor", daemon=True)
+        self._metadata_path = metadata_path
+        self._pipeline_name = pipeline_name
+        self._interval_s = interval_s
+        self._stop_event = threading.Event()
+        self._earlier_run = self._current_run_id()
+        self._reported_started: Set[str] = set()
+        self._reported_finished: Set[str] = set()
+
+    def _current_run_id(self) -> Optional[str]:
+        if not os.path.exists(self._metadata_path):
+            return None
+        try:
+            return metadata.latest_run_id(metadata.open_store(self._metadata_path), self._pipeline_name)
+        except Exception:  # pylint: disable=broad-except
+            return None
+
+    def poll(self) -> None:
+        """Logs what changed since the last poll."""
+        run_id = self._current_run_id()
+        if run_id is None or run_id == self._earlier_run:
+            return
+        try:
+            components = metadata.component_runs(metadata.open_store(self._metadata_path), self._pipeline_name, run_id)
+        except Exception:  # pylint: disable=broad-except
+            return  # the runner is mid-write; the next poll sees it
+        for component in components:
+            node_id = component.node_id
+            if node_id in self._reported_finished:
+                continue
+            if component.state in ("ran", "cached", "failed", "canceled"):
+                self._reported_finished.add(node_id)
+                figure = highlight(node_id, component.outputs) if component.state != "failed" else ""
+                LOGGER.info("%-30s %-7s %7.1f s  %s", node_id, component.state, component.seconds, figure)
+            elif node_id not in self._reported_started:
+                self._reported_started.add(node_id)
+                LOGGER.info("%-30s started", node_id)
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self._interval_s):
+            self.poll()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+        self.poll()
+
+
+@contextlib.contextmanager
+def component_progress(metadata_path: str, pipeline_name: str):
+    """Logs progress lines while the block runs the pipeline."""
+    monitor = ProgressMonitor(metadata_path, pipeline_name)
+    monitor.start()
+    try:
+        yield
+    finally:
+        monitor.stop()
