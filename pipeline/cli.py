@@ -112,6 +112,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--eval-percent", type=int, default=20, help="as in `run` (default: %(default)s)")
     _add_model_options(evaluate)
+
+    runs = commands.add_parser("runs", help="list past runs: when, data, accuracy, pushed or not",
+                               description="List the runs recorded in the output folder's ML Metadata.")
+    runs.add_argument("--output-dir", default="output", help="output folder of `run` (default: %(default)s)")
+
+    board = commands.add_parser(
+        "tensorboard", help="open TensorBoard on the latest run (training curves and the Projector)",
+        description="Start TensorBoard on the latest run's training logs and projector files.",
+    )
+    board.add_argument("--output-dir", default="output", help="output folder of `run` (default: %(default)s)")
+    board.add_argument("--port", type=int, default=6006, help="port to serve on (default: %(default)s)")
+    board.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
     return parser
 
 
@@ -163,6 +175,37 @@ def _command_evaluate(args: argparse.Namespace) -> int:
     print(f"examples:  {result.examples:,}\naccuracy:  {result.accuracy:.4f}\nprecision: {result.precision:.4f}")
     print(f"recall:    {result.recall:.4f}\nAUC:       {result.auc:.4f}")
     return 0
+
+
+def _command_runs(args: argparse.Namespace) -> int:
+    from pipeline import history, local_runner
+
+    output_dir = os.path.abspath(args.output_dir)
+    metadata_path = local_runner.output_paths(output_dir)["metadata"]
+    if not os.path.exists(metadata_path):
+        raise UsageError(f"{output_dir} holds no runs ({metadata_path} is missing). Fix: pass the --output-dir of `run`.")
+    print(history.format_runs(history.past_runs(metadata_path, local_runner.PIPELINE_NAME)))
+    return 0
+
+
+def _command_tensorboard(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from pipeline import local_runner
+
+    output_dir = os.path.abspath(args.output_dir)
+    logdir = local_runner.output_paths(output_dir)["projector"]
+    if not os.path.isdir(logdir):
+        raise UsageError(f"{output_dir} holds no finished run ({logdir} is missing). "
+                         f"Fix: run `python pipeline.py run --output-dir {args.output_dir}` first.")
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", logdir,
+               "--host", args.host, "--port", str(args.port)]
+    print(f"TensorBoard on http://{args.host}:{args.port}/ (Scalars: training curves; Projector: embedding). "
+          "Ctrl-C to stop.", flush=True)
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
 
 
 def hparams_from_args(args: argparse.Namespace) -> HParams:
@@ -248,7 +291,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     from pipeline.data import DataError
 
     try:
-        commands = {"run": _command_run, "predict": _command_predict, "evaluate": _command_evaluate}
+        commands = {
+            "run": _command_run, "predict": _command_predict, "evaluate": _command_evaluate,
+            "runs": _command_runs, "tensorboard": _command_tensorboard,
+        }
         return commands[args.command](args)
     except (UsageError, DataError) as err:
         if args.debug:

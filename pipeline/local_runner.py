@@ -5,7 +5,7 @@ Output folder layout::
     OUTPUT/
       tfx/                     pipeline root: every component's artifacts
       metadata.sqlite          ML Metadata
-      projector/               stable copy of the latest projector files
+      projector/               stable copy of the latest projector files, and training/ logs
       serving_model/<version>/ SavedModels pushed by the Pusher
 """
 
@@ -87,6 +87,8 @@ def output_paths(output_dir: str) -> dict:
 
 
 LOCK_FILE = ".run.lock"
+# Subfolder of OUTPUT/projector/ holding a copy of the Trainer's TensorBoard logs.
+TRAINING_LOGS_FOLDER = "training"
 
 
 class OutputFolderBusyError(data.DataError):
@@ -134,12 +136,20 @@ def check_output_dir(output_dir: str) -> str:
     return path
 
 
-def _replace_dir(source: str, destination: str) -> None:
-    """Copies ``source`` to ``destination``, swapping the old copy out only once the new one is whole."""
+def _replace_dir(source: str, destination: str, extra: Optional[Dict[str, str]] = None) -> None:
+    """Copies ``source`` to ``destination``, swapping the old copy out only once the new one is whole.
+
+    Args:
+      source: Folder to copy.
+      destination: Where the copy goes; an earlier copy there is replaced.
+      extra: ``{subfolder name: folder}`` copied into the new copy as well.
+    """
     parent = os.path.dirname(destination)
     staging = tempfile.mkdtemp(prefix=".staging-", dir=parent)
     try:
         shutil.copytree(source, os.path.join(staging, "new"))
+        for name, folder in (extra or {}).items():
+            shutil.copytree(folder, os.path.join(staging, "new", name))
         old = os.path.join(staging, "old")
         if os.path.exists(destination):
             os.replace(destination, old)
@@ -199,10 +209,15 @@ def _run_locked(settings: RunSettings, output_dir: str) -> RunReport:
     projector_run = by_node.get("ProjectorExporter")
     if not projector_run or not projector_run.outputs.get("projector"):
         raise RuntimeError(f"The run {run_id} produced no projector files; see the log above.")
-    _replace_dir(projector_run.outputs["projector"][0], paths["projector"])
+    trainer_run = by_node.get("Trainer")
+    # The training logs go beside the projector files, so that one `tensorboard --logdir`
+    # shows both (the Projector plugin reads only the root of --logdir, not --logdir_spec).
+    training_logs = {}
+    if trainer_run and trainer_run.outputs.get("model_run"):
+        training_logs[TRAINING_LOGS_FOLDER] = trainer_run.outputs["model_run"][0]
+    _replace_dir(projector_run.outputs["projector"][0], paths["projector"], training_logs)
 
     training_summary = {}
-    trainer_run = by_node.get("Trainer")
     if trainer_run and trainer_run.outputs.get("model_run"):
         summary_path = os.path.join(trainer_run.outputs["model_run"][0], trainer_module.TRAINING_SUMMARY_FILE)
         if os.path.exists(summary_path):

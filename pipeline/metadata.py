@@ -27,6 +27,7 @@ class ComponentRun:
     state: str
     seconds: float
     outputs: Dict[str, List[str]]  # output key -> artifact URIs
+    properties: Dict[str, str] = dataclasses.field(default_factory=dict)  # execution properties, as text
 
 
 def open_store(sqlite_path: str) -> metadata_store.MetadataStore:
@@ -38,14 +39,8 @@ def open_store(sqlite_path: str) -> metadata_store.MetadataStore:
 
 def latest_run_id(store: metadata_store.MetadataStore, pipeline_name: str) -> Optional[str]:
     """The newest pipeline run of ``pipeline_name``, or None."""
-    runs = [
-        context
-        for context in store.get_contexts_by_type(_PIPELINE_RUN_CONTEXT)
-        if any(parent.name == pipeline_name for parent in store.get_parent_contexts_by_context(context.id))
-    ]
-    if not runs:
-        return None
-    return max(runs, key=lambda context: (context.create_time_since_epoch, context.id)).name
+    runs = run_ids(store, pipeline_name)
+    return runs[-1][0] if runs else None
 
 
 def component_runs(store: metadata_store.MetadataStore, pipeline_name: str, run_id: str) -> List[ComponentRun]:
@@ -74,12 +69,27 @@ def component_runs(store: metadata_store.MetadataStore, pipeline_name: str, run_
             key = event.path.steps[0].key if event.path.steps else ""
             outputs.setdefault(key, []).append(artifacts[event.artifact_id].uri)
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
+        properties = {
+            key: str(value.string_value or value.int_value or value.double_value)
+            for key, value in execution.custom_properties.items()
+        }
         result.append(
             ComponentRun(
                 node_id=node_of.get(execution.id, str(execution.type)),
                 state=EXECUTION_STATES.get(execution.last_known_state, "unknown"),
                 seconds=seconds,
                 outputs=outputs,
+                properties=properties,
             )
         )
     return result
+
+
+def run_ids(store: metadata_store.MetadataStore, pipeline_name: str) -> List[tuple]:
+    """``(run_id, start time in ms)`` of every run of a pipeline, oldest first."""
+    runs = [
+        context
+        for context in store.get_contexts_by_type(_PIPELINE_RUN_CONTEXT)
+        if any(parent.name == pipeline_name for parent in store.get_parent_contexts_by_context(context.id))
+    ]
+    return [(c.name, c.create_time_since_epoch) for c in sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id))]

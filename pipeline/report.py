@@ -23,7 +23,7 @@ def format_run_report(result: RunReport) -> str:
             lines.append(f"  {word}: " + ", ".join(f"{label} ({similarity:.3f})" for label, similarity in neighbours))
     if result.evaluation:
         lines.extend(format_evaluation(result.evaluation))
-    lines.append(f"Projector files: {result.projector_dir}  (tensorboard --logdir {result.projector_dir})")
+    lines.append(f"Projector files and training logs: {result.projector_dir}  (python pipeline.py tensorboard)")
     lines.append(f"Serving model:   {result.serving_model_dir or 'none pushed yet'}")
     return "\n".join(lines)
 

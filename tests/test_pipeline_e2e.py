@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from tests import corpus
 
 pytestmark = pytest.mark.e2e
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_PER_LABEL, TEST_PER_LABEL = 150, 40
 # Small settings for a small corpus; the tutorial's batch of 1024 would be one step per epoch.
 HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=25, batch_size=32, learning_rate=0.01)
@@ -154,39 +156,51 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_tensorboard_serves_the_projector(finished_run):
-    _, report = finished_run
+def _get_json(url, deadline_s=0):
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                return json.load(response)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def test_tensorboard_command_serves_curves_and_projector(finished_run):
+    settings, report = finished_run
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", report.projector_dir,
-         "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "pipeline.py", "tensorboard", "--output-dir", settings.output_dir, "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    base = f"http://127.0.0.1:{port}/data/plugin/projector"
+    base = f"http://127.0.0.1:{port}/data/plugin"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/runs", timeout=5) as response:
-                    runs = json.load(response)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
-        assert runs == ["."]
-        with urllib.request.urlopen(f"{base}/info?run=.", timeout=30) as response:
-            (embedding,) = json.load(response)["embeddings"]
+        assert _get_json(f"{base}/projector/runs", deadline_s=120) == ["."]
+        (embedding,) = _get_json(f"{base}/projector/info?run=.")["embeddings"]
         assert embedding["tensorName"] == projector.CHECKPOINT_TENSOR_NAME
-        with urllib.request.urlopen(
-            f"{base}/metadata?run=.&name={urllib.parse.quote(embedding['tensorName'])}", timeout=30
-        ) as response:
-            served_labels = response.read().decode("utf-8").split("\n")
-        assert "wonderful" in served_labels
-        assert embedding["tensorShape"][0] == len(open(os.path.join(report.projector_dir, projector.METADATA_FILE)).readlines())
+        with open(os.path.join(report.projector_dir, projector.METADATA_FILE), encoding="utf-8") as f:
+            labels = f.read().split("\n")[:-1]
+        assert embedding["tensorShape"] == [len(labels), HPARAMS.embedding_dim]
+        metadata_url = f"{base}/projector/metadata?run=.&name={urllib.parse.quote(embedding['tensorName'])}"
+        with urllib.request.urlopen(metadata_url, timeout=30) as response:
+            assert response.read().decode("utf-8").split("\n")[: len(labels)] == labels
+        # The Scalars tab has the per-epoch training curves.
+        scalar_runs = _get_json(f"{base}/scalars/tags")
+        assert "epoch_loss" in scalar_runs["training/train"] and "epoch_accuracy" in scalar_runs["training/validation"]
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_pictures_beside_the_projector_files(finished_run):
+    _, report = finished_run
+    from PIL import Image
+
+    for name in ("training_curves.png", "embedding_pca.png"):
+        with Image.open(os.path.join(report.projector_dir, name)) as image:
+            assert image.format == "PNG" and image.size[0] > 500
 
 
 def test_second_run_reuses_the_training(finished_run):
@@ -267,3 +281,14 @@ def test_predict_and_evaluate_commands(finished_run, capsys):
     assert f"examples:  {2 * TEST_PER_LABEL}" in out
     accuracy = float(out.split("accuracy:")[1].split()[0])
     assert accuracy > 0.8
+
+
+def test_runs_command_lists_every_run(finished_run, capsys):
+    settings, _ = finished_run
+    assert cli.main(["runs", "--output-dir", settings.output_dir]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # The first run, its cached repeat, then the run on shuffled labels.
+    assert len(lines) == 4
+    assert "blessed, pushed" in lines[1] and settings.data_dir in lines[1]
+    assert "not blessed" in lines[3]
+    assert float(lines[1].split()[2]) > 0.8

@@ -1,0 +1,79 @@
+"""Past runs of an output folder, from ML Metadata: when, on what data, how accurate, pushed or not."""
+
+import dataclasses
+import datetime
+import json
+import os
+from typing import List, Optional
+
+import tensorflow as tf
+
+from components.model.trainer import TRAINING_SUMMARY_FILE
+from pipeline import metadata
+from pipeline.evaluation import BLESSED_FILE
+
+
+@dataclasses.dataclass(frozen=True)
+class PastRun:
+    run_id: str
+    started: datetime.datetime
+    data_dir: str
+    status: str  # "blessed, pushed", "not blessed", "failed at NODE", "incomplete"
+    eval_accuracy: Optional[float]
+    seconds: float
+
+
+def _training_accuracy(model_run_uri: str) -> Optional[float]:
+    path = os.path.join(model_run_uri, TRAINING_SUMMARY_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f).get("eval_accuracy")
+
+
+def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
+    """Every run recorded in ML Metadata, oldest first."""
+    if not os.path.exists(metadata_path):
+        return []
+    store = metadata.open_store(metadata_path)
+    result = []
+    for run_id, started_ms in metadata.run_ids(store, pipeline_name):
+        components = {c.node_id: c for c in metadata.component_runs(store, pipeline_name, run_id)}
+        failed = [c.node_id for c in components.values() if c.state == "failed"]
+        evaluator = components.get("Evaluator")
+        if failed:
+            status = f"failed at {failed[0]}"
+        elif evaluator and evaluator.outputs.get("blessing"):
+            blessed = tf.io.gfile.exists(os.path.join(evaluator.outputs["blessing"][0], BLESSED_FILE))
+            status = "blessed, pushed" if blessed else "not blessed"
+        else:
+            status = "incomplete"
+        trainer = components.get("Trainer")
+        accuracy = None
+        if trainer and trainer.outputs.get("model_run"):
+            accuracy = _training_accuracy(trainer.outputs["model_run"][0])
+        example_gen = components.get("AclImdbExampleGen")
+        seconds = sum(c.seconds for c in components.values())
+        result.append(
+            PastRun(
+                run_id=run_id,
+                started=datetime.datetime.fromtimestamp(started_ms / 1000),
+                data_dir=example_gen.properties.get("input_base", "?") if example_gen else "?",
+                status=status,
+                eval_accuracy=accuracy,
+                seconds=seconds,
+            )
+        )
+    return result
+
+
+def format_runs(runs: List[PastRun]) -> str:
+    if not runs:
+        return "No runs recorded yet."
+    lines = [f"{'started':<19}  {'eval acc':>8}  {'seconds':>7}  {'status':<28}  data"]
+    for run in runs:
+        accuracy = f"{run.eval_accuracy:.4f}" if run.eval_accuracy is not None else "-"
+        lines.append(
+            f"{run.started:%Y-%m-%d %H:%M:%S}  {accuracy:>8}  {run.seconds:7.1f}  {run.status:<28}  {run.data_dir}"
+        )
+    return "\n".join(lines)
