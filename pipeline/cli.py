@@ -283,6 +283,30 @@ def configure_output(quiet: bool = False, verbose: bool = False) -> None:
         progress.addHandler(handler)
 
 
+# Below this, a failure in the output folder is taken for a full disk: SQLite and some
+# TensorFlow writers report one only as a failed commit or write.
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def _is_disk_full(err: BaseException, output_dir: Optional[str] = None) -> bool:
+    """Whether an error, or one it was raised from, is a full disk (OS, TensorFlow or SQLite)."""
+    import errno
+
+    if output_dir and os.path.isdir(output_dir):
+        stats = os.statvfs(output_dir)
+        if stats.f_bavail * stats.f_frsize < _NEARLY_FULL_BYTES:
+            return True
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(text in str(err) for text in ("No space left on device", "database or disk is full")):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Parses ``argv`` and runs the command; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -312,6 +336,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as err:  # pylint: disable=broad-except
         if args.debug:
             raise
+        if _is_disk_full(err, getattr(args, "output_dir", None)):
+            print(f"error: the disk is full (No space left on device): {err}\nNothing was published: the "
+                  "projector files and served models in the output folder are the last good ones. Fix: free "
+                  "space, or pass another --output-dir, then run again; finished components are reused.",
+                  file=sys.stderr)
+            return 4
         print(f"error: the pipeline failed: {type(err).__name__}: {err}\n"
               "Earlier results in the output folder are untouched; re-run with --debug for the traceback.",
               file=sys.stderr)

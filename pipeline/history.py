@@ -18,7 +18,7 @@ class PastRun:
     run_id: str
     started: datetime.datetime
     data_dir: str
-    status: str  # "blessed, pushed", "not blessed", "failed at NODE", "incomplete"
+    status: str  # "blessed, pushed", "not blessed", "failed at NODE", "interrupted at NODE", "incomplete"
     eval_accuracy: Optional[float]
     seconds: float
 
@@ -40,9 +40,12 @@ def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
     for run_id, started_ms in metadata.run_ids(store, pipeline_name):
         components = {c.node_id: c for c in metadata.component_runs(store, pipeline_name, run_id)}
         failed = [c.node_id for c in components.values() if c.state == "failed"]
+        interrupted = [c.node_id for c in components.values() if c.state in ("canceled", "running", "new")]
         evaluator = components.get("Evaluator")
         if failed:
             status = f"failed at {failed[0]}"
+        elif interrupted:
+            status = f"interrupted at {interrupted[0]}"
         elif evaluator and evaluator.outputs.get("blessing"):
             blessed = tf.io.gfile.exists(os.path.join(evaluator.outputs["blessing"][0], BLESSED_FILE))
             status = "blessed, pushed" if blessed else "not blessed"

@@ -197,6 +197,9 @@ def _run_locked(settings: RunSettings, output_dir: str) -> RunReport:
         beam_pipeline_args=list(settings.beam_pipeline_args),
         enable_cache=settings.enable_cache,
     )
+    if os.path.exists(paths["metadata"]):
+        for node_id in metadata.cancel_orphaned_executions(paths["metadata"], settings.pipeline_name):
+            progress.LOGGER.info("%s: marked the execution of an interrupted run as canceled", node_id)
     started = time.monotonic()
     with progress.component_progress(paths["metadata"], settings.pipeline_name):
         tfx.orchestration.LocalDagRunner().run(pipeline)

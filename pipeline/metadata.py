@@ -30,12 +30,51 @@ class ComponentRun:
     properties: Dict[str, str] = dataclasses.field(default_factory=dict)  # execution properties, as text
 
 
-def open_store(sqlite_path: str) -> metadata_store.MetadataStore:
+def open_store(sqlite_path: str, writable: bool = False) -> metadata_store.MetadataStore:
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = sqlite_path
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    config.sqlite.connection_mode = (
+        metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
+        if writable
+        else metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    )
     return metadata_store.MetadataStore(config)
 
+
+def cancel_orphaned_executions(sqlite_path: str, pipeline_name: str) -> List[str]:
+    """Marks executions left RUNNING by a killed run as CANCELED, their pending outputs ABANDONED.
+
+    Call only while holding the output folder's lock: then no run is active, and
+    a RUNNING execution can only belong to a process that died.
+
+    Returns:
+      The node ids whose executions were canceled.
+    """
+    store = open_store(sqlite_path, writable=True)
+    canceled = []
+    for node in store.get_contexts_by_type(_NODE_CONTEXT):
+        if not node.name.startswith(pipeline_name + "."):
+            continue
+        for execution in store.get_executions_by_context(node.id):
+            if execution.last_known_state not in (metadata_store_pb2.Execution.RUNNING,
+                                                  metadata_store_pb2.Execution.NEW):
+                continue
+            execution.last_known_state = metadata_store_pb2.Execution.CANCELED
+            outputs = [
+                event.artifact_id
+                for event in store.get_events_by_execution_ids([execution.id])
+                if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.PENDING_OUTPUT)
+            ]
+            abandoned = []
+            for artifact in store.get_artifacts_by_id(outputs):
+                if artifact.state == metadata_store_pb2.Artifact.PENDING:
+                    artifact.state = metadata_store_pb2.Artifact.ABANDONED
+                    abandoned.append(artifact)
+            if abandoned:
+                store.put_artifacts(abandoned)
+            store.put_executions([execution])
+            canceled.append(node.name[len(pipeline_name) + 1 :])
+    return canceled
 
 def latest_run_id(store: metadata_store.MetadataStore, pipeline_name: str) -> Optional[str]:
     """The newest pipeline run of ``pipeline_name``, or None."""

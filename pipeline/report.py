@@ -1,5 +1,7 @@
 """Human-readable summary of a finished run."""
 
+import os
+
 from pipeline.local_runner import RunReport
 
 
@@ -23,7 +25,8 @@ def format_run_report(result: RunReport) -> str:
             lines.append(f"  {word}: " + ", ".join(f"{label} ({similarity:.3f})" for label, similarity in neighbours))
     if result.evaluation:
         lines.extend(format_evaluation(result.evaluation))
-    lines.append(f"Projector files and training logs: {result.projector_dir}  (python pipeline.py tensorboard)")
+    lines.append(f"Projector files and training logs: {result.projector_dir}  "
+                 f"(python pipeline.py tensorboard --output-dir {os.path.dirname(result.projector_dir)})")
     lines.append(f"Serving model:   {result.serving_model_dir or 'none pushed yet'}")
     return "\n".join(lines)
 
