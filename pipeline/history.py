@@ -2,7 +2,6 @@
 
 import dataclasses
 import datetime
-import json
 import os
 from typing import List, Optional
 
@@ -24,11 +23,8 @@ class PastRun:
 
 
 def _training_accuracy(model_run_uri: str) -> Optional[float]:
-    path = os.path.join(model_run_uri, TRAINING_SUMMARY_FILE)
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f).get("eval_accuracy")
+    summary = metadata.read_json(os.path.join(model_run_uri, TRAINING_SUMMARY_FILE))
+    return summary.get("eval_accuracy") if summary else None
 
 
 def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:

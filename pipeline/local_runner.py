@@ -12,7 +12,6 @@ Output folder layout::
 import contextlib
 import dataclasses
 import fcntl
-import json
 import os
 import shutil
 import tempfile
@@ -64,6 +63,7 @@ class RunReport:
     neighbours: Dict[str, list]
     evaluation: Optional[evaluation.EvaluationSummary]
     input_report: Dict[str, Any]
+    vocabulary_size: Optional[int] = None
 
 
 def count_examples(examples_uri: str) -> Dict[str, int]:
@@ -223,14 +223,13 @@ def _run_locked(settings: RunSettings, output_dir: str) -> RunReport:
     training_summary = {}
     if trainer_run and trainer_run.outputs.get("model_run"):
         summary_path = os.path.join(trainer_run.outputs["model_run"][0], trainer_module.TRAINING_SUMMARY_FILE)
-        if os.path.exists(summary_path):
-            with open(summary_path) as f:
-                training_summary = json.load(f)
+        training_summary = metadata.read_json(summary_path) or {}
     example_gen_run = by_node.get("AclImdbExampleGen")
     split_counts = count_examples(example_gen_run.outputs["examples"][0]) if example_gen_run else {}
-    input_report = _read_json(os.path.join(example_gen_run.outputs["examples"][0], INPUT_REPORT_FILE)) if example_gen_run else {}
-    with open(os.path.join(paths["projector"], NEIGHBOURS_FILE)) as f:
-        neighbours = json.load(f)
+    input_report = {}
+    if example_gen_run:
+        input_report = metadata.read_json(os.path.join(example_gen_run.outputs["examples"][0], INPUT_REPORT_FILE)) or {}
+    neighbours = metadata.read_json(os.path.join(paths["projector"], NEIGHBOURS_FILE)) or {}
     evaluator_run = by_node.get("Evaluator")
     evaluation_summary = None
     if evaluator_run and evaluator_run.outputs.get("evaluation"):
@@ -248,11 +247,12 @@ def _run_locked(settings: RunSettings, output_dir: str) -> RunReport:
         neighbours=neighbours,
         evaluation=evaluation_summary,
         input_report=input_report,
+        vocabulary_size=_vocabulary_size(by_node.get("Transform")),
     )
 
 
-def _read_json(path: str) -> Dict[str, Any]:
-    if not tf.io.gfile.exists(path):
-        return {}
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+def _vocabulary_size(transform_run: Optional[metadata.ComponentRun]) -> Optional[int]:
+    if not transform_run or not transform_run.outputs.get("transform_graph"):
+        return None
+    return progress.vocabulary_size(transform_run.outputs["transform_graph"][0])
+

@@ -1,7 +1,10 @@
 """Reading a finished local run back from ML Metadata: timings and output artifacts."""
 
 import dataclasses
-from typing import Dict, List, Optional
+import json
+from typing import Any, Dict, List, Optional
+
+import tensorflow as tf
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -132,3 +135,11 @@ def run_ids(store: metadata_store.MetadataStore, pipeline_name: str) -> List[tup
         if any(parent.name == pipeline_name for parent in store.get_parent_contexts_by_context(context.id))
     ]
     return [(c.name, c.create_time_since_epoch) for c in sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id))]
+
+
+def read_json(path: str) -> Optional[Dict[str, Any]]:
+    """A JSON file an artifact holds (local or remote path), or None if it is absent."""
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)

@@ -1,7 +1,6 @@
 """One line per component as it starts and ends, read from ML Metadata while the pipeline runs."""
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -18,28 +17,29 @@ from pipeline import metadata
 LOGGER = logging.getLogger("imdb_embeddings")
 
 
-def _read_json(path: str) -> Optional[dict]:
+def vocabulary_size(transform_graph_uri: str) -> Optional[int]:
+    """Tokens in the vocabulary a Transform run built, or None if it has none."""
+    path = os.path.join(transform_graph_uri, "transform_fn", "assets", features.VOCABULARY_NAME)
     if not tf.io.gfile.exists(path):
         return None
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return sum(1 for _ in f)
 
 
 def highlight(node_id: str, outputs: Dict[str, list]) -> str:
     """The key figure of a finished component, read from its output artifacts ('' if none)."""
     try:
         if node_id == "AclImdbExampleGen" and outputs.get("examples"):
-            report = _read_json(os.path.join(outputs["examples"][0], INPUT_REPORT_FILE))
+            report = metadata.read_json(os.path.join(outputs["examples"][0], INPUT_REPORT_FILE))
             if report:
                 problems = sum(report["issue_counts"].values())
                 return f"{report['reviews_kept']:,} reviews read, {problems:,} input problems"
         if node_id == "Transform" and outputs.get("transform_graph"):
-            vocabulary = os.path.join(outputs["transform_graph"][0], "transform_fn", "assets", features.VOCABULARY_NAME)
-            if tf.io.gfile.exists(vocabulary):
-                with tf.io.gfile.GFile(vocabulary, "rb") as f:
-                    return f"vocabulary of {sum(1 for _ in f):,} tokens"
+            size = vocabulary_size(outputs["transform_graph"][0])
+            if size is not None:
+                return f"vocabulary of {size:,} tokens"
         if node_id == "Trainer" and outputs.get("model_run"):
-            summary = _read_json(os.path.join(outputs["model_run"][0], TRAINING_SUMMARY_FILE))
+            summary = metadata.read_json(os.path.join(outputs["model_run"][0], TRAINING_SUMMARY_FILE))
             if summary and summary.get("eval_accuracy") is not None:
                 return f"eval accuracy {summary['eval_accuracy']:.4f} ({summary['epochs_run']} epochs, {summary['device']})"
         if node_id == "Evaluator" and outputs.get("blessing"):

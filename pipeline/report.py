@@ -19,6 +19,8 @@ def format_run_report(result: RunReport) -> str:
     lines.extend(format_input_report(result.input_report))
     if result.split_counts:
         lines.append("Examples: " + ", ".join(f"{name} {count:,}" for name, count in result.split_counts.items()))
+    if result.vocabulary_size is not None:
+        lines.append(f"Vocabulary: {result.vocabulary_size:,} tokens (from the train split)")
     if result.neighbours:
         lines.append("Nearest neighbours (cosine):")
         for word, neighbours in result.neighbours.items():
