@@ -218,7 +218,8 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
     try:
         return HParams.from_dict(values)
     except HParamsError as err:
-        raise UsageError(f"invalid --{err.field.replace('_', '-')}: {err}.") from err
+        flag = "--" + err.field.replace("_", "-")
+        raise UsageError(f"invalid {flag}: {err}. Fix: pass {flag} a valid value.") from err
 
 
 def _command_run(args: argparse.Namespace) -> int:
