@@ -14,6 +14,7 @@ from typing import List, Optional  # noqa: E402
 
 from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams, HParamsError  # noqa: E402
 from components.projector import DEFAULT_PROBE_WORDS  # noqa: E402
+from pipeline import defaults  # noqa: E402
 
 # Options that override a preset's value, with their help texts.
 _HPARAM_OPTIONS = {
@@ -45,9 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # `--debug` is accepted after the command as well; SUPPRESS keeps a subcommand's
+    # default from overwriting a `--debug` given before it.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
 
     run = commands.add_parser(
-        "run",
+        "run", parents=[debug],
         help="run the pipeline locally (LocalDagRunner, Beam DirectRunner)",
         description="Run the whole pipeline on this machine and leave the projector files and the "
         "serving model under the output folder.",
@@ -70,12 +75,13 @@ def _parser() -> argparse.ArgumentParser:
             run.add_argument(flag, action=kind, default=None, help=f"{text} (default: the preset's)")
         else:
             run.add_argument(flag, type=kind, help=f"{text} (default: the preset's)")
-    run.add_argument("--eval-percent", type=int, default=20, help="share of train/ held out for eval (default: %(default)s)")
-    run.add_argument("--accuracy-floor", type=float, default=0.75,
+    run.add_argument("--eval-percent", type=int, default=defaults.DEFAULT_EVAL_PERCENT,
+                     help="share of train/ held out for eval (default: %(default)s)")
+    run.add_argument("--accuracy-floor", type=float, default=defaults.DEFAULT_ACCURACY_FLOOR,
                      help="accuracy a model needs to be blessed and pushed (default: %(default)s)")
-    run.add_argument("--max-accuracy-drop", type=float, default=0.01,
+    run.add_argument("--max-accuracy-drop", type=float, default=defaults.DEFAULT_MAX_ACCURACY_DROP,
                      help="how far below the latest blessed model's accuracy a new one may be (default: %(default)s)")
-    run.add_argument("--label-balance-bound", type=float, default=0.1,
+    run.add_argument("--label-balance-bound", type=float, default=defaults.DEFAULT_LABEL_BALANCE_BOUND,
                      help="each split's share of positive reviews must be 0.5 +/- this (default: %(default)s)")
     run.add_argument(
         "--probe-words", default=",".join(DEFAULT_PROBE_WORDS),
@@ -90,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     predict = commands.add_parser(
-        "predict",
+        "predict", parents=[debug],
         help="score raw reviews with the served model",
         description="Print the probability that each review is positive. Reviews come from the "
         "arguments, from --file (one review per line), or else from standard input (one per line).",
@@ -100,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_model_options(predict)
 
     evaluate = commands.add_parser(
-        "evaluate",
+        "evaluate", parents=[debug],
         help="measure a served model's accuracy on an aclImdb folder",
         description="Report accuracy, precision, recall and AUC of a served model on one split of an "
         "aclImdb-layout folder.",
@@ -110,15 +116,16 @@ def _parser() -> argparse.ArgumentParser:
         "--split", choices=("test", "eval", "train"), default="test",
         help="test/, or the pipeline's eval or train part of train/ (default: %(default)s)",
     )
-    evaluate.add_argument("--eval-percent", type=int, default=20, help="as in `run` (default: %(default)s)")
+    evaluate.add_argument("--eval-percent", type=int, default=defaults.DEFAULT_EVAL_PERCENT,
+                          help="as in `run` (default: %(default)s)")
     _add_model_options(evaluate)
 
-    runs = commands.add_parser("runs", help="list past runs: when, data, accuracy, pushed or not",
+    runs = commands.add_parser("runs", parents=[debug], help="list past runs: when, data, accuracy, pushed or not",
                                description="List the runs recorded in the output folder's ML Metadata.")
     runs.add_argument("--output-dir", default="output", help="output folder of `run` (default: %(default)s)")
 
     board = commands.add_parser(
-        "tensorboard", help="open TensorBoard on the latest run (training curves and the Projector)",
+        "tensorboard", parents=[debug], help="open TensorBoard on the latest run (training curves and the Projector)",
         description="Start TensorBoard on the latest run's training logs and projector files.",
     )
     board.add_argument("--output-dir", default="output", help="output folder of `run` (default: %(default)s)")

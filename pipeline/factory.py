@@ -15,6 +15,12 @@ from components.projector.component import ProjectorExporter
 from components.projector import DEFAULT_PROBE_WORDS
 from components.validation.anomalies import label_balance_config
 from components.validation.component import DataValidationGate
+from pipeline.defaults import (
+    DEFAULT_ACCURACY_FLOOR,
+    DEFAULT_EVAL_PERCENT,
+    DEFAULT_LABEL_BALANCE_BOUND,
+    DEFAULT_MAX_ACCURACY_DROP,
+)
 
 # The raw-data schema kept in the repository (see README.md to regenerate it).
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema", "schema.pbtxt")
@@ -22,9 +28,6 @@ SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema",
 PREPROCESSING_FN = "components.model.preprocessing.preprocessing_fn"
 RUN_FN = "components.model.trainer.run_fn"
 
-DEFAULT_ACCURACY_FLOOR = 0.75
-DEFAULT_MAX_ACCURACY_DROP = 0.01
-DEFAULT_LABEL_BALANCE_BOUND = 0.1
 
 
 def make_eval_config(accuracy_floor: float, max_accuracy_drop: float) -> tfma.EvalConfig:
@@ -72,7 +75,7 @@ def create_pipeline(
     serving_model_dir: str,
     hparams: HParams,
     include_test_split: bool,
-    eval_percent: int = 20,
+    eval_percent: int = DEFAULT_EVAL_PERCENT,
     accuracy_floor: float = DEFAULT_ACCURACY_FLOOR,
     max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
     label_balance_bound: float = DEFAULT_LABEL_BALANCE_BOUND,

@@ -27,7 +27,7 @@ from components.model import trainer as trainer_module
 from components.model.hparams import HParams
 from components.projector import DEFAULT_PROBE_WORDS
 from components.projector.projector import NEIGHBOURS_FILE
-from pipeline import data, evaluation, factory, metadata, progress
+from pipeline import data, defaults, evaluation, factory, metadata, progress
 
 PIPELINE_NAME = "imdb-word-embeddings"
 
@@ -39,10 +39,10 @@ class RunSettings:
     data_dir: str
     output_dir: str
     hparams: HParams
-    eval_percent: int = 20
-    accuracy_floor: float = factory.DEFAULT_ACCURACY_FLOOR
-    max_accuracy_drop: float = factory.DEFAULT_MAX_ACCURACY_DROP
-    label_balance_bound: float = factory.DEFAULT_LABEL_BALANCE_BOUND
+    eval_percent: int = defaults.DEFAULT_EVAL_PERCENT
+    accuracy_floor: float = defaults.DEFAULT_ACCURACY_FLOOR
+    max_accuracy_drop: float = defaults.DEFAULT_MAX_ACCURACY_DROP
+    label_balance_bound: float = defaults.DEFAULT_LABEL_BALANCE_BOUND
     probe_words: tuple = DEFAULT_PROBE_WORDS
     enable_cache: bool = True
     beam_pipeline_args: tuple = ()
