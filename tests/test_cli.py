@@ -90,3 +90,25 @@ def test_an_empty_label_folder_exits_with_the_folder_named(tmp_path, small_corpu
         os.remove(os.path.join(neg, name))
     assert cli.main(["run", "--data-dir", root, "--output-dir", str(tmp_path / "out")]) == 2
     assert f"error: {neg} holds no review (*.txt)" in capsys.readouterr().err
+
+
+def test_quiet_and_verbose_set_what_is_printed():
+    import logging
+
+    progress = logging.getLogger("imdb_embeddings")
+    absl_logger = logging.getLogger("absl")
+    saved = progress.level, absl_logger.level, [h.level for h in logging.getLogger().handlers]
+    try:
+        cli.configure_output(quiet=True)
+        assert not progress.isEnabledFor(logging.INFO) and progress.isEnabledFor(logging.WARNING)
+        assert all(h.level == logging.ERROR for h in logging.getLogger().handlers)
+        cli.configure_output()
+        assert progress.isEnabledFor(logging.INFO)
+        cli.configure_output(verbose=True)
+        assert absl_logger.isEnabledFor(logging.INFO)
+        assert all(h.level == logging.INFO for h in logging.getLogger().handlers)
+    finally:
+        progress.setLevel(saved[0])
+        absl_logger.setLevel(saved[1])
+        for handler, level in zip(logging.getLogger().handlers, saved[2]):
+            handler.setLevel(level)

@@ -54,7 +54,11 @@ def test_a_killed_run_resumes_and_reuses_what_finished(tmp_path, killed_in, kill
     output_dir = str(tmp_path / "out")
     args = ["--data-dir", data_dir, "--output-dir", output_dir, *SMALL_RUN]
     # Without --quiet the progress lines come on stderr: they tell when to kill.
-    _run_and_kill([a for a in args if a != "--quiet"], kill_when)
+    progress_lines = "".join(_run_and_kill([a for a in args if a != "--quiet"], kill_when))
+    assert "AclImdbExampleGen              ran" in progress_lines and "380 reviews read" in progress_lines
+    if killed_in == "Trainer":
+        assert "Transform                      ran" in progress_lines and "vocabulary of" in progress_lines
+        assert "Trainer: epoch 1/30" in progress_lines
 
     before = _states(output_dir)
     assert before[killed_in] == "running"
