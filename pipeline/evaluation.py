@@ -20,6 +20,21 @@ class EvaluationSummary:
     failures: List[str]
 
 
+def describe_failure(failure) -> str:
+    """One line for a TFMA ValidationFailure: the metric, its value, and the threshold it missed."""
+    key = failure.metric_key
+    value = failure.metric_value.double_value.value if failure.metric_value.HasField("double_value") else None
+    threshold = failure.metric_threshold
+    if key.is_diff:
+        limit = -threshold.change_threshold.absolute.value
+        what = f"change from the baseline {value:+.4f}" if value is not None else "change from the baseline"
+        rule = f"may be at most {limit:g} below the latest blessed model"
+    else:
+        what = f"{value:.4f}" if value is not None else "value"
+        rule = f"must be at least {threshold.value_threshold.lower_bound.value:g}"
+    return f"{key.name} {what}: {rule}" + (f" ({failure.message})" if failure.message else "")
+
+
 def read_evaluation(evaluation_uri: str, blessing_uri: str) -> EvaluationSummary:
     """Reads an Evaluator's ``evaluation`` and ``blessing`` artifacts."""
     candidate: Dict[str, float] = {}
@@ -37,7 +52,6 @@ def read_evaluation(evaluation_uri: str, blessing_uri: str) -> EvaluationSummary
     failures = []
     validation = tfma.load_validation_result(evaluation_uri)
     for metrics_result in validation.metric_validations_per_slice:
-        for failure in metrics_result.failures:
-            failures.append(f"{failure.metric_key.name}: {failure.message}")
+        failures.extend(describe_failure(failure) for failure in metrics_result.failures)
     blessed = tf.io.gfile.exists(os.path.join(blessing_uri, BLESSED_FILE))
     return EvaluationSummary(metrics=candidate, baseline_metrics=baseline, blessed=blessed, failures=failures)
