@@ -20,6 +20,11 @@ class EvaluationSummary:
     failures: List[str]
 
 
+def is_blessed(blessing_uri: str) -> bool:
+    """Whether an Evaluator's ``blessing`` artifact blesses the model."""
+    return tf.io.gfile.exists(os.path.join(blessing_uri, BLESSED_FILE))
+
+
 def describe_failure(failure) -> str:
     """One line for a TFMA ValidationFailure: the metric, its value, and the threshold it missed."""
     key = failure.metric_key
@@ -53,5 +58,5 @@ def read_evaluation(evaluation_uri: str, blessing_uri: str) -> EvaluationSummary
     validation = tfma.load_validation_result(evaluation_uri)
     for metrics_result in validation.metric_validations_per_slice:
         failures.extend(describe_failure(failure) for failure in metrics_result.failures)
-    blessed = tf.io.gfile.exists(os.path.join(blessing_uri, BLESSED_FILE))
+    blessed = is_blessed(blessing_uri)
     return EvaluationSummary(metrics=candidate, baseline_metrics=baseline, blessed=blessed, failures=failures)

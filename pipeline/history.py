@@ -5,11 +5,9 @@ import datetime
 import os
 from typing import List, Optional
 
-import tensorflow as tf
-
 from components.model.trainer import TRAINING_SUMMARY_FILE
 from pipeline import metadata
-from pipeline.evaluation import BLESSED_FILE
+from pipeline.evaluation import is_blessed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +41,7 @@ def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
         elif interrupted:
             status = f"interrupted at {interrupted[0]}"
         elif evaluator and evaluator.outputs.get("blessing"):
-            blessed = tf.io.gfile.exists(os.path.join(evaluator.outputs["blessing"][0], BLESSED_FILE))
-            status = "blessed, pushed" if blessed else "not blessed"
+            status = "blessed, pushed" if is_blessed(evaluator.outputs["blessing"][0]) else "not blessed"
         else:
             status = "incomplete"
         trainer = components.get("Trainer")

@@ -7,11 +7,14 @@ import threading
 from typing import Dict, Optional, Set
 
 import tensorflow as tf
+import tensorflow_transform as tft
 
 from components.example_gen.executor import INPUT_REPORT_FILE
 from components.model import features
 from components.model.trainer import TRAINING_SUMMARY_FILE
+from components.projector.projector import METADATA_FILE
 from pipeline import metadata
+from pipeline.evaluation import is_blessed
 
 # Progress lines of the command line go through this logger; `--quiet` silences it.
 LOGGER = logging.getLogger("imdb_embeddings")
@@ -19,11 +22,10 @@ LOGGER = logging.getLogger("imdb_embeddings")
 
 def vocabulary_size(transform_graph_uri: str) -> Optional[int]:
     """Tokens in the vocabulary a Transform run built, or None if it has none."""
-    path = os.path.join(transform_graph_uri, "transform_fn", "assets", features.VOCABULARY_NAME)
-    if not tf.io.gfile.exists(path):
+    try:
+        return tft.TFTransformOutput(transform_graph_uri).vocabulary_size_by_name(features.VOCABULARY_NAME)
+    except (OSError, ValueError, tf.errors.OpError):
         return None
-    with tf.io.gfile.GFile(path, "rb") as f:
-        return sum(1 for _ in f)
 
 
 def highlight(node_id: str, outputs: Dict[str, list]) -> str:
@@ -43,10 +45,9 @@ def highlight(node_id: str, outputs: Dict[str, list]) -> str:
             if summary and summary.get("eval_accuracy") is not None:
                 return f"eval accuracy {summary['eval_accuracy']:.4f} ({summary['epochs_run']} epochs, {summary['device']})"
         if node_id == "Evaluator" and outputs.get("blessing"):
-            blessed = tf.io.gfile.exists(os.path.join(outputs["blessing"][0], "BLESSED"))
-            return "model blessed" if blessed else "model NOT blessed"
+            return "model blessed" if is_blessed(outputs["blessing"][0]) else "model NOT blessed"
         if node_id == "ProjectorExporter" and outputs.get("projector"):
-            with tf.io.gfile.GFile(os.path.join(outputs["projector"][0], "metadata.tsv"), "rb") as f:
+            with tf.io.gfile.GFile(os.path.join(outputs["projector"][0], METADATA_FILE), "rb") as f:
                 return f"{sum(1 for _ in f):,} embedding rows"
     except (OSError, ValueError, KeyError, tf.errors.OpError):
         pass

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from components.example_gen import aclimdb
 from components.model import trainer
+from pipeline import defaults
 from pipeline.data import DataError
 
 BATCH_SIZE = 256
@@ -48,7 +49,9 @@ def _predict_batches(predict_text, texts: List[bytes]) -> np.ndarray:
     return np.concatenate(probabilities) if probabilities else np.zeros([0], np.float32)
 
 
-def split_reviews(data_dir: str, split: str, eval_percent: int = 20) -> List[aclimdb.Review]:
+def split_reviews(
+    data_dir: str, split: str, eval_percent: int = defaults.DEFAULT_EVAL_PERCENT
+) -> List[aclimdb.Review]:
     """The labelled reviews of a split: ``test/``, or the pipeline's ``train``/``eval`` part of ``train/``.
 
     Raises:
