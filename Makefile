@@ -3,8 +3,12 @@
 SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-PIP_VERSION := 26.3
-STAMP := $(VENV)/.installed
+PIP_VERSION := $(shell sed -n 's/^pip_version=//p' tools/install)
+# `make setup GPU=1`: TensorFlow with CUDA from PyPI (requirements-gpu.txt), for a machine with an NVIDIA GPU.
+GPU ?=
+STAMP := $(VENV)/.installed$(if $(GPU),-gpu)
+# `make image IMAGE=registry/imdb-embeddings:TAG [GPU=1]`
+IMAGE ?= imdb-word-embeddings:latest
 
 # `make run DATA_DIR=/path/to/aclImdb OUTPUT_DIR=out ARGS="--epochs 5"`
 DATA_DIR ?=
@@ -15,18 +19,17 @@ PYTEST_ARGS ?=
 # tf.Transform's TransformFeaturesLayer is Keras 2: make `tf.keras` mean tf-keras everywhere.
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: setup run test test-unit test-e2e lock clean
+.PHONY: setup run test test-unit test-e2e lock image clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt setup.py
+$(STAMP): requirements.txt constraints.txt requirements-gpu.txt constraints-gpu.txt setup.py tools/install
 	@py=$$(tools/find_python310) || exit 1; \
 	if [ ! -x $(PYTHON) ] || ! $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
 	  echo "Creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv $(VENV) || exit 1; \
 	fi
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check "pip==$(PIP_VERSION)"
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	tools/install $(PYTHON) deps $(if $(GPU),--gpu)
+	tools/install $(PYTHON) project
 	@touch $@
 
 run: $(STAMP)
@@ -47,6 +50,11 @@ lock:
 	"$$py" -m venv $$tmp/venv && $$tmp/venv/bin/python -m pip install --quiet "pip==$(PIP_VERSION)" && \
 	$$tmp/venv/bin/python -m pip install --quiet -r requirements.txt && \
 	$$tmp/venv/bin/python -m pip freeze --exclude-editable > constraints.txt; rm -rf $$tmp
+
+# The pipeline image (Dockerfile), where a Docker engine runs.
+image:
+	@command -v docker >/dev/null 2>&1 || { echo "make image needs Docker (docker build); none is installed here." >&2; exit 2; }
+	docker build $(if $(GPU),--build-arg GPU=1) -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

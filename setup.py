@@ -13,6 +13,8 @@ setuptools.setup(
     description="A TFX pipeline that learns word embeddings from IMDB reviews for the Embedding Projector.",
     python_requires=">=3.10,<3.11",
     packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "components", "components.*"]),
+    # The module named by the projector artifact's type name (see imdb_embeddings.py).
+    py_modules=["imdb_embeddings"],
     package_data={"pipeline": ["schema/*.pbtxt"]},
     install_requires=["tfx[kfp]==1.16.0", "dill", "matplotlib"],
 )

@@ -12,28 +12,9 @@ import sys  # noqa: E402
 import warnings  # noqa: E402
 from typing import List, Optional  # noqa: E402
 
-from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams, HParamsError  # noqa: E402
-from components.projector import DEFAULT_PROBE_WORDS  # noqa: E402
-from pipeline import defaults  # noqa: E402
-
-# Options that override a preset's value, with their help texts.
-_HPARAM_OPTIONS = {
-    "vocab_size": (int, "rows of the embedding table: padding, OOV rows and the most frequent tokens"),
-    "sequence_length": (int, "tokens kept per review (longer ones are truncated, shorter ones padded)"),
-    "num_oov_buckets": (int, "embedding rows shared by out-of-vocabulary tokens"),
-    "ngram_size": (int, "1: words; 2: words and their bigrams as tokens"),
-    "mask_padding": (argparse.BooleanOptionalAction, "average over the review's tokens only, not its padding"),
-    "embedding_dim": (int, "width of each token's embedding"),
-    "hidden_units": (int, "units of the hidden Dense layer; 0 for none"),
-    "dropout": (float, "dropout rate on the averaged embedding"),
-    "epochs": (int, "most passes over the train split"),
-    "batch_size": (int, "examples per training step"),
-    "learning_rate": (float, "Adam's (initial) learning rate"),
-    "learning_rate_schedule": (str, "'constant' or 'cosine' decay over the epochs"),
-    "early_stopping_patience": (int, "epochs without a better eval accuracy before stopping; 0: never"),
-    "seed": (int, "seed of initialisation and shuffling"),
-}
-
+from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams, SettingError  # noqa: E402
+from pipeline import settings as declared  # noqa: E402
+from pipeline.layout import OutputFolderError  # noqa: E402
 
 class UsageError(Exception):
     """A bad option value; the message names it and the fix."""
@@ -64,29 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--output-dir", default="output", help="where artifacts, ML Metadata and results go (default: %(default)s)")
     run.add_argument("--cache-dir", help="download cache (default: $IMDB_EMBEDDINGS_CACHE or ~/.cache/imdb-embeddings)")
-    run.add_argument(
-        "--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
-        help="named settings: 'tutorial' is exactly the seed tutorial's; 'fasttext' averages word and "
-        "bigram embeddings with masking, dropout, a cosine schedule and early stopping (default: %(default)s)",
-    )
-    for name, (kind, text) in _HPARAM_OPTIONS.items():
-        flag = "--" + name.replace("_", "-")
-        if kind is argparse.BooleanOptionalAction:
-            run.add_argument(flag, action=kind, default=None, help=f"{text} (default: the preset's)")
-        else:
-            run.add_argument(flag, type=kind, help=f"{text} (default: the preset's)")
-    run.add_argument("--eval-percent", type=int, default=defaults.DEFAULT_EVAL_PERCENT,
-                     help="share of train/ held out for eval (default: %(default)s)")
-    run.add_argument("--accuracy-floor", type=float, default=defaults.DEFAULT_ACCURACY_FLOOR,
-                     help="accuracy a model needs to be blessed and pushed (default: %(default)s)")
-    run.add_argument("--max-accuracy-drop", type=float, default=defaults.DEFAULT_MAX_ACCURACY_DROP,
-                     help="how far below the latest blessed model's accuracy a new one may be (default: %(default)s)")
-    run.add_argument("--label-balance-bound", type=float, default=defaults.DEFAULT_LABEL_BALANCE_BOUND,
-                     help="each split's share of positive reviews must be 0.5 +/- this (default: %(default)s)")
-    run.add_argument(
-        "--probe-words", default=",".join(DEFAULT_PROBE_WORDS),
-        help="comma-separated words whose nearest neighbours are reported (default: %(default)s)",
-    )
+    _add_pipeline_options(run)
     run.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
     run.add_argument("--verbose", action="store_true", help="also print every log line of TFX, Beam and TensorFlow")
     run.add_argument("--no-cache", action="store_true", help="re-run every component instead of reusing earlier results")
@@ -94,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         "--beam-arg", action="append", default=[], metavar="ARG",
         help="extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2 (repeatable)",
     )
+    _add_kubeflow_commands(commands, debug)
 
     predict = commands.add_parser(
         "predict", parents=[debug],
@@ -116,8 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "--split", choices=("test", "eval", "train"), default="test",
         help="test/, or the pipeline's eval or train part of train/ (default: %(default)s)",
     )
-    evaluate.add_argument("--eval-percent", type=int, default=defaults.DEFAULT_EVAL_PERCENT,
-                          help="as in `run` (default: %(default)s)")
+    declared.add_options(evaluate, declared.PipelineSettings, names=["eval_percent"])
     _add_model_options(evaluate)
 
     runs = commands.add_parser("runs", parents=[debug], help="list past runs: when, data, accuracy, pushed or not",
@@ -132,6 +91,152 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument("--port", type=int, default=6006, help="port to serve on (default: %(default)s)")
     board.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
     return parser
+
+
+def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    """The preset and every declared setting, as options of a command that builds the pipeline."""
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
+        help="named settings: 'tutorial' is exactly the seed tutorial's; 'fasttext' averages word and "
+        "bigram embeddings with masking, dropout, a cosine schedule and early stopping (default: %(default)s)",
+    )
+    declared.add_options(parser, HParams, default_text="the preset's")
+    declared.add_options(parser, declared.PipelineSettings)
+
+
+DEFAULT_PACKAGE = "imdb-word-embeddings.yaml"
+
+
+def _add_kubeflow_commands(commands, debug: argparse.ArgumentParser) -> None:
+    compile_ = commands.add_parser(
+        "compile", parents=[debug],
+        help="compile the pipeline for Kubeflow Pipelines (YAML) or Vertex AI Pipelines (JSON)",
+        description="Write the KFP v2 spec of the same pipeline `run` runs, for the image that holds this "
+        "project. The data root and the Trainer's settings become pipeline parameters (data_root, hparams), "
+        "which `submit --param` can change per run.",
+    )
+    compile_.add_argument("--target", choices=("kubeflow", "vertex"), default="kubeflow",
+                          help="kubeflow: PipelineSpec YAML for open-source KFP; vertex: PipelineJob JSON "
+                          "(default: %(default)s)")
+    compile_.add_argument("--image", required=True, help="the pipeline image (see Dockerfile), e.g. "
+                          "gcr.io/PROJECT/imdb-embeddings:TAG")
+    compile_.add_argument("--pipeline-root", required=True, help="URI for the artifacts, e.g. gs://BUCKET/tfx")
+    compile_.add_argument("--data-root", required=True,
+                          help="URI of the aclImdb folder (holding train/); the default of the data_root parameter")
+    compile_.add_argument("--serving-model-dir", help="URI the Pusher pushes to (default: PIPELINE_ROOT/serving_model)")
+    compile_.add_argument("--test-split", action=argparse.BooleanOptionalAction, default=None,
+                          help="whether the data has test/ to evaluate on (default: look under --data-root)")
+    compile_.add_argument("--output", default=DEFAULT_PACKAGE,
+                          help="file to write: *.yaml for kubeflow, *.json for vertex (default: %(default)s)")
+    compile_.add_argument("--gpu", type=int, default=0, metavar="N", help="GPUs for the Trainer (default: 0)")
+    compile_.add_argument("--gpu-type", help="accelerator type (default: nvidia.com/gpu on kubeflow, "
+                          "NVIDIA_TESLA_T4 on vertex)")
+    compile_.add_argument("--gpu-image", help="image of the Trainer when it has a GPU (see Dockerfile.gpu; "
+                          "default: --image)")
+    compile_.add_argument("--no-cache", action="store_true", help="compile with task caching off")
+    compile_.add_argument(
+        "--beam-arg", action="append", default=[], metavar="ARG",
+        help="Beam argument of the Beam-based components, e.g. --beam-arg=--runner=DataflowRunner (repeatable)",
+    )
+    _add_pipeline_options(compile_)
+
+    for name, text in (("submit", "start one run of a compiled pipeline on Kubeflow Pipelines"),
+                       ("schedule", "create a recurring run of a compiled pipeline on Kubeflow Pipelines")):
+        command = commands.add_parser(name, parents=[debug], help=text, description=text[0].upper() + text[1:] + ".")
+        command.add_argument("--host", required=True, help="the Kubeflow Pipelines API endpoint, e.g. "
+                             "http://localhost:8080 or https://HOST/pipeline")
+        command.add_argument("--package", default=DEFAULT_PACKAGE,
+                             help="the spec `compile --target kubeflow` wrote (default: %(default)s)")
+        command.add_argument("--experiment", default="imdb-word-embeddings", help="experiment (default: %(default)s)")
+        command.add_argument("--namespace", help="Kubernetes namespace of a multi-user deployment")
+        command.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                             help="a pipeline parameter, e.g. data_root=gs://BUCKET/aclImdb (repeatable)")
+        if name == "submit":
+            command.add_argument("--run-name", help="name of the run (default: the pipeline's name and the time)")
+        else:
+            command.add_argument("--cron", required=True,
+                                 help='6-field cron, seconds first: "0 0 3 * * *" is 03:00 every day')
+            command.add_argument("--name", default="imdb-word-embeddings-retraining",
+                                 help="name of the recurring run (default: %(default)s)")
+
+
+def _parameters(args: argparse.Namespace) -> dict:
+    parameters = {}
+    for item in args.param:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise UsageError(f"--param {item!r} is not NAME=VALUE. Fix: e.g. --param data_root=gs://BUCKET/aclImdb.")
+        parameters[name] = value
+    return parameters
+
+
+def _command_compile(args: argparse.Namespace) -> int:
+    from pipeline import data, kubeflow_runner
+
+    hparams, settings = settings_from_args(args)
+    if args.gpu < 0:
+        raise UsageError(f"invalid --gpu: must be 0 or more, got {args.gpu}. Fix: pass --gpu a valid value.")
+    include_test_split = args.test_split
+    if include_test_split is None:
+        try:
+            include_test_split = data.has_test_split(args.data_root)
+        except Exception as err:  # pylint: disable=broad-except
+            raise UsageError(f"could not look for test/ under --data-root {args.data_root}: {err}. Fix: pass "
+                             "--test-split or --no-test-split.") from err
+    root = args.pipeline_root.rstrip("/")
+    try:
+        output = kubeflow_runner.compile_pipeline(hparams, settings, kubeflow_runner.KubeflowSettings(
+            target=args.target, image=args.image, pipeline_root=root, data_root=args.data_root,
+            serving_model_dir=args.serving_model_dir or f"{root}/serving_model",
+            include_test_split=include_test_split, beam_pipeline_args=tuple(args.beam_arg), gpus=args.gpu,
+            gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache,
+        ), args.output)
+    except kubeflow_runner.CompileError as err:
+        raise UsageError(str(err)) from err
+    print(f"Wrote {output} ({args.target}; evaluates on {'test' if include_test_split else 'eval'}). "
+          f"Parameters: {kubeflow_runner.DATA_ROOT_PARAMETER} (default {args.data_root}), "
+          f"{kubeflow_runner.HPARAMS_PARAMETER} (the Trainer's settings as JSON).")
+    return 0
+
+
+def _command_submit(args: argparse.Namespace) -> int:
+    import time
+
+    from pipeline import kubeflow_client
+
+    _check_package(args.package)
+    name = args.run_name or f"imdb-word-embeddings {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    try:
+        done = kubeflow_client.submit(args.host, args.package, args.experiment, name, _parameters(args), args.namespace)
+    except kubeflow_client.KubeflowClientError as err:
+        raise UsageError(str(err)) from err
+    print(f"Started run {done.run_id} in experiment {args.experiment} ({done.experiment_id}).")
+    return 0
+
+
+def _command_schedule(args: argparse.Namespace) -> int:
+    from pipeline import kubeflow_client
+
+    _check_package(args.package)
+    try:
+        done = kubeflow_client.schedule(args.host, args.package, args.experiment, args.name, args.cron,
+                                        _parameters(args), args.namespace)
+    except ValueError as err:
+        raise UsageError(f"{err}. Fix: pass a 6-field --cron.") from err
+    except kubeflow_client.KubeflowClientError as err:
+        raise UsageError(str(err)) from err
+    print(f"Created recurring run {done.run_id} ({args.cron}, one run at a time, no catch-up) in experiment "
+          f"{args.experiment}.")
+    return 0
+
+
+def _check_package(package: str) -> None:
+    if not os.path.isfile(package):
+        raise UsageError(f"--package {package} does not exist. Fix: write it with `python pipeline.py compile "
+                         f"--target kubeflow --output {package} ...`, or pass its path.")
+    if not package.endswith((".yaml", ".yml")):
+        raise UsageError(f"--package {package} is not a KFP PipelineSpec YAML. Fix: compile with --target kubeflow "
+                         "(a Vertex JSON goes to Vertex AI, see README.md).")
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -173,8 +278,10 @@ def _command_predict(args: argparse.Namespace) -> int:
 def _command_evaluate(args: argparse.Namespace) -> int:
     from pipeline import data, serving
 
-    if not 0 < args.eval_percent < 100:
-        raise UsageError(f"--eval-percent must be between 1 and 99, got {args.eval_percent}")
+    try:
+        declared.PipelineSettings(eval_percent=args.eval_percent)
+    except SettingError as err:
+        raise UsageError(f"invalid --eval-percent: {err}. Fix: pass --eval-percent a valid value.") from err
     model_dir = serving.resolve_model_dir(args.model, args.output_dir)
     data_dir = data.check_dataset_dir(args.data_dir) if args.split != "test" else os.path.abspath(args.data_dir)
     result = serving.evaluate(model_dir, serving.split_reviews(data_dir, args.split, args.eval_percent))
@@ -185,23 +292,23 @@ def _command_evaluate(args: argparse.Namespace) -> int:
 
 
 def _command_runs(args: argparse.Namespace) -> int:
-    from pipeline import history, local_runner
+    from pipeline import history, layout
 
     output_dir = os.path.abspath(args.output_dir)
-    metadata_path = local_runner.output_paths(output_dir)["metadata"]
+    metadata_path = layout.output_paths(output_dir)["metadata"]
     if not os.path.exists(metadata_path):
         raise UsageError(f"{output_dir} holds no runs ({metadata_path} is missing). Fix: pass the --output-dir of `run`.")
-    print(history.format_runs(history.past_runs(metadata_path, local_runner.PIPELINE_NAME)))
+    print(history.format_runs(history.past_runs(metadata_path, declared.PIPELINE_NAME)))
     return 0
 
 
 def _command_tensorboard(args: argparse.Namespace) -> int:
     import subprocess
 
-    from pipeline import local_runner
+    from pipeline import layout
 
     output_dir = os.path.abspath(args.output_dir)
-    logdir = local_runner.output_paths(output_dir)["projector"]
+    logdir = layout.output_paths(output_dir)["projector"]
     if not os.path.isdir(logdir):
         raise UsageError(f"{output_dir} holds no finished run ({logdir} is missing). "
                          f"Fix: run `python pipeline.py run --output-dir {args.output_dir}` first.")
@@ -215,34 +322,26 @@ def _command_tensorboard(args: argparse.Namespace) -> int:
         return 0
 
 
-def hparams_from_args(args: argparse.Namespace) -> HParams:
-    """The preset's settings with every given option applied."""
-    values = PRESETS[args.preset].to_dict()
-    for name in _HPARAM_OPTIONS:
-        given = getattr(args, name)
-        if given is not None:
-            values[name] = given
+def settings_from_args(args: argparse.Namespace) -> tuple:
+    """``(HParams, PipelineSettings)``: the preset with every given option applied, and the gate settings.
+
+    Raises:
+      UsageError: Naming the option whose value fails its check.
+    """
     try:
-        return HParams.from_dict(values)
-    except HParamsError as err:
-        flag = "--" + err.field.replace("_", "-")
-        raise UsageError(f"invalid {flag}: {err}. Fix: pass {flag} a valid value.") from err
+        return (declared.from_args(HParams, args, base=PRESETS[args.preset]),
+                declared.from_args(declared.PipelineSettings, args))
+    except SettingError as err:
+        option = declared.flag(err.field)
+        raise UsageError(f"invalid {option}: {err}. Fix: pass {option} a valid value.") from err
 
 
 def _command_run(args: argparse.Namespace) -> int:
     # Imported here so that `--help` answers without loading TensorFlow.
-    from pipeline import data, local_runner, report
+    from pipeline import data, layout, local_runner, report
 
-    hparams = hparams_from_args(args)
-    if not 0 < args.eval_percent < 100:
-        raise UsageError(f"--eval-percent must be between 1 and 99, got {args.eval_percent}")
-    if not 0 <= args.accuracy_floor <= 1:
-        raise UsageError(f"--accuracy-floor must be between 0 and 1, got {args.accuracy_floor}")
-    if not 0 <= args.max_accuracy_drop <= 1:
-        raise UsageError(f"--max-accuracy-drop must be between 0 and 1, got {args.max_accuracy_drop}")
-    if not 0 < args.label_balance_bound < 0.5:
-        raise UsageError(f"--label-balance-bound must be between 0 and 0.5, got {args.label_balance_bound}")
-    output_dir = local_runner.check_output_dir(args.output_dir)
+    hparams, settings = settings_from_args(args)
+    output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.resolve_data_dir(args.data_dir, args.cache_dir)
     progress = logging.getLogger("imdb_embeddings")
     progress.info("Data: %s", data_dir)
@@ -253,11 +352,7 @@ def _command_run(args: argparse.Namespace) -> int:
             data_dir=data_dir,
             output_dir=output_dir,
             hparams=hparams,
-            eval_percent=args.eval_percent,
-            accuracy_floor=args.accuracy_floor,
-            max_accuracy_drop=args.max_accuracy_drop,
-            label_balance_bound=args.label_balance_bound,
-            probe_words=tuple(word.strip() for word in args.probe_words.split(",") if word.strip()),
+            settings=settings,
             enable_cache=not args.no_cache,
             beam_pipeline_args=tuple(args.beam_arg),
         )
@@ -325,10 +420,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         commands = {
             "run": _command_run, "predict": _command_predict, "evaluate": _command_evaluate,
-            "runs": _command_runs, "tensorboard": _command_tensorboard,
+            "runs": _command_runs, "tensorboard": _command_tensorboard, "compile": _command_compile,
+            "submit": _command_submit, "schedule": _command_schedule,
         }
         return commands[args.command](args)
-    except (UsageError, DataError) as err:
+    except (UsageError, DataError, OutputFolderError) as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)

@@ -77,9 +77,11 @@ def _has_review(folder: str) -> bool:
         return any(entry.name.endswith(".txt") for entry in entries)
 
 
-def has_test_split(data_dir: str) -> bool:
-    """Whether the dataset root has a labelled ``test/`` folder."""
-    return all(os.path.isdir(os.path.join(data_dir, "test", label)) for label in ("pos", "neg"))
+def has_test_split(data_root: str) -> bool:
+    """Whether the dataset root (a path, or a URI such as ``gs://``) has a labelled ``test/`` folder."""
+    import tensorflow as tf  # here, so that the rest of this module answers without loading TensorFlow
+
+    return all(tf.io.gfile.isdir(f"{data_root.rstrip('/')}/test/{label}") for label in ("pos", "neg"))
 
 
 def _sha256(path: str) -> str:

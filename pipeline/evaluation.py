@@ -1,13 +1,11 @@
 """Reading the Evaluator's results: metrics of the new and the baseline model, and the verdict."""
 
 import dataclasses
-import os
 from typing import Dict, List
 
-import tensorflow as tf
 import tensorflow_model_analysis as tfma
-
-BLESSED_FILE = "BLESSED"  # the Evaluator writes BLESSED or NOT_BLESSED into the blessing artifact
+from ml_metadata.proto import metadata_store_pb2
+from tfx.components.evaluator import constants as evaluator_constants
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,9 +18,9 @@ class EvaluationSummary:
     failures: List[str]
 
 
-def is_blessed(blessing_uri: str) -> bool:
-    """Whether an Evaluator's ``blessing`` artifact blesses the model."""
-    return tf.io.gfile.exists(os.path.join(blessing_uri, BLESSED_FILE))
+def is_blessed(blessing: metadata_store_pb2.Artifact) -> bool:
+    """Whether an Evaluator's ``blessing`` artifact blesses the model (its ``blessed`` property in ML Metadata)."""
+    return blessing.custom_properties[evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY].int_value == 1
 
 
 def describe_failure(failure) -> str:
@@ -40,8 +38,8 @@ def describe_failure(failure) -> str:
     return f"{key.name} {what}: {rule}" + (f" ({failure.message})" if failure.message else "")
 
 
-def read_evaluation(evaluation_uri: str, blessing_uri: str) -> EvaluationSummary:
-    """Reads an Evaluator's ``evaluation`` and ``blessing`` artifacts."""
+def read_evaluation(evaluation_uri: str, blessing: metadata_store_pb2.Artifact) -> EvaluationSummary:
+    """Reads an Evaluator's ``evaluation`` output and its ``blessing`` artifact."""
     candidate: Dict[str, float] = {}
     baseline: Dict[str, float] = {}
     for metrics_for_slice in tfma.load_metrics(evaluation_uri):
@@ -58,5 +56,5 @@ def read_evaluation(evaluation_uri: str, blessing_uri: str) -> EvaluationSummary
     validation = tfma.load_validation_result(evaluation_uri)
     for metrics_result in validation.metric_validations_per_slice:
         failures.extend(describe_failure(failure) for failure in metrics_result.failures)
-    blessed = is_blessed(blessing_uri)
+    blessed = is_blessed(blessing)
     return EvaluationSummary(metrics=candidate, baseline_metrics=baseline, blessed=blessed, failures=failures)

@@ -1,7 +1,7 @@
 """``create_pipeline``: the pipeline's one definition, shared by every runner."""
 
 import os
-from typing import List, Optional, Sequence
+from typing import List, Optional, Union
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
@@ -12,22 +12,16 @@ from components.example_gen.executor import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT
 from components.model import features, trainer as trainer_module
 from components.model.hparams import HParams
 from components.projector.component import ProjectorExporter
-from components.projector import DEFAULT_PROBE_WORDS
 from components.validation.anomalies import label_balance_config
-from components.validation.component import DataValidationGate
-from pipeline.defaults import (
-    DEFAULT_ACCURACY_FLOOR,
-    DEFAULT_EVAL_PERCENT,
-    DEFAULT_LABEL_BALANCE_BOUND,
-    DEFAULT_MAX_ACCURACY_DROP,
-)
+from components.validation.component import DataValidationGate, PortableExampleValidator
+from pipeline import nodes
+from pipeline.settings import PipelineSettings
 
 # The raw-data schema kept in the repository (see README.md to regenerate it).
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema", "schema.pbtxt")
 
 PREPROCESSING_FN = "components.model.preprocessing.preprocessing_fn"
 RUN_FN = "components.model.trainer.run_fn"
-
 
 
 def make_eval_config(accuracy_floor: float, max_accuracy_drop: float) -> tfma.EvalConfig:
@@ -71,57 +65,61 @@ def make_eval_config(accuracy_floor: float, max_accuracy_drop: float) -> tfma.Ev
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
-    data_dir: str,
+    data_root: Union[str, tfx.dsl.experimental.RuntimeParameter],
     serving_model_dir: str,
     hparams: HParams,
     include_test_split: bool,
-    eval_percent: int = DEFAULT_EVAL_PERCENT,
-    accuracy_floor: float = DEFAULT_ACCURACY_FLOOR,
-    max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
-    label_balance_bound: float = DEFAULT_LABEL_BALANCE_BOUND,
-    probe_words: Sequence[str] = DEFAULT_PROBE_WORDS,
+    settings: PipelineSettings = PipelineSettings(),
     schema_path: str = SCHEMA_PATH,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
+    trainer_hparams: Optional[tfx.dsl.experimental.RuntimeParameter] = None,
+    trainer_resources: Optional[object] = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline: aclImdb -> validation -> Transform -> Trainer -> evaluation, push, projector files.
 
+    Pure: it reads no file and takes every decision from its arguments, so that each
+    runner (local, Kubeflow) builds the same pipeline.
+
     Args:
       pipeline_name: Name in ML Metadata.
-      pipeline_root: Folder (or bucket path) for the artifacts.
-      data_dir: The aclImdb dataset root, the folder holding ``train/``.
+      pipeline_root: Folder or URI (``gs://``, ``s3://``) for the artifacts.
+      data_root: The aclImdb dataset root (the folder holding ``train/``), a path or
+        URI, or a runtime parameter that holds one.
       serving_model_dir: Where the Pusher writes ``<version>/`` SavedModels.
       hparams: Preprocessing and training settings.
-      include_test_split: Whether ``data_dir`` has a ``test/`` folder to read.
-      eval_percent: Share of ``train/`` held out as the eval split.
-      accuracy_floor: Accuracy a model needs to be blessed (and pushed).
-      max_accuracy_drop: How far below the latest blessed model's accuracy a
-        new model may fall and still be blessed.
-      label_balance_bound: Each split's share of positive reviews must lie in
-        0.5 ± this, or the run stops before training.
-      probe_words: Words whose nearest neighbours the projector component reports.
+      include_test_split: Whether ``data_root`` has a ``test/`` folder to read; the
+        Evaluator then judges on it, else on the eval split.
+      settings: Data split, validation and blessing settings.
       schema_path: The raw-data schema imported by ImportSchemaGen.
       metadata_connection_config: ML Metadata connection; the runner's default if None.
       beam_pipeline_args: Arguments of the Beam-based components.
       enable_cache: Whether components reuse earlier results for identical inputs.
+      trainer_hparams: A runtime parameter holding the Trainer's settings as JSON
+        (default ``json.dumps(hparams.to_dict())``), so that they can be changed
+        when a run is submitted; None compiles ``hparams`` in. Transform always
+        uses ``hparams``.
+      trainer_resources: The Trainer's container resources on Kubeflow (a KFP
+        ``ResourceSpec``, e.g. a GPU); None for the runner's default.
 
     Returns:
       The pipeline, for any TFX runner.
     """
     example_gen = AclImdbExampleGen(
-        input_base=data_dir, include_test_split=include_test_split, eval_percent=eval_percent
-    )
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    example_validator = tfx.components.ExampleValidator(
+        input_base=data_root, include_test_split=include_test_split, eval_percent=settings.eval_percent
+    ).with_id(nodes.EXAMPLE_GEN)
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path).with_id(nodes.SCHEMA_GEN)
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"]).with_id(nodes.STATISTICS_GEN)
+    example_validator = PortableExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
-        custom_validation_config=label_balance_config(features.LABEL_KEY, label_balance_bound),
-    )
+        custom_validation_config=label_balance_config(features.LABEL_KEY, settings.label_balance_bound),
+    ).with_id(nodes.EXAMPLE_VALIDATOR)
     data_gate = DataValidationGate(
         anomalies=example_validator.outputs["anomalies"], statistics=statistics_gen.outputs["statistics"]
-    )
+    ).with_id(nodes.DATA_VALIDATION_GATE)
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -129,7 +127,7 @@ def create_pipeline(
         custom_config=hparams.transform_config(),
         # The vocabulary comes from the train split alone.
         splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN_SPLIT], transform=[TRAIN_SPLIT, EVAL_SPLIT]),
-    )
+    ).with_id(nodes.TRANSFORM)
     # Nothing is transformed or trained on data with anomalies.
     transform.add_upstream_node(data_gate)
     trainer = tfx.components.Trainer(
@@ -139,35 +137,37 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
-        custom_config=hparams.to_dict(),
-    )
+        custom_config=trainer_hparams if trainer_hparams is not None else hparams.to_dict(),
+    ).with_id(nodes.TRAINER)
+    if trainer_resources is not None:
+        trainer = trainer.with_platform_config(trainer_resources)
     projector = ProjectorExporter(
         model=trainer.outputs["model"],
         transform_graph=transform.outputs["transform_graph"],
         num_oov_buckets=hparams.num_oov_buckets,
-        probe_words=probe_words,
+        probe_words=settings.probe_words,
         model_run=trainer.outputs["model_run"],
-    )
+    ).with_id(nodes.PROJECTOR_EXPORTER)
     baseline_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    ).with_id(nodes.BASELINE_RESOLVER)
     evaluator = tfx.components.Evaluator(
         # Raw examples: the model's serving signature applies the transform graph itself.
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
-        eval_config=make_eval_config(accuracy_floor, max_accuracy_drop),
+        eval_config=make_eval_config(settings.accuracy_floor, settings.max_accuracy_drop),
         example_splits=[TEST_SPLIT if include_test_split else EVAL_SPLIT],
-    )
+    ).with_id(nodes.EVALUATOR)
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)
         ),
-    )
+    ).with_id(nodes.PUSHER)
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,

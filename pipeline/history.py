@@ -5,8 +5,10 @@ import datetime
 import os
 from typing import List, Optional
 
+from tfx.types import standard_component_specs
+
 from components.model.trainer import TRAINING_SUMMARY_FILE
-from pipeline import metadata
+from pipeline import metadata, nodes
 from pipeline.evaluation import is_blessed
 
 
@@ -35,7 +37,7 @@ def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
         components = {c.node_id: c for c in metadata.component_runs(store, pipeline_name, run_id)}
         failed = [c.node_id for c in components.values() if c.state == "failed"]
         interrupted = [c.node_id for c in components.values() if c.state in ("canceled", "running", "new")]
-        evaluator = components.get("Evaluator")
+        evaluator = components.get(nodes.EVALUATOR)
         if failed:
             status = f"failed at {failed[0]}"
         elif interrupted:
@@ -44,17 +46,17 @@ def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
             status = "blessed, pushed" if is_blessed(evaluator.outputs["blessing"][0]) else "not blessed"
         else:
             status = "incomplete"
-        trainer = components.get("Trainer")
+        trainer = components.get(nodes.TRAINER)
         accuracy = None
-        if trainer and trainer.outputs.get("model_run"):
-            accuracy = _training_accuracy(trainer.outputs["model_run"][0])
-        example_gen = components.get("AclImdbExampleGen")
+        if trainer and trainer.output_uri("model_run"):
+            accuracy = _training_accuracy(trainer.output_uri("model_run"))
+        example_gen = components.get(nodes.EXAMPLE_GEN)
         seconds = sum(c.seconds for c in components.values())
         result.append(
             PastRun(
                 run_id=run_id,
                 started=datetime.datetime.fromtimestamp(started_ms / 1000),
-                data_dir=example_gen.properties.get("input_base", "?") if example_gen else "?",
+                data_dir=example_gen.properties.get(standard_component_specs.INPUT_BASE_KEY, "?") if example_gen else "?",
                 status=status,
                 eval_accuracy=accuracy,
                 seconds=seconds,

@@ -1,4 +1,8 @@
-"""Reading a finished local run back from ML Metadata: timings and output artifacts."""
+"""Reading runs back from ML Metadata: the executions of a run by the pipeline's node ids, their outputs.
+
+Runner-neutral: it reads any ML Metadata store a TFX runner wrote (SQLite locally;
+on Kubeflow, the cluster's store through a connection config).
+"""
 
 import dataclasses
 import json
@@ -9,6 +13,7 @@ import tensorflow as tf
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+_PIPELINE_CONTEXT = "pipeline"
 _PIPELINE_RUN_CONTEXT = "pipeline_run"
 _NODE_CONTEXT = "node"
 
@@ -29,11 +34,17 @@ class ComponentRun:
     node_id: str
     state: str
     seconds: float
-    outputs: Dict[str, List[str]]  # output key -> artifact URIs
+    outputs: Dict[str, List[metadata_store_pb2.Artifact]]  # output key -> artifacts
     properties: Dict[str, str] = dataclasses.field(default_factory=dict)  # execution properties, as text
+
+    def output_uri(self, key: str) -> Optional[str]:
+        """The URI of the first artifact of an output, or None."""
+        artifacts = self.outputs.get(key)
+        return artifacts[0].uri if artifacts else None
 
 
 def open_store(sqlite_path: str, writable: bool = False) -> metadata_store.MetadataStore:
+    """Opens a local SQLite ML Metadata store (read-only unless ``writable``)."""
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = sqlite_path
     config.sqlite.connection_mode = (
@@ -42,6 +53,18 @@ def open_store(sqlite_path: str, writable: bool = False) -> metadata_store.Metad
         else metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     )
     return metadata_store.MetadataStore(config)
+
+
+def _executions(store: metadata_store.MetadataStore, filter_query: str) -> List[metadata_store_pb2.Execution]:
+    return store.get_executions(list_options=metadata_store.ListOptions(filter_query=filter_query))
+
+
+def _node_id(store: metadata_store.MetadataStore, execution_id: int, pipeline_name: str) -> Optional[str]:
+    """The node id of an execution, from its ``node`` context (named ``PIPELINE.NODE_ID``)."""
+    for context in store.get_contexts_by_execution(execution_id):
+        if context.type == _NODE_CONTEXT and context.name.startswith(pipeline_name + "."):
+            return context.name[len(pipeline_name) + 1:]
+    return None
 
 
 def cancel_orphaned_executions(sqlite_path: str, pipeline_name: str) -> List[str]:
@@ -54,53 +77,50 @@ def cancel_orphaned_executions(sqlite_path: str, pipeline_name: str) -> List[str
       The node ids whose executions were canceled.
     """
     store = open_store(sqlite_path, writable=True)
+    orphans = _executions(
+        store,
+        f"contexts_a.type = '{_PIPELINE_CONTEXT}' AND contexts_a.name = '{pipeline_name}' "
+        "AND (last_known_state = RUNNING OR last_known_state = NEW)",
+    )
     canceled = []
-    for node in store.get_contexts_by_type(_NODE_CONTEXT):
-        if not node.name.startswith(pipeline_name + "."):
-            continue
-        for execution in store.get_executions_by_context(node.id):
-            if execution.last_known_state not in (metadata_store_pb2.Execution.RUNNING,
-                                                  metadata_store_pb2.Execution.NEW):
-                continue
-            execution.last_known_state = metadata_store_pb2.Execution.CANCELED
-            outputs = [
-                event.artifact_id
-                for event in store.get_events_by_execution_ids([execution.id])
-                if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.PENDING_OUTPUT)
-            ]
-            abandoned = []
-            for artifact in store.get_artifacts_by_id(outputs):
-                if artifact.state == metadata_store_pb2.Artifact.PENDING:
-                    artifact.state = metadata_store_pb2.Artifact.ABANDONED
-                    abandoned.append(artifact)
-            if abandoned:
-                store.put_artifacts(abandoned)
-            store.put_executions([execution])
-            canceled.append(node.name[len(pipeline_name) + 1 :])
+    for execution in orphans:
+        execution.last_known_state = metadata_store_pb2.Execution.CANCELED
+        outputs = [
+            event.artifact_id
+            for event in store.get_events_by_execution_ids([execution.id])
+            if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.PENDING_OUTPUT)
+        ]
+        abandoned = []
+        for artifact in store.get_artifacts_by_id(outputs):
+            if artifact.state == metadata_store_pb2.Artifact.PENDING:
+                artifact.state = metadata_store_pb2.Artifact.ABANDONED
+                abandoned.append(artifact)
+        if abandoned:
+            store.put_artifacts(abandoned)
+        store.put_executions([execution])
+        canceled.append(_node_id(store, execution.id, pipeline_name) or execution.type)
     return canceled
+
 
 def latest_run_id(store: metadata_store.MetadataStore, pipeline_name: str) -> Optional[str]:
     """The newest pipeline run of ``pipeline_name``, or None."""
-    runs = run_ids(store, pipeline_name)
-    return runs[-1][0] if runs else None
+    runs = store.get_contexts(list_options=metadata_store.ListOptions(
+        limit=1, order_by=metadata_store.OrderByField.CREATE_TIME, is_asc=False,
+        filter_query=_runs_of(pipeline_name)))
+    return runs[0].name if runs else None
+
+
+def _runs_of(pipeline_name: str) -> str:
+    return f"type = '{_PIPELINE_RUN_CONTEXT}' AND parent_contexts_a.name = '{pipeline_name}'"
 
 
 def component_runs(store: metadata_store.MetadataStore, pipeline_name: str, run_id: str) -> List[ComponentRun]:
     """The executions of one pipeline run, in the order they started."""
-    run_context = store.get_context_by_type_and_name(_PIPELINE_RUN_CONTEXT, run_id)
-    if run_context is None:
-        return []
-    run_executions = {e.id: e for e in store.get_executions_by_context(run_context.id)}
-    node_of = {}
-    for node in store.get_contexts_by_type(_NODE_CONTEXT):
-        if not node.name.startswith(pipeline_name + "."):
-            continue
-        for execution in store.get_executions_by_context(node.id):
-            if execution.id in run_executions:
-                node_of[execution.id] = node.name[len(pipeline_name) + 1 :]
+    run_executions = _executions(
+        store, f"contexts_a.type = '{_PIPELINE_RUN_CONTEXT}' AND contexts_a.name = '{run_id}'")
     result = []
-    for execution in sorted(run_executions.values(), key=lambda e: (e.create_time_since_epoch, e.id)):
-        outputs: Dict[str, List[str]] = {}
+    for execution in sorted(run_executions, key=lambda e: (e.create_time_since_epoch, e.id)):
+        outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
         events = [
             event
             for event in store.get_events_by_execution_ids([execution.id])
@@ -109,7 +129,7 @@ def component_runs(store: metadata_store.MetadataStore, pipeline_name: str, run_
         artifacts = {a.id: a for a in store.get_artifacts_by_id([event.artifact_id for event in events])}
         for event in events:
             key = event.path.steps[0].key if event.path.steps else ""
-            outputs.setdefault(key, []).append(artifacts[event.artifact_id].uri)
+            outputs.setdefault(key, []).append(artifacts[event.artifact_id])
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
         properties = {
             key: str(value.string_value or value.int_value or value.double_value)
@@ -117,7 +137,7 @@ def component_runs(store: metadata_store.MetadataStore, pipeline_name: str, run_
         }
         result.append(
             ComponentRun(
-                node_id=node_of.get(execution.id, str(execution.type)),
+                node_id=_node_id(store, execution.id, pipeline_name) or str(execution.type),
                 state=EXECUTION_STATES.get(execution.last_known_state, "unknown"),
                 seconds=seconds,
                 outputs=outputs,
@@ -129,11 +149,8 @@ def component_runs(store: metadata_store.MetadataStore, pipeline_name: str, run_
 
 def run_ids(store: metadata_store.MetadataStore, pipeline_name: str) -> List[tuple]:
     """``(run_id, start time in ms)`` of every run of a pipeline, oldest first."""
-    runs = [
-        context
-        for context in store.get_contexts_by_type(_PIPELINE_RUN_CONTEXT)
-        if any(parent.name == pipeline_name for parent in store.get_parent_contexts_by_context(context.id))
-    ]
+    runs = store.get_contexts(list_options=metadata_store.ListOptions(
+        order_by=metadata_store.OrderByField.CREATE_TIME, is_asc=True, filter_query=_runs_of(pipeline_name)))
     return [(c.name, c.create_time_since_epoch) for c in sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id))]
 
 

@@ -12,8 +12,8 @@ import tensorflow_transform as tft
 from components.example_gen.executor import INPUT_REPORT_FILE
 from components.model import features
 from components.model.trainer import TRAINING_SUMMARY_FILE
-from components.projector.projector import METADATA_FILE
-from pipeline import metadata
+from components.projector.component import ROWS_PROPERTY
+from pipeline import metadata, nodes
 from pipeline.evaluation import is_blessed
 
 # Progress lines of the command line go through this logger; `--quiet` silences it.
@@ -28,27 +28,27 @@ def vocabulary_size(transform_graph_uri: str) -> Optional[int]:
         return None
 
 
-def highlight(node_id: str, outputs: Dict[str, list]) -> str:
+def highlight(component: metadata.ComponentRun) -> str:
     """The key figure of a finished component, read from its output artifacts ('' if none)."""
+    uri = component.output_uri
     try:
-        if node_id == "AclImdbExampleGen" and outputs.get("examples"):
-            report = metadata.read_json(os.path.join(outputs["examples"][0], INPUT_REPORT_FILE))
+        if component.node_id == nodes.EXAMPLE_GEN and uri("examples"):
+            report = metadata.read_json(os.path.join(uri("examples"), INPUT_REPORT_FILE))
             if report:
                 problems = sum(report["issue_counts"].values())
                 return f"{report['reviews_kept']:,} reviews read, {problems:,} input problems"
-        if node_id == "Transform" and outputs.get("transform_graph"):
-            size = vocabulary_size(outputs["transform_graph"][0])
+        if component.node_id == nodes.TRANSFORM and uri("transform_graph"):
+            size = vocabulary_size(uri("transform_graph"))
             if size is not None:
                 return f"vocabulary of {size:,} tokens"
-        if node_id == "Trainer" and outputs.get("model_run"):
-            summary = metadata.read_json(os.path.join(outputs["model_run"][0], TRAINING_SUMMARY_FILE))
+        if component.node_id == nodes.TRAINER and uri("model_run"):
+            summary = metadata.read_json(os.path.join(uri("model_run"), TRAINING_SUMMARY_FILE))
             if summary and summary.get("eval_accuracy") is not None:
                 return f"eval accuracy {summary['eval_accuracy']:.4f} ({summary['epochs_run']} epochs, {summary['device']})"
-        if node_id == "Evaluator" and outputs.get("blessing"):
-            return "model blessed" if is_blessed(outputs["blessing"][0]) else "model NOT blessed"
-        if node_id == "ProjectorExporter" and outputs.get("projector"):
-            with tf.io.gfile.GFile(os.path.join(outputs["projector"][0], METADATA_FILE), "rb") as f:
-                return f"{sum(1 for _ in f):,} embedding rows"
+        if component.node_id == nodes.EVALUATOR and component.outputs.get("blessing"):
+            return "model blessed" if is_blessed(component.outputs["blessing"][0]) else "model NOT blessed"
+        if component.node_id == nodes.PROJECTOR_EXPORTER and component.outputs.get("projector"):
+            return f"{component.outputs['projector'][0].custom_properties[ROWS_PROPERTY].int_value:,} embedding rows"
     except (OSError, ValueError, KeyError, tf.errors.OpError):
         pass
     return ""
@@ -94,7 +94,7 @@ class ProgressMonitor(threading.Thread):
                 continue
             if component.state in ("ran", "cached", "failed", "canceled"):
                 self._reported_finished.add(node_id)
-                figure = highlight(node_id, component.outputs) if component.state != "failed" else ""
+                figure = highlight(component) if component.state != "failed" else ""
                 LOGGER.info("%-30s %-7s %7.1f s  %s", node_id, component.state, component.seconds, figure)
             elif node_id not in self._reported_started:
                 self._reported_started.add(node_id)

@@ -2,7 +2,7 @@
 
 import os
 
-from pipeline.local_runner import RunReport
+from pipeline.results import RunReport
 
 
 def format_run_report(result: RunReport) -> str:

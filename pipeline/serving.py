@@ -7,9 +7,9 @@ from typing import Iterable, List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from components.example_gen import aclimdb
+from components.example_gen import DEFAULT_EVAL_PERCENT, aclimdb
 from components.model import trainer
-from pipeline import defaults
+from pipeline import layout
 from pipeline.data import DataError
 
 BATCH_SIZE = 256
@@ -50,7 +50,7 @@ def _predict_batches(predict_text, texts: List[bytes]) -> np.ndarray:
 
 
 def split_reviews(
-    data_dir: str, split: str, eval_percent: int = defaults.DEFAULT_EVAL_PERCENT
+    data_dir: str, split: str, eval_percent: int = DEFAULT_EVAL_PERCENT
 ) -> List[aclimdb.Review]:
     """The labelled reviews of a split: ``test/``, or the pipeline's ``train``/``eval`` part of ``train/``.
 
@@ -100,12 +100,10 @@ def evaluate(model_dir: str, reviews: Iterable[aclimdb.Review]) -> Evaluation:
 
 def resolve_model_dir(model_dir: Optional[str], output_dir: str) -> str:
     """``model_dir``, else the newest model pushed under ``output_dir/serving_model``."""
-    from pipeline.local_runner import latest_serving_model, output_paths
-
     if model_dir:
         return os.path.abspath(model_dir)
-    serving = output_paths(os.path.abspath(output_dir))["serving_model"]
-    latest = latest_serving_model(serving)
+    serving = layout.output_paths(os.path.abspath(output_dir))["serving_model"]
+    latest = layout.latest_serving_model(serving)
     if latest is None:
         raise DataError(
             f"No served model under {serving}. Fix: run `python pipeline.py run` first, or pass --model DIR."

@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from pipeline import cli, local_runner, metadata
+from pipeline import cli, layout, metadata
+from pipeline.settings import PIPELINE_NAME
 from tests import corpus
 
 pytestmark = pytest.mark.e2e
@@ -19,9 +20,9 @@ SMALL_RUN = ["--preset", "tutorial", "--vocab-size", "200", "--sequence-length",
 
 
 def _states(output_dir):
-    store = metadata.open_store(local_runner.output_paths(output_dir)["metadata"])
-    run_id = metadata.latest_run_id(store, local_runner.PIPELINE_NAME)
-    return {c.node_id: c.state for c in metadata.component_runs(store, local_runner.PIPELINE_NAME, run_id)}
+    store = metadata.open_store(layout.output_paths(output_dir)["metadata"])
+    run_id = metadata.latest_run_id(store, PIPELINE_NAME)
+    return {c.node_id: c.state for c in metadata.component_runs(store, PIPELINE_NAME, run_id)}
 
 
 def _run_and_kill(args, kill_when, timeout_s=300):
@@ -75,10 +76,10 @@ def test_a_killed_run_resumes_and_reuses_what_finished(tmp_path, killed_in, kill
     assert after["Pusher"] == "ran"
 
     # ML Metadata: the killed execution is canceled, its half-written outputs abandoned, nothing left running.
-    store = metadata.open_store(local_runner.output_paths(output_dir)["metadata"])
+    store = metadata.open_store(layout.output_paths(output_dir)["metadata"])
     states = [metadata.EXECUTION_STATES[e.last_known_state] for e in store.get_executions()]
     assert "running" not in states and states.count("canceled") == 1
-    assert local_runner.latest_serving_model(local_runner.output_paths(output_dir)["serving_model"])
+    assert layout.latest_serving_model(layout.output_paths(output_dir)["serving_model"])
 
 
 def _tree(folder):
@@ -112,7 +113,7 @@ def test_a_full_disk_is_reported_and_the_last_good_model_kept(tmp_path, small_di
     output_dir = os.path.join(small_disk, "out")
     args = ["run", "--data-dir", data_dir, "--output-dir", output_dir, *SMALL_RUN]
     assert cli.main(args) == 0
-    paths = local_runner.output_paths(output_dir)
+    paths = layout.output_paths(output_dir)
     served = _tree(paths["serving_model"])
     published = _tree(paths["projector"])
     assert served and published

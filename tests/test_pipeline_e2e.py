@@ -18,8 +18,10 @@ import tensorflow_transform as tft
 from components.model import features, trainer
 from components.model.hparams import HParams
 from components.projector import projector
+from components.projector.component import DIMENSION_PROPERTY, ROWS_PROPERTY, EmbeddingProjectorFiles
 from components.validation.anomalies import DataValidationError
-from pipeline import cli, data, local_runner, metadata
+from pipeline import cli, data, layout, local_runner, metadata
+from pipeline.settings import PIPELINE_NAME, PipelineSettings
 from tests import corpus
 
 pytestmark = pytest.mark.e2e
@@ -38,14 +40,14 @@ def finished_run(tmp_path_factory):
         data_dir=data.check_dataset_dir(root),
         output_dir=str(tmp_path_factory.mktemp("output")),
         hparams=HPARAMS,
-        probe_words=("wonderful", "awful"),
+        settings=PipelineSettings(probe_words=("wonderful", "awful")),
     )
     return settings, local_runner.run_local(settings)
 
 
 def _outputs(report, node_id, key):
     (run,) = [c for c in report.components if c.node_id == node_id]
-    return run.outputs[key]
+    return [artifact.uri for artifact in run.outputs[key]]
 
 
 def _read_split(examples_uri, split):
@@ -75,7 +77,7 @@ def test_first_model_is_blessed_and_pushed(finished_run):
     assert evaluation.metrics["example_count"] == 2 * TEST_PER_LABEL  # evaluated on the test split
     assert evaluation.metrics["binary_accuracy"] > 0.8
     assert {"auc", "precision", "recall", "loss"} <= set(evaluation.metrics)
-    assert os.path.dirname(report.serving_model_dir) == local_runner.output_paths(settings.output_dir)["serving_model"]
+    assert os.path.dirname(report.serving_model_dir) == layout.output_paths(settings.output_dir)["serving_model"]
 
 
 def test_split_counts(finished_run):
@@ -102,10 +104,10 @@ def test_projector_rows_match_the_vocabulary(finished_run):
         assert vectors.shape == (len(labels), HPARAMS.embedding_dim)
         assert os.path.exists(os.path.join(folder, projector.PROJECTOR_CONFIG_FILE))
 
-    store = metadata.open_store(local_runner.output_paths(settings.output_dir)["metadata"])
-    (artifact,) = store.get_artifacts_by_type("imdb.EmbeddingProjectorFiles")
-    assert artifact.properties["vocabulary_size"].int_value == len(vocabulary) + 1
-    assert artifact.properties["embedding_dim"].int_value == HPARAMS.embedding_dim
+    store = metadata.open_store(layout.output_paths(settings.output_dir)["metadata"])
+    (artifact,) = store.get_artifacts_by_type(EmbeddingProjectorFiles.TYPE_NAME)
+    assert artifact.custom_properties[ROWS_PROPERTY].int_value == len(vocabulary) + 1
+    assert artifact.custom_properties[DIMENSION_PROPERTY].int_value == HPARAMS.embedding_dim
 
 
 def test_model_beats_chance_on_the_eval_split(finished_run):
@@ -228,9 +230,9 @@ def _serving_tree(serving_dir):
 
 def test_a_model_trained_on_shuffled_labels_is_refused(finished_run, tmp_path):
     settings, _ = finished_run
-    serving_dir = local_runner.output_paths(settings.output_dir)["serving_model"]
+    serving_dir = layout.output_paths(settings.output_dir)["serving_model"]
     before = _serving_tree(serving_dir)
-    latest_before = local_runner.latest_serving_model(serving_dir)
+    latest_before = layout.latest_serving_model(serving_dir)
 
     root = str(tmp_path / "aclImdb")
     corpus.write_corpus(root, TRAIN_PER_LABEL, TEST_PER_LABEL, seed=2, shuffle_train_labels=True)
@@ -259,13 +261,13 @@ def test_validation_stops_a_broken_split_before_training(tmp_path):
     assert "split 'test'" not in message
     assert os.path.join("StatisticsGen", "statistics") in message and "Split-train" in message
 
-    paths = local_runner.output_paths(settings.output_dir)
+    paths = layout.output_paths(settings.output_dir)
     store = metadata.open_store(paths["metadata"])
     run_id = metadata.latest_run_id(store, settings.pipeline_name)
     states = {c.node_id: c.state for c in metadata.component_runs(store, settings.pipeline_name, run_id)}
     assert states["DataValidationGate"] == "failed"
     assert "Transform" not in states and "Trainer" not in states
-    assert local_runner.latest_serving_model(paths["serving_model"]) is None
+    assert layout.latest_serving_model(paths["serving_model"]) is None
 
 
 def test_predict_and_evaluate_commands(finished_run, capsys):
@@ -287,8 +289,8 @@ def test_runs_command_lists_every_run(finished_run, capsys):
     settings, _ = finished_run
     assert cli.main(["runs", "--output-dir", settings.output_dir]) == 0
     lines = capsys.readouterr().out.splitlines()
-    store = metadata.open_store(local_runner.output_paths(settings.output_dir)["metadata"])
-    runs = metadata.run_ids(store, local_runner.PIPELINE_NAME)
+    store = metadata.open_store(layout.output_paths(settings.output_dir)["metadata"])
+    runs = metadata.run_ids(store, PIPELINE_NAME)
     # A header, then one line per run (the earlier tests of this module add runs).
     assert len(lines) == 1 + len(runs)
     assert "blessed, pushed" in lines[1] and settings.data_dir in lines[1]

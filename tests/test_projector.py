@@ -117,7 +117,8 @@ def test_executor_writes_artifact_and_properties(tmp_path, monkeypatch):
         {executor.EMBEDDING_LAYER_KEY: "embedding", executor.NUM_OOV_BUCKETS_KEY: 1,
          executor.PROBE_WORDS_KEY: json.dumps(["film"])},
     )
-    assert (output.vocabulary_size, output.embedding_dim) == (5, 3)
+    assert (output.get_int_custom_property(executor.ROWS_PROPERTY),
+            output.get_int_custom_property(executor.DIMENSION_PROPERTY)) == (5, 3)
     assert _read_tsv_rows(os.path.join(output.uri, projector.METADATA_FILE)) == ["[UNK]", "the", "film", "café", "good"]
     vectors = np.loadtxt(os.path.join(output.uri, projector.VECTORS_FILE), delimiter="\t")
     np.testing.assert_allclose(vectors, table[1:], rtol=1e-6)
@@ -137,4 +138,14 @@ def test_component_spec_wires_channels():
     assert component.outputs[executor.PROJECTOR_KEY].type is EmbeddingProjectorFiles
     assert component.exec_properties[executor.NUM_OOV_BUCKETS_KEY] == 2
     assert json.loads(component.exec_properties[executor.PROBE_WORDS_KEY]) == ["good"]
-    assert EmbeddingProjectorFiles.TYPE_NAME == "imdb.EmbeddingProjectorFiles"
+    assert EmbeddingProjectorFiles.TYPE_NAME == "imdb_embeddings.EmbeddingProjectorFiles"
+
+
+def test_artifact_type_is_importable_by_its_type_name():
+    # TFX's Kubeflow entrypoint rebuilds a custom artifact by importing its KFP schema title.
+    from tfx.orchestration.kubeflow.v2 import compiler_utils
+    from tfx.utils import import_utils
+
+    title = compiler_utils.get_artifact_schema(EmbeddingProjectorFiles).split("title: ")[1].split("\n")[0]
+    assert title == EmbeddingProjectorFiles.TYPE_NAME
+    assert import_utils.import_class_by_path(title) is EmbeddingProjectorFiles

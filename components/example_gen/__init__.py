@@ -1,1 +1,10 @@
 """An ExampleGen over the aclImdb folder layout (Large Movie Review Dataset v1.0)."""
+
+# Kept here, free of TensorFlow imports, so that the command line can show it quickly.
+DEFAULT_EVAL_PERCENT = 20  # share of train/ held out as the eval split, in percent
+
+
+def check_eval_percent(eval_percent: int) -> None:
+    """Raises ValueError unless ``eval_percent`` leaves both train and eval non-empty."""
+    if isinstance(eval_percent, bool) or not isinstance(eval_percent, int) or not 0 < eval_percent < 100:
+        raise ValueError(f"eval_percent must be between 1 and 99, got {eval_percent!r}")

@@ -3,7 +3,7 @@
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 
-from components.example_gen import executor
+from components.example_gen import DEFAULT_EVAL_PERCENT, executor
 
 
 class AclImdbExampleGen(FileBasedExampleGen):
@@ -19,7 +19,7 @@ class AclImdbExampleGen(FileBasedExampleGen):
         self,
         input_base: str,
         include_test_split: bool = True,
-        eval_percent: int = executor.DEFAULT_EVAL_PERCENT,
+        eval_percent: int = DEFAULT_EVAL_PERCENT,
     ):
         """Creates the component.
 

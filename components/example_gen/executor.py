@@ -17,7 +17,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.example_gen import aclimdb
+from components.example_gen import DEFAULT_EVAL_PERCENT, aclimdb, check_eval_percent
 
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
@@ -28,7 +28,6 @@ TRAIN_FOLDER_PATTERN = "train/*/*.txt"
 TEST_FOLDER_PATTERN = "test/*/*.txt"
 
 EVAL_PERCENT_KEY = "eval_percent"
-DEFAULT_EVAL_PERCENT = 20
 
 COUNTER_NAMESPACE = "aclimdb"
 
@@ -46,8 +45,7 @@ def make_input_config(include_test_split: bool) -> example_gen_pb2.Input:
 
 def make_custom_config(eval_percent: int) -> example_gen_pb2.CustomConfig:
     """Packs the executor's own settings into ExampleGen's ``custom_config``."""
-    if not 0 < eval_percent < 100:
-        raise ValueError(f"eval_percent must be between 1 and 99, got {eval_percent}")
+    check_eval_percent(eval_percent)
     settings = struct_pb2.Struct()
     settings.update({EVAL_PERCENT_KEY: eval_percent})
     config = example_gen_pb2.CustomConfig()

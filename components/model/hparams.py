@@ -9,7 +9,7 @@ TRANSFORM_KEYS = ("vocab_size", "sequence_length", "num_oov_buckets", "ngram_siz
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 
 
-class HParamsError(ValueError):
+class SettingError(ValueError):
     """An invalid setting; ``field`` names it."""
 
     def __init__(self, field: str, message: str):
@@ -17,75 +17,64 @@ class HParamsError(ValueError):
         self.field = field
 
 
+def setting(default: Any, help_text: str) -> Any:
+    """A field with its help text, which the command line shows for its option."""
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
 @dataclasses.dataclass(frozen=True)
 class HParams:
-    """Settings of the text pipeline and the model.
+    """Settings of the text pipeline and the model: each field's default, help text and check are here.
 
-    Attributes:
-      vocab_size: Rows of the embedding table, counted as Keras' TextVectorization
-        counts ``max_tokens``: the padding row, the OOV rows, then the
-        ``vocab_size - 1 - num_oov_buckets`` most frequent tokens of the train split.
-      sequence_length: Words kept per review; longer reviews are truncated,
-        shorter ones padded with id 0.
-      num_oov_buckets: Rows shared by tokens outside the vocabulary (hashed).
-      ngram_size: 1 for words only; 2 adds the bigrams of the kept words
-        ("very good") as tokens of their own, in the same vocabulary.
-      mask_padding: Whether the average over a review ignores the padding.
-      embedding_dim: Width of each token's embedding.
-      hidden_units: Units of the hidden Dense layer; 0 for none (a linear classifier
-        on the averaged embedding, as fastText).
-      dropout: Dropout rate on the averaged embedding; 0 for none.
-      epochs: Most passes over the train split.
-      batch_size: Examples per training step.
-      learning_rate: Adam's (initial) learning rate.
-      learning_rate_schedule: "constant", or "cosine" decay to 0 over the epochs.
-      early_stopping_patience: Epochs without a better eval accuracy before training
-        stops and the best epoch's weights are kept; 0 trains every epoch.
-      seed: Seed of weight initialisation and shuffling.
+    ``vocab_size`` counts rows as Keras' TextVectorization counts ``max_tokens``: the
+    padding row, the OOV rows, then the ``vocab_size - 1 - num_oov_buckets`` most
+    frequent tokens of the train split. With ``ngram_size`` 2 the bigrams of the kept
+    words ("very good") are tokens of their own, in the same vocabulary.
     """
 
-    vocab_size: int = 10000
-    sequence_length: int = 100
-    num_oov_buckets: int = 1
-    ngram_size: int = 1
-    mask_padding: bool = False
-    embedding_dim: int = 16
-    hidden_units: int = 16
-    dropout: float = 0.0
-    epochs: int = 15
-    batch_size: int = 1024
-    learning_rate: float = 0.001
-    learning_rate_schedule: str = "constant"
-    early_stopping_patience: int = 0
-    seed: int = 123
+    vocab_size: int = setting(10000, "rows of the embedding table: padding, OOV rows and the most frequent tokens")
+    sequence_length: int = setting(100, "tokens kept per review (longer ones are truncated, shorter ones padded)")
+    num_oov_buckets: int = setting(1, "embedding rows shared by out-of-vocabulary tokens")
+    ngram_size: int = setting(1, "1: words; 2: words and their bigrams as tokens")
+    mask_padding: bool = setting(False, "average over the review's tokens only, not its padding")
+    embedding_dim: int = setting(16, "width of each token's embedding")
+    hidden_units: int = setting(16, "units of the hidden Dense layer; 0 for none (a linear classifier, as fastText)")
+    dropout: float = setting(0.0, "dropout rate on the averaged embedding; 0 for none")
+    epochs: int = setting(15, "most passes over the train split")
+    batch_size: int = setting(1024, "examples per training step")
+    learning_rate: float = setting(0.001, "Adam's (initial) learning rate")
+    learning_rate_schedule: str = setting("constant", "'constant', or 'cosine' decay to 0 over the epochs")
+    early_stopping_patience: int = setting(
+        0, "epochs without a better eval accuracy before stopping, best epoch kept; 0: never")
+    seed: int = setting(123, "seed of initialisation and shuffling")
 
     def __post_init__(self):
         positive = ("vocab_size", "sequence_length", "num_oov_buckets", "embedding_dim", "epochs", "batch_size")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise HParamsError(name, f"{name} must be a positive integer, got {value!r}")
+                raise SettingError(name, f"{name} must be a positive integer, got {value!r}")
         for name in ("hidden_units", "early_stopping_patience", "seed"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise HParamsError(name, f"{name} must be a non-negative integer, got {value!r}")
+                raise SettingError(name, f"{name} must be a non-negative integer, got {value!r}")
         if self.ngram_size not in (1, 2):
-            raise HParamsError("ngram_size", f"ngram_size must be 1 or 2, got {self.ngram_size!r}")
+            raise SettingError("ngram_size", f"ngram_size must be 1 or 2, got {self.ngram_size!r}")
         if not 0 <= self.dropout < 1:
-            raise HParamsError("dropout", f"dropout must be in [0, 1), got {self.dropout!r}")
+            raise SettingError("dropout", f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
-            raise HParamsError(
+            raise SettingError(
                 "learning_rate_schedule",
                 f"learning_rate_schedule must be one of {LEARNING_RATE_SCHEDULES}, got {self.learning_rate_schedule!r}",
             )
         if self.vocab_size < self.num_oov_buckets + 2:
-            raise HParamsError(
+            raise SettingError(
                 "vocab_size",
                 f"vocab_size {self.vocab_size} leaves no room for tokens: it counts the padding row and "
                 f"{self.num_oov_buckets} OOV row(s), so it must be at least {self.num_oov_buckets + 2}"
             )
         if not self.learning_rate > 0:
-            raise HParamsError("learning_rate", f"learning_rate must be positive, got {self.learning_rate!r}")
+            raise SettingError("learning_rate", f"learning_rate must be positive, got {self.learning_rate!r}")
 
     @property
     def max_vocabulary_tokens(self) -> int:

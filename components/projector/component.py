@@ -12,9 +12,9 @@ from components.model import features
 from components.projector import executor
 from components.projector import projector as projector_lib
 
-# Property names of the output artifact, shared with the executor and tests.
-ROWS_PROPERTY = "vocabulary_size"
-DIMENSION_PROPERTY = "embedding_dim"
+# Custom property names of the output artifact, shared with the executor and tests.
+ROWS_PROPERTY = executor.ROWS_PROPERTY
+DIMENSION_PROPERTY = executor.DIMENSION_PROPERTY
 
 
 class EmbeddingProjectorFiles(types.Artifact):
@@ -30,15 +30,11 @@ class EmbeddingProjectorFiles(types.Artifact):
         embedding.ckpt-1.*       TF checkpoint of the same matrix, and its `checkpoint` index
         projector_config.pbtxt   TensorBoard projector config linking both
 
-    The padding row is left out. Properties: ``vocabulary_size`` (rows written)
-    and ``embedding_dim``.
+    The padding row is left out. Custom properties: ``vocabulary_size`` (rows
+    written) and ``embedding_dim``.
     """
 
-    TYPE_NAME = "imdb.EmbeddingProjectorFiles"
-    PROPERTIES = {
-        ROWS_PROPERTY: types.artifact.Property(type=types.artifact.PropertyType.INT),
-        DIMENSION_PROPERTY: types.artifact.Property(type=types.artifact.PropertyType.INT),
-    }
+    TYPE_NAME = "imdb_embeddings.EmbeddingProjectorFiles"  # the module that exports it: see imdb_embeddings.py
 
 
 class ProjectorExporterSpec(types.ComponentSpec):

@@ -14,6 +14,11 @@ from tfx.utils import path_utils
 from components.model import features, trainer
 from components.projector import projector
 
+# Custom properties of the output artifact (not declared PROPERTIES: KFP v2 gives a custom
+# artifact type no schema for those).
+ROWS_PROPERTY = "vocabulary_size"
+DIMENSION_PROPERTY = "embedding_dim"
+
 # Keys of the component spec, shared with component.py and the tests.
 MODEL_KEY = "model"
 MODEL_RUN_KEY = "model_run"
@@ -62,5 +67,5 @@ class Executor(base_executor.BaseExecutor):
             probe_words,
             history,
         )
-        output.vocabulary_size = written.rows
-        output.embedding_dim = written.dimension
+        output.set_int_custom_property(ROWS_PROPERTY, written.rows)
+        output.set_int_custom_property(DIMENSION_PROPERTY, written.dimension)

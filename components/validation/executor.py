@@ -1,10 +1,14 @@
-"""Executor of DataValidationGate: finds each split's anomalies and statistics, then checks them."""
+"""Executors of DataValidationGate (finds each split's anomalies and statistics, then checks them)
+and of PortableExampleValidator."""
 
 from typing import Any, Dict, List
 
+from tensorflow_data_validation.anomalies.proto import custom_validation_config_pb2
 from tfx import types
+from tfx.components.example_validator import executor as example_validator_executor
 from tfx.dsl.components.base import base_executor
-from tfx.types import artifact_utils
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
 
 from components.validation import anomalies as anomalies_lib
 
@@ -35,3 +39,19 @@ class Executor(base_executor.BaseExecutor):
                 for split in artifact_utils.decode_split_names(statistics_artifact.split_names)
             },
         )
+
+
+class PortableExampleValidatorExecutor(example_validator_executor.Executor):
+    """TFX's ExampleValidator executor, given ``custom_validation_config`` as a JSON string."""
+
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
+        key = standard_component_specs.CUSTOM_VALIDATION_CONFIG_KEY
+        if isinstance(exec_properties.get(key), str):
+            config = proto_utils.json_to_proto(exec_properties[key], custom_validation_config_pb2.CustomValidationConfig())
+            exec_properties = {**exec_properties, key: config}
+        super().Do(input_dict, output_dict, exec_properties)

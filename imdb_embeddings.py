@@ -1,0 +1,10 @@
+"""Artifact types of this project, importable by the name ML Metadata and KFP know them by.
+
+On Kubeflow, TFX's container entrypoint rebuilds a custom artifact from its KFP
+schema title, ``<module>.<Class>``, by importing exactly that path; the title of
+``EmbeddingProjectorFiles`` is its ``TYPE_NAME``, so this module carries that name.
+"""
+
+from components.projector.component import EmbeddingProjectorFiles
+
+__all__ = ["EmbeddingProjectorFiles"]

@@ -1,0 +1,17 @@
+"""The pipeline's node ids: ``create_pipeline`` gives them to its components, and every reader of
+ML Metadata (progress lines, run report, past runs) finds the components by them.
+
+Free of TensorFlow imports. Changing an id here changes it everywhere at once.
+"""
+
+EXAMPLE_GEN = "AclImdbExampleGen"
+SCHEMA_GEN = "ImportSchemaGen"
+STATISTICS_GEN = "StatisticsGen"
+EXAMPLE_VALIDATOR = "ExampleValidator"
+DATA_VALIDATION_GATE = "DataValidationGate"
+TRANSFORM = "Transform"
+TRAINER = "Trainer"
+PROJECTOR_EXPORTER = "ProjectorExporter"
+BASELINE_RESOLVER = "latest_blessed_model_resolver"
+EVALUATOR = "Evaluator"
+PUSHER = "Pusher"

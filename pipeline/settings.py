@@ -1,0 +1,104 @@
+"""Settings of a pipeline run, each declared once: its default, its check and its help text.
+
+``HParams`` (components/model/hparams.py) declares the model and text-pipeline
+settings; ``PipelineSettings`` here declares the data and gate settings. The command
+line builds its options from these declarations (``add_options``, ``from_args``), and
+every runner hands the same objects to ``create_pipeline``. Free of TensorFlow
+imports, so that ``--help`` and option errors answer quickly.
+"""
+
+import argparse
+import dataclasses
+from typing import Any, Optional, Sequence, Tuple, Type
+
+from components.example_gen import DEFAULT_EVAL_PERCENT, check_eval_percent
+from components.model.hparams import SettingError, setting
+from components.projector import DEFAULT_PROBE_WORDS
+
+# The pipeline's name in ML Metadata and on Kubeflow.
+PIPELINE_NAME = "imdb-word-embeddings"
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineSettings:
+    """Data split, validation and blessing settings of the pipeline."""
+
+    eval_percent: int = setting(DEFAULT_EVAL_PERCENT, "share of train/ held out as the eval split, in percent")
+    accuracy_floor: float = setting(0.75, "accuracy a model needs to be blessed and pushed")
+    max_accuracy_drop: float = setting(
+        0.01, "how far below the latest blessed model's accuracy a new one may be and still be blessed")
+    label_balance_bound: float = setting(
+        0.1, "each split's share of positive reviews must be 0.5 +/- this, or the run stops before training")
+    probe_words: Tuple[str, ...] = setting(
+        DEFAULT_PROBE_WORDS, "comma-separated words whose nearest neighbours are reported")
+
+    def __post_init__(self):
+        try:
+            check_eval_percent(self.eval_percent)
+        except ValueError as err:
+            raise SettingError("eval_percent", str(err)) from None
+        for name in ("accuracy_floor", "max_accuracy_drop"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise SettingError(name, f"{name} must be between 0 and 1, got {value!r}")
+        if not 0 < self.label_balance_bound < 0.5:
+            raise SettingError(
+                "label_balance_bound", f"label_balance_bound must be between 0 and 0.5, got {self.label_balance_bound!r}")
+        if not self.probe_words or not all(isinstance(w, str) and w for w in self.probe_words):
+            raise SettingError("probe_words", f"probe_words must be one or more words, got {self.probe_words!r}")
+        object.__setattr__(self, "probe_words", tuple(self.probe_words))
+
+
+def flag(name: str) -> str:
+    """The command-line option of a setting: ``eval_percent`` -> ``--eval-percent``."""
+    return "--" + name.replace("_", "-")
+
+
+def _word_list(text: str) -> Tuple[str, ...]:
+    return tuple(word.strip() for word in text.split(",") if word.strip())
+
+
+def add_options(
+    parser: argparse.ArgumentParser, declaration: Type, names: Optional[Sequence[str]] = None,
+    default_text: Optional[str] = None,
+) -> None:
+    """Adds an option for each field of a settings dataclass, with its help text.
+
+    Args:
+      parser: Where the options go.
+      declaration: ``HParams`` or ``PipelineSettings``.
+      names: The fields to expose; all if None.
+      default_text: Shown as the default instead of the field's (e.g. "the preset's").
+        Options then default to None, so that ``from_args`` can tell what was given.
+    """
+    for field in dataclasses.fields(declaration):
+        if names is not None and field.name not in names:
+            continue
+        shown = default_text or _shown_default(field.default)
+        text = f"{field.metadata['help']} (default: {shown})"
+        default = None if default_text else field.default
+        if field.type is bool:
+            parser.add_argument(flag(field.name), action=argparse.BooleanOptionalAction, default=default, help=text)
+        elif field.type in (int, float, str):
+            parser.add_argument(flag(field.name), type=field.type, default=default, metavar=field.name.upper(),
+                                help=text)
+        else:  # a tuple of words
+            parser.add_argument(flag(field.name), type=_word_list, default=default, metavar="WORD,...", help=text)
+
+
+def _shown_default(value: Any) -> str:
+    return ",".join(value) if isinstance(value, tuple) else str(value)
+
+
+def from_args(declaration: Type, args: argparse.Namespace, base: Optional[Any] = None) -> Any:
+    """Builds a settings object from parsed options; options not given keep ``base``'s values.
+
+    Raises:
+      SettingError: If a value fails its check; ``field`` names it.
+    """
+    values = dataclasses.asdict(base) if base is not None else {}
+    for field in dataclasses.fields(declaration):
+        given = getattr(args, field.name, None)
+        if given is not None:
+            values[field.name] = given
+    return declaration(**values)

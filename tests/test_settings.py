@@ -1,0 +1,56 @@
+"""Settings are declared once: every runner command offers each one, with its default and its check."""
+
+import argparse
+import dataclasses
+
+import pytest
+
+from components.model.hparams import PRESETS, HParams, SettingError
+from pipeline import cli, settings
+
+
+def _options(command):
+    parser = cli._parser()  # pylint: disable=protected-access
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # pylint: disable=protected-access
+    return {option: action for action in subparsers.choices[command]._actions for option in action.option_strings}  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("command", ["run", "compile"])
+def test_every_declared_setting_is_an_option_with_its_help(command):
+    options = _options(command)
+    for declaration in (HParams, settings.PipelineSettings):
+        for field in dataclasses.fields(declaration):
+            action = options[settings.flag(field.name)]
+            assert action.help.startswith(field.metadata["help"])
+    assert options["--eval-percent"].default == 20
+    assert options["--accuracy-floor"].default == 0.75
+    assert options["--epochs"].default is None  # the preset's, unless given
+
+
+def test_options_override_the_preset_and_keep_the_rest():
+    args = cli._parser().parse_args(["run", "--preset", "fasttext", "--epochs", "3", "--no-mask-padding",  # pylint: disable=protected-access
+                                     "--probe-words", "good, bad", "--accuracy-floor", "0.6"])
+    hparams, pipeline_settings = cli.settings_from_args(args)
+    assert hparams == dataclasses.replace(PRESETS["fasttext"], epochs=3, mask_padding=False)
+    assert pipeline_settings == settings.PipelineSettings(probe_words=("good", "bad"), accuracy_floor=0.6)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--accuracy-floor", "1.5"], "invalid --accuracy-floor: accuracy_floor must be between 0 and 1, got 1.5"),
+        (["--label-balance-bound", "0.5"], "invalid --label-balance-bound"),
+        (["--probe-words", ","], "invalid --probe-words"),
+        (["--dropout", "1"], "invalid --dropout: dropout must be in [0, 1), got 1.0"),
+    ],
+)
+def test_a_bad_value_names_its_option(options, message):
+    args = cli._parser().parse_args(["compile", "--image", "i", "--pipeline-root", "r", "--data-root", "d", *options])  # pylint: disable=protected-access
+    with pytest.raises(cli.UsageError, match=message.replace("[", r"\[").replace(")", r"\)")):
+        cli.settings_from_args(args)
+
+
+def test_settings_check_themselves_without_the_command_line():
+    with pytest.raises(SettingError) as raised:
+        settings.PipelineSettings(eval_percent=100)
+    assert raised.value.field == "eval_percent"
