@@ -16,6 +16,7 @@ from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams, SettingEr
 from pipeline import settings as declared  # noqa: E402
 from pipeline.layout import OutputFolderError  # noqa: E402
 
+
 class UsageError(Exception):
     """A bad option value; the message names it and the fix."""
 
@@ -104,7 +105,7 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     declared.add_options(parser, declared.PipelineSettings)
 
 
-DEFAULT_PACKAGE = "imdb-word-embeddings.yaml"
+DEFAULT_PACKAGE = f"{declared.PIPELINE_NAME}.yaml"
 
 
 def _add_kubeflow_commands(commands, debug: argparse.ArgumentParser) -> None:
@@ -131,8 +132,8 @@ def _add_kubeflow_commands(commands, debug: argparse.ArgumentParser) -> None:
     compile_.add_argument("--gpu", type=int, default=0, metavar="N", help="GPUs for the Trainer (default: 0)")
     compile_.add_argument("--gpu-type", help="accelerator type (default: nvidia.com/gpu on kubeflow, "
                           "NVIDIA_TESLA_T4 on vertex)")
-    compile_.add_argument("--gpu-image", help="image of the Trainer when it has a GPU (see Dockerfile.gpu; "
-                          "default: --image)")
+    compile_.add_argument("--gpu-image", help="image of the Trainer when it has a GPU (the Dockerfile with "
+                          "--build-arg GPU=1; default: --image)")
     compile_.add_argument("--no-cache", action="store_true", help="compile with task caching off")
     compile_.add_argument(
         "--beam-arg", action="append", default=[], metavar="ARG",
@@ -147,7 +148,7 @@ def _add_kubeflow_commands(commands, debug: argparse.ArgumentParser) -> None:
                              "http://localhost:8080 or https://HOST/pipeline")
         command.add_argument("--package", default=DEFAULT_PACKAGE,
                              help="the spec `compile --target kubeflow` wrote (default: %(default)s)")
-        command.add_argument("--experiment", default="imdb-word-embeddings", help="experiment (default: %(default)s)")
+        command.add_argument("--experiment", default=declared.PIPELINE_NAME, help="experiment (default: %(default)s)")
         command.add_argument("--namespace", help="Kubernetes namespace of a multi-user deployment")
         command.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                              help="a pipeline parameter, e.g. data_root=gs://BUCKET/aclImdb (repeatable)")
@@ -156,7 +157,7 @@ def _add_kubeflow_commands(commands, debug: argparse.ArgumentParser) -> None:
         else:
             command.add_argument("--cron", required=True,
                                  help='6-field cron, seconds first: "0 0 3 * * *" is 03:00 every day')
-            command.add_argument("--name", default="imdb-word-embeddings-retraining",
+            command.add_argument("--name", default=f"{declared.PIPELINE_NAME}-retraining",
                                  help="name of the recurring run (default: %(default)s)")
 
 
@@ -205,7 +206,7 @@ def _command_submit(args: argparse.Namespace) -> int:
     from pipeline import kubeflow_client
 
     _check_package(args.package)
-    name = args.run_name or f"imdb-word-embeddings {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    name = args.run_name or f"{declared.PIPELINE_NAME} {time.strftime('%Y-%m-%d %H:%M:%S')}"
     try:
         done = kubeflow_client.submit(args.host, args.package, args.experiment, name, _parameters(args), args.namespace)
     except kubeflow_client.KubeflowClientError as err:

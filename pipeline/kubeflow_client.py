@@ -12,9 +12,6 @@ import kfp
 import kfp_server_api
 import urllib3
 
-DEFAULT_EXPERIMENT = "imdb-word-embeddings"
-
-
 class KubeflowClientError(Exception):
     """Kubeflow Pipelines could not be reached or refused a request; the message says how to fix it."""
 
