@@ -54,6 +54,20 @@ def _parser() -> argparse.ArgumentParser:
         "--beam-arg", action="append", default=[], metavar="ARG",
         help="extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2 (repeatable)",
     )
+    retrain = commands.add_parser(
+        "retrain", parents=[debug],
+        help="one scheduled retraining iteration over a data folder of spans (span-N/)",
+        description="Ingest the newest span of DATA (DATA/span-N/, each an aclImdb folder), train on the window "
+        "of the newest spans starting from the latest blessed model, and push the new model only if the "
+        "Evaluator blesses it on every span. With no new span since the last iteration, do nothing.",
+    )
+    retrain.add_argument("--data-dir", required=True, help="folder of spans: span-1/, span-2/, ... each holding train/")
+    retrain.add_argument("--output-dir", default="output", help="as in `run` (default: %(default)s)")
+    _add_pipeline_options(retrain)
+    retrain.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
+    retrain.add_argument("--verbose", action="store_true", help="also print every log line of TFX, Beam and TensorFlow")
+    retrain.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
+                         help="extra Beam pipeline argument (repeatable)")
     _add_kubeflow_commands(commands, debug)
 
     predict = commands.add_parser(
@@ -127,6 +141,9 @@ def _add_kubeflow_commands(commands, debug: argparse.ArgumentParser) -> None:
     compile_.add_argument("--serving-model-dir", help="URI the Pusher pushes to (default: PIPELINE_ROOT/serving_model)")
     compile_.add_argument("--test-split", action=argparse.BooleanOptionalAction, default=None,
                           help="whether the data has test/ to evaluate on (default: look under --data-root)")
+    compile_.add_argument("--spans", action=argparse.BooleanOptionalAction, default=None,
+                          help="whether --data-root holds span-N/ folders: then each run ingests the newest span, "
+                          "trains on the window of the newest spans, warm-started (default: look under --data-root)")
     compile_.add_argument("--output", default=DEFAULT_PACKAGE,
                           help="file to write: *.yaml for kubeflow, *.json for vertex (default: %(default)s)")
     compile_.add_argument("--gpu", type=int, default=0, metavar="N", help="GPUs for the Trainer (default: 0)")
@@ -177,24 +194,27 @@ def _command_compile(args: argparse.Namespace) -> int:
     hparams, settings = settings_from_args(args)
     if args.gpu < 0:
         raise UsageError(f"invalid --gpu: must be 0 or more, got {args.gpu}. Fix: pass --gpu a valid value.")
-    include_test_split = args.test_split
-    if include_test_split is None:
-        try:
+    include_test_split, spans = args.test_split, args.spans
+    try:
+        if spans is None:
+            spans = bool(data.list_spans(args.data_root))
+        if include_test_split is None:
             include_test_split = data.has_test_split(args.data_root)
-        except Exception as err:  # pylint: disable=broad-except
-            raise UsageError(f"could not look for test/ under --data-root {args.data_root}: {err}. Fix: pass "
-                             "--test-split or --no-test-split.") from err
+    except Exception as err:  # pylint: disable=broad-except
+        raise UsageError(f"could not look under --data-root {args.data_root}: {err}. Fix: pass --[no-]spans and "
+                         "--[no-]test-split.") from err
     root = args.pipeline_root.rstrip("/")
     try:
         output = kubeflow_runner.compile_pipeline(hparams, settings, kubeflow_runner.KubeflowSettings(
             target=args.target, image=args.image, pipeline_root=root, data_root=args.data_root,
             serving_model_dir=args.serving_model_dir or f"{root}/serving_model",
             include_test_split=include_test_split, beam_pipeline_args=tuple(args.beam_arg), gpus=args.gpu,
-            gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache,
+            gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache, spans=spans,
         ), args.output)
     except kubeflow_runner.CompileError as err:
         raise UsageError(str(err)) from err
-    print(f"Wrote {output} ({args.target}; evaluates on {'test' if include_test_split else 'eval'}). "
+    print(f"Wrote {output} ({args.target}; {f'window of {settings.window} spans, warm start; ' if spans else ''}"
+          f"evaluates on {'test' if include_test_split else 'eval'}). "
           f"Parameters: {kubeflow_runner.DATA_ROOT_PARAMETER} (default {args.data_root}), "
           f"{kubeflow_runner.HPARAMS_PARAMETER} (the Trainer's settings as JSON).")
     return 0
@@ -362,6 +382,22 @@ def _command_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_retrain(args: argparse.Namespace) -> int:
+    from pipeline import data, layout, local_runner, report, retrain_runner
+
+    hparams, settings = settings_from_args(args)
+    output_dir = layout.check_output_dir(args.output_dir)
+    data_dir = data.check_dataset_dir(args.data_dir)
+    result = retrain_runner.retrain(local_runner.RunSettings(
+        data_dir=data_dir, output_dir=output_dir, hparams=hparams, settings=settings,
+        beam_pipeline_args=tuple(args.beam_arg)))
+    if isinstance(result, retrain_runner.NoNewSpan):
+        print(result.describe(), flush=True)
+    else:
+        print(report.format_run_report(result), flush=True)
+    return 0
+
+
 def configure_output(quiet: bool = False, verbose: bool = False) -> None:
     """Progress lines on stderr; library logs only with ``verbose``, nothing but errors with ``quiet``.
 
@@ -422,6 +458,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         commands = {
             "run": _command_run, "predict": _command_predict, "evaluate": _command_evaluate,
             "runs": _command_runs, "tensorboard": _command_tensorboard, "compile": _command_compile,
+            "retrain": _command_retrain,
             "submit": _command_submit, "schedule": _command_schedule,
         }
         return commands[args.command](args)

@@ -38,12 +38,13 @@ def default_cache_dir() -> str:
 
 
 def check_dataset_dir(data_dir: str) -> str:
-    """Checks that a folder has the aclImdb layout and returns its absolute path.
+    """Checks that a folder has the aclImdb layout, or holds spans of it, and returns its absolute path.
 
-    Accepts the dataset root (holding ``train/``) or its parent (holding ``aclImdb/``).
+    Accepts the dataset root (holding ``train/``), its parent (holding ``aclImdb/``), or a
+    root of spans (``span-N/``, each holding ``train/``).
 
     Raises:
-      DataError: If the folder or its ``train/pos`` and ``train/neg`` folders are missing.
+      DataError: If the folder or the ``train/pos`` and ``train/neg`` folders are missing.
     """
     path = os.path.abspath(os.path.expanduser(data_dir))
     if not os.path.isdir(path):
@@ -53,6 +54,19 @@ def check_dataset_dir(data_dir: str) -> str:
         )
     if not os.path.isdir(os.path.join(path, "train")) and os.path.isdir(os.path.join(path, DATASET_FOLDER, "train")):
         path = os.path.join(path, DATASET_FOLDER)
+    if not os.path.isdir(os.path.join(path, "train")):
+        from components.example_gen import aclimdb  # loads TensorFlow: only for a root without train/
+
+        spans = aclimdb.list_spans(path)
+        if spans:
+            for span in spans:
+                _check_split_folders(os.path.join(path, f"{aclimdb.SPAN_FOLDER_PREFIX}{span}"))
+            return path
+    _check_split_folders(path)
+    return path
+
+
+def _check_split_folders(path: str) -> None:
     for label in ("pos", "neg"):
         folder = os.path.join(path, "train", label)
         if not os.path.isdir(folder):
@@ -69,7 +83,6 @@ def check_dataset_dir(data_dir: str) -> str:
                     f"{folder} holds no review (*.txt): a model cannot learn, or be tested on, one label alone. "
                     f"Fix: restore its files, or point --data-dir at a complete aclImdb folder."
                 )
-    return path
 
 
 def _has_review(folder: str) -> bool:
@@ -77,11 +90,26 @@ def _has_review(folder: str) -> bool:
         return any(entry.name.endswith(".txt") for entry in entries)
 
 
-def has_test_split(data_root: str) -> bool:
-    """Whether the dataset root (a path, or a URI such as ``gs://``) has a labelled ``test/`` folder."""
-    import tensorflow as tf  # here, so that the rest of this module answers without loading TensorFlow
+def list_spans(data_root: str) -> list:
+    """The span numbers of the ``span-N/`` folders of a data root (a path or URI), ascending."""
+    from components.example_gen import aclimdb  # loads TensorFlow: only when asked
 
-    return all(tf.io.gfile.isdir(f"{data_root.rstrip('/')}/test/{label}") for label in ("pos", "neg"))
+    return aclimdb.list_spans(data_root)
+
+
+def has_test_split(data_root: str) -> bool:
+    """Whether the dataset root (a path, or a URI such as ``gs://``) has a labelled ``test/`` folder.
+
+    Over spans, whether the newest span has one.
+    """
+    # Here, so that the rest of this module answers without loading TensorFlow.
+    import tensorflow as tf
+
+    from components.example_gen import aclimdb
+
+    spans = aclimdb.list_spans(data_root)
+    root = data_root.rstrip("/") + (f"/{aclimdb.SPAN_FOLDER_PREFIX}{spans[-1]}" if spans else "")
+    return all(tf.io.gfile.isdir(f"{root}/test/{label}") for label in ("pos", "neg"))
 
 
 def _sha256(path: str) -> str:

@@ -7,6 +7,7 @@ import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from components.example_gen import aclimdb
 from components.example_gen.component import AclImdbExampleGen
 from components.example_gen.executor import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT
 from components.model import features, trainer as trainer_module
@@ -24,19 +25,28 @@ PREPROCESSING_FN = "components.model.preprocessing.preprocessing_fn"
 RUN_FN = "components.model.trainer.run_fn"
 
 
-def make_eval_config(accuracy_floor: float, max_accuracy_drop: float) -> tfma.EvalConfig:
+def make_eval_config(accuracy_floor: float, max_accuracy_drop: float, slice_by_span: bool = False) -> tfma.EvalConfig:
     """TFMA settings: the metrics to report and the two conditions for a blessing.
 
     Args:
       accuracy_floor: Accuracy a model needs, whatever the baseline.
       max_accuracy_drop: How far (absolute) accuracy may fall below the latest
         blessed model's; ignored while there is no blessed model.
+      slice_by_span: Also report every span on its own and hold each span to both
+        conditions, so that damage to old data cannot hide behind new data.
     """
     accuracy_threshold = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": accuracy_floor}),
         change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -max_accuracy_drop}
         ),
+    )
+    span_slices = [tfma.SlicingSpec(feature_keys=[aclimdb.SPAN_KEY])] if slice_by_span else []
+    # The conditions hold on the whole split and, over spans, on every span's share of it.
+    accuracy = tfma.MetricConfig(
+        class_name="BinaryAccuracy",
+        per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec(), *span_slices], threshold=accuracy_threshold)],
     )
     return tfma.EvalConfig(
         model_specs=[
@@ -46,17 +56,17 @@ def make_eval_config(accuracy_floor: float, max_accuracy_drop: float) -> tfma.Ev
                 prediction_key=trainer_module.PROBABILITY_OUTPUT,
             )
         ],
-        slicing_specs=[tfma.SlicingSpec()],
+        slicing_specs=[tfma.SlicingSpec(), *span_slices],
         metrics_specs=[
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),
-                    tfma.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy_threshold),
+                    accuracy,
                     tfma.MetricConfig(class_name="AUC"),
                     tfma.MetricConfig(class_name="Precision"),
                     tfma.MetricConfig(class_name="Recall"),
                     tfma.MetricConfig(class_name="BinaryCrossentropy", config='"name": "loss"'),
-                ]
+                ],
             )
         ],
     )
@@ -76,6 +86,8 @@ def create_pipeline(
     enable_cache: bool = True,
     trainer_hparams: Optional[tfx.dsl.experimental.RuntimeParameter] = None,
     trainer_resources: Optional[object] = None,
+    spans: bool = False,
+    warm_start: bool = False,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline: aclImdb -> validation -> Transform -> Trainer -> evaluation, push, projector files.
 
@@ -102,12 +114,17 @@ def create_pipeline(
         uses ``hparams``.
       trainer_resources: The Trainer's container resources on Kubeflow (a KFP
         ``ResourceSpec``, e.g. a GPU); None for the runner's default.
+      spans: Whether ``data_root`` holds ``span-N/`` folders: the ExampleGen then
+        ingests the newest span and reads the window of ``settings.window`` spans,
+        and the Evaluator holds every span of it to the blessing conditions.
+      warm_start: Whether the Trainer starts from the latest blessed model.
 
     Returns:
       The pipeline, for any TFX runner.
     """
     example_gen = AclImdbExampleGen(
-        input_base=data_root, include_test_split=include_test_split, eval_percent=settings.eval_percent
+        input_base=data_root, include_test_split=include_test_split, eval_percent=settings.eval_percent,
+        window=settings.window if spans else None,
     ).with_id(nodes.EXAMPLE_GEN)
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path).with_id(nodes.SCHEMA_GEN)
     statistics_gen = tfx.components.StatisticsGen(
@@ -130,6 +147,11 @@ def create_pipeline(
     ).with_id(nodes.TRANSFORM)
     # Nothing is transformed or trained on data with anomalies.
     transform.add_upstream_node(data_gate)
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id(nodes.BASELINE_RESOLVER)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -138,6 +160,8 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config=trainer_hparams if trainer_hparams is not None else hparams.to_dict(),
+        # The latest blessed model, whose embedding rows the Trainer carries over by token.
+        base_model=baseline_resolver.outputs["model"] if warm_start else None,
     ).with_id(nodes.TRAINER)
     if trainer_resources is not None:
         trainer = trainer.with_platform_config(trainer_resources)
@@ -148,17 +172,12 @@ def create_pipeline(
         probe_words=settings.probe_words,
         model_run=trainer.outputs["model_run"],
     ).with_id(nodes.PROJECTOR_EXPORTER)
-    baseline_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id(nodes.BASELINE_RESOLVER)
     evaluator = tfx.components.Evaluator(
         # Raw examples: the model's serving signature applies the transform graph itself.
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
-        eval_config=make_eval_config(settings.accuracy_floor, settings.max_accuracy_drop),
+        eval_config=make_eval_config(settings.accuracy_floor, settings.max_accuracy_drop, slice_by_span=spans),
         example_splits=[TEST_SPLIT if include_test_split else EVAL_SPLIT],
     ).with_id(nodes.EVALUATOR)
     pusher = tfx.components.Pusher(

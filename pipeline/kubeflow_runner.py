@@ -47,6 +47,8 @@ class KubeflowSettings:
     gpu_type: Optional[str] = None
     gpu_image: Optional[str] = None
     enable_cache: bool = True
+    # A data root of span-N/ folders: the window of the newest spans, warm-started from the latest blessed model.
+    spans: bool = False
 
 
 def beam_args_for_image(beam_pipeline_args: Sequence[str]) -> list:
@@ -94,6 +96,8 @@ def build_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kubef
         trainer_hparams=tfx.dsl.experimental.RuntimeParameter(
             name=HPARAMS_PARAMETER, ptype=str, default=defaults[HPARAMS_PARAMETER]),
         trainer_resources=trainer_resources(kubeflow.target, kubeflow.gpus, kubeflow.gpu_type),
+        spans=kubeflow.spans,
+        warm_start=kubeflow.spans,
     )
 
 

@@ -30,6 +30,7 @@ class RunSettings:
     enable_cache: bool = True
     beam_pipeline_args: Tuple[str, ...] = ()
     pipeline_name: str = PIPELINE_NAME
+    warm_start: bool = False  # the Trainer starts from the latest blessed model
 
 
 class OutputFolderBusyError(layout.OutputFolderError):
@@ -76,10 +77,15 @@ def run_local(run: RunSettings) -> results.RunReport:
     """
     output_dir = layout.check_output_dir(run.output_dir)
     with output_lock(output_dir):
-        return _run_locked(run, output_dir)
+        return run_locked(run, output_dir)
 
 
-def _run_locked(run: RunSettings, output_dir: str) -> results.RunReport:
+def run_locked(run: RunSettings, output_dir: str) -> results.RunReport:
+    """Runs the pipeline; the caller holds ``output_lock(output_dir)``.
+
+    The data decides the pipeline's shape: a root of ``span-N/`` folders makes a
+    pipeline over the window of the newest spans.
+    """
     paths = layout.output_paths(output_dir)
     pipeline = factory.create_pipeline(
         pipeline_name=run.pipeline_name,
@@ -89,6 +95,8 @@ def _run_locked(run: RunSettings, output_dir: str) -> results.RunReport:
         hparams=run.hparams,
         include_test_split=data.has_test_split(run.data_dir),
         settings=run.settings,
+        spans=bool(data.list_spans(run.data_dir)),
+        warm_start=run.warm_start,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata"]),
         beam_pipeline_args=list(run.beam_pipeline_args),
         enable_cache=run.enable_cache,

@@ -2,6 +2,7 @@
 
 import os
 
+from components.model.warm_start import WarmStart
 from pipeline.results import RunReport
 
 
@@ -16,6 +17,8 @@ def format_run_report(result: RunReport) -> str:
             f"{summary['exported_epoch']}: eval accuracy {summary['eval_accuracy']:.4f}, "
             f"eval loss {summary['eval_loss']:.4f}"
         )
+    if summary.get("warm_start"):
+        lines.append("Start: " + WarmStart(**summary["warm_start"]).describe())
     lines.extend(format_input_report(result.input_report))
     if result.split_counts:
         lines.append("Examples: " + ", ".join(f"{name} {count:,}" for name, count in result.split_counts.items()))
@@ -49,6 +52,13 @@ def format_evaluation(summary) -> list:
         lines.append(f"  {name:<16} {shown}")
     if not summary.baseline_metrics:
         lines.append("  (no blessed model yet: only the accuracy floor applies)")
+    for span in sorted(summary.span_accuracy):
+        baseline = summary.span_baseline_accuracy.get(span)
+        lines.append(f"  span {span:<11} accuracy {summary.span_accuracy[span]:.4f}"
+                     + (f"   served model {baseline:.4f}" if baseline is not None else ""))
+    problem = summary.data_problem()
+    if problem:
+        lines.append(f"WARNING: {problem}")
     if summary.blessed:
         lines.append("Verdict: BLESSED, pushed to the serving folder")
     else:

@@ -31,6 +31,8 @@ class PipelineSettings:
         0.1, "each split's share of positive reviews must be 0.5 +/- this, or the run stops before training")
     probe_words: Tuple[str, ...] = setting(
         DEFAULT_PROBE_WORDS, "comma-separated words whose nearest neighbours are reported")
+    window: int = setting(
+        3, "over a data folder of spans (span-N/), how many of the newest spans Transform and Trainer work on")
 
     def __post_init__(self):
         try:
@@ -44,6 +46,8 @@ class PipelineSettings:
         if not 0 < self.label_balance_bound < 0.5:
             raise SettingError(
                 "label_balance_bound", f"label_balance_bound must be between 0 and 0.5, got {self.label_balance_bound!r}")
+        if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 1:
+            raise SettingError("window", f"window must be a positive number of spans, got {self.window!r}")
         if not self.probe_words or not all(isinstance(w, str) and w for w in self.probe_words):
             raise SettingError("probe_words", f"probe_words must be one or more words, got {self.probe_words!r}")
         object.__setattr__(self, "probe_words", tuple(self.probe_words))

@@ -29,6 +29,7 @@ def write_corpus(
     seed: int = 0,
     extras: bool = True,
     shuffle_train_labels: bool = False,
+    flip_train_labels: bool = False,
 ) -> Dict[str, int]:
     """Writes ``root/train/{pos,neg}`` (and ``test/``) of ``ID_RATING.txt`` files.
 
@@ -42,6 +43,8 @@ def write_corpus(
       shuffle_train_labels: File the train reviews under pos/ and neg/ at random
         (half each), so that a model trained on them learns nothing; ``test/``
         keeps true labels.
+      flip_train_labels: File every positive train review under neg/ and every
+        negative one under pos/: labels that are all wrong.
 
     Returns:
       Number of labelled reviews per split folder.
@@ -59,6 +62,8 @@ def write_corpus(
             pooled = texts["pos"] + texts["neg"]
             rng.shuffle(pooled)
             texts = {"pos": pooled[:per_label], "neg": pooled[per_label:]}
+        if split == "train" and flip_train_labels:
+            texts = {"pos": texts["neg"], "neg": texts["pos"]}
         for label, ratings in (("pos", (7, 8, 9, 10)), ("neg", (1, 2, 3, 4))):
             folder = os.path.join(root, split, label)
             os.makedirs(folder, exist_ok=True)

@@ -311,3 +311,22 @@ def corpus_reviews(data_root):
         for name in sorted(os.listdir(folder)):
             with open(os.path.join(folder, name), "rb") as f:
                 yield f.read(), label
+
+
+def test_the_rolling_window_and_warm_start_compile(tmp_path):
+    data_root = str(tmp_path / "spans")
+    for span in (1, 2):
+        corpus.write_corpus(os.path.join(data_root, f"span-{span}"), train_per_label=5, test_per_label=None, seed=span)
+    output = str(tmp_path / "retraining.yaml")
+    assert cli.main(["compile", "--image", "img:1", "--pipeline-root", "gs://b/root", "--data-root", data_root,
+                     "--output", output, "--window", "4"]) == 0
+    spec = kfp_launcher.load_pipeline_spec(output)
+    tasks = spec.root.dag.tasks
+    example_gen = tasks[nodes.EXAMPLE_GEN].inputs.parameters
+    patterns = [s["pattern"] for s in json.loads(example_gen["input_config"].runtime_value.constant.string_value)["splits"]]
+    assert patterns == ["span-{SPAN}/train/*/*.txt", "span-{SPAN}/train/*/*.txt"]
+    custom = json.loads(example_gen["custom_config"].runtime_value.constant.string_value)["custom_config"]["value"]
+    assert custom["window"] == 4
+    # The Trainer starts from the latest blessed model: the resolver's model output.
+    base_model = tasks[nodes.TRAINER].inputs.artifacts["base_model"].task_output_artifact
+    assert base_model.producer_task == f"{nodes.BASELINE_RESOLVER}-model-resolver"

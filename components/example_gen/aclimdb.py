@@ -10,6 +10,10 @@ The Large Movie Review Dataset keeps one review per file::
 
 IDs restart in every folder, so a review's identity is its path relative to the
 dataset root without the extension, e.g. ``train/pos/123_9``.
+
+A data root may instead hold spans, each an aclImdb-layout folder of newer reviews:
+``DATA/span-1/train/...``, ``DATA/span-2/...``. A review's id then starts with its span
+(``span-2/train/pos/123_9``), so equal file names in two spans stay two reviews.
 """
 
 import dataclasses
@@ -25,6 +29,10 @@ TEXT_KEY = "text"
 LABEL_KEY = "label"
 RATING_KEY = "rating"
 ID_KEY = "id"
+SPAN_KEY = "span"  # the review's span; 0 in a plain aclImdb folder
+
+SPAN_FOLDER_PREFIX = "span-"
+_SPAN_FOLDER_RE = re.compile(r"^span-(\d+)$")
 
 LABEL_FOLDERS = {"neg": 0, "pos": 1}
 # Written when a file name does not follow ID_RATING.txt; real ratings are 1-10.
@@ -55,6 +63,12 @@ class Review:
     rating: int
     had_invalid_utf8: bool = False
     truncated: bool = False
+
+    @property
+    def span(self) -> int:
+        """The span the review came from (``span-N/`` leading its id), or 0."""
+        match = _SPAN_FOLDER_RE.match(self.review_id.split("/", 1)[0])
+        return int(match.group(1)) if match else 0
 
 
 def labelled_review_files(folder_pattern: str) -> List[str]:
@@ -88,11 +102,23 @@ def parse_review_path(path: str) -> tuple:
     if label_folder not in LABEL_FOLDERS:
         raise ValueError(f"{path} is not in a pos/ or neg/ folder, so it has no label")
     split_folder = os.path.basename(os.path.dirname(folder))
+    span_folder = os.path.basename(os.path.dirname(os.path.dirname(folder)))
+    prefix = f"{span_folder}/" if _SPAN_FOLDER_RE.match(span_folder) else ""
     name = os.path.basename(path)
     match = _FILE_NAME_RE.match(name)
     rating = int(match.group(2)) if match else UNKNOWN_RATING
     stem = name[: -len(".txt")] if name.endswith(".txt") else name
-    return f"{split_folder}/{label_folder}/{stem}", LABEL_FOLDERS[label_folder], rating
+    return f"{prefix}{split_folder}/{label_folder}/{stem}", LABEL_FOLDERS[label_folder], rating
+
+
+def list_spans(data_root: str) -> List[int]:
+    """The span numbers of the ``span-N`` folders under a data root (a path or URI), ascending."""
+    spans = []
+    for path in tf.io.gfile.glob(f"{data_root.rstrip('/')}/{SPAN_FOLDER_PREFIX}*"):
+        match = _SPAN_FOLDER_RE.match(os.path.basename(path.rstrip("/")))
+        if match and tf.io.gfile.isdir(path):
+            spans.append(int(match.group(1)))
+    return sorted(spans)
 
 
 class UnreadableReviewError(Exception):
@@ -149,6 +175,7 @@ def to_tf_example(review: Review) -> tf.train.Example:
                 LABEL_KEY: feature(int64_list=tf.train.Int64List(value=[review.label])),
                 RATING_KEY: feature(int64_list=tf.train.Int64List(value=[review.rating])),
                 ID_KEY: feature(bytes_list=tf.train.BytesList(value=[review.review_id.encode("utf-8")])),
+                SPAN_KEY: feature(int64_list=tf.train.Int64List(value=[review.span])),
             }
         )
     )

@@ -1,5 +1,7 @@
 """The aclImdb ExampleGen component: FileBasedExampleGen with the aclImdb executor."""
 
+from typing import Optional
+
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 
@@ -20,16 +22,20 @@ class AclImdbExampleGen(FileBasedExampleGen):
         input_base: str,
         include_test_split: bool = True,
         eval_percent: int = DEFAULT_EVAL_PERCENT,
+        window: Optional[int] = None,
     ):
         """Creates the component.
 
         Args:
-          input_base: The dataset root: the folder that holds ``train/`` (and ``test/``).
+          input_base: The dataset root: the folder that holds ``train/`` (and ``test/``),
+            or, with ``window``, the ``span-N/`` folders that each hold one.
           include_test_split: Whether to read ``test/{pos,neg}`` into a ``test`` split.
           eval_percent: Share of the train folder, in percent, that goes to ``eval``.
+          window: Over spans, how many of the newest spans to read (the newest is the
+            one TFX's span resolution finds); None for a plain aclImdb folder.
         """
         super().__init__(
             input_base=input_base,
-            input_config=executor.make_input_config(include_test_split),
-            custom_config=executor.make_custom_config(eval_percent),
+            input_config=executor.make_input_config(include_test_split, spans=window is not None),
+            custom_config=executor.make_custom_config(eval_percent, window),
         )

@@ -3,15 +3,23 @@
 Reads ``train/{pos,neg}`` once and carves the ``eval`` split out of it by a hash
 of each review's ID; reads ``test/{pos,neg}`` into ``test`` when that split is
 configured.
+
+Over spans (``DATA/span-N/``), the input patterns carry TFX's ``{SPAN}``: the driver
+resolves the newest span K (and records it and the input fingerprint in ML
+Metadata), and the executor reads the rolling window of the last ``window`` spans up
+to K into the same splits, so that Transform and Trainer work on the window.
 """
 
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
+
+from absl import logging
 
 import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import struct_pb2
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
@@ -28,41 +36,60 @@ TRAIN_FOLDER_PATTERN = "train/*/*.txt"
 TEST_FOLDER_PATTERN = "test/*/*.txt"
 
 EVAL_PERCENT_KEY = "eval_percent"
+WINDOW_KEY = "window"  # spans read, newest last; absent for a plain aclImdb folder
+SPAN_PATTERN_PREFIX = aclimdb.SPAN_FOLDER_PREFIX + "{SPAN}/"
 
 COUNTER_NAMESPACE = "aclimdb"
 
 
-def make_input_config(include_test_split: bool) -> example_gen_pb2.Input:
-    """The input splits: train and eval both read the train folder; test the test folder."""
+def make_input_config(include_test_split: bool, spans: bool = False) -> example_gen_pb2.Input:
+    """The input splits: train and eval both read the train folder; test the test folder.
+
+    With ``spans``, the patterns are those of the newest span, ``span-{SPAN}/...``.
+    """
+    prefix = SPAN_PATTERN_PREFIX if spans else ""
     splits = [
-        example_gen_pb2.Input.Split(name=TRAIN_SPLIT, pattern=TRAIN_FOLDER_PATTERN),
-        example_gen_pb2.Input.Split(name=EVAL_SPLIT, pattern=TRAIN_FOLDER_PATTERN),
+        example_gen_pb2.Input.Split(name=TRAIN_SPLIT, pattern=prefix + TRAIN_FOLDER_PATTERN),
+        example_gen_pb2.Input.Split(name=EVAL_SPLIT, pattern=prefix + TRAIN_FOLDER_PATTERN),
     ]
     if include_test_split:
-        splits.append(example_gen_pb2.Input.Split(name=TEST_SPLIT, pattern=TEST_FOLDER_PATTERN))
+        splits.append(example_gen_pb2.Input.Split(name=TEST_SPLIT, pattern=prefix + TEST_FOLDER_PATTERN))
     return example_gen_pb2.Input(splits=splits)
 
 
-def make_custom_config(eval_percent: int) -> example_gen_pb2.CustomConfig:
-    """Packs the executor's own settings into ExampleGen's ``custom_config``."""
+def make_custom_config(eval_percent: int, window: Optional[int] = None) -> example_gen_pb2.CustomConfig:
+    """Packs the executor's own settings into ExampleGen's ``custom_config``.
+
+    Args:
+      eval_percent: Share of each train folder that goes to ``eval``.
+      window: Over spans, how many of the newest spans to read; None for a plain folder.
+    """
     check_eval_percent(eval_percent)
+    values = {EVAL_PERCENT_KEY: eval_percent}
+    if window is not None:
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be a positive number of spans, got {window!r}")
+        values[WINDOW_KEY] = window
     settings = struct_pb2.Struct()
-    settings.update({EVAL_PERCENT_KEY: eval_percent})
+    settings.update(values)
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(settings)
     return config
 
 
-def _eval_percent(exec_properties: Dict[str, Any]) -> int:
+def _custom_settings(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
-    if not raw:
-        return DEFAULT_EVAL_PERCENT
-    config = example_gen_pb2.CustomConfig()
-    proto_utils.json_to_proto(raw, config)
     settings = struct_pb2.Struct()
-    if not config.custom_config.Unpack(settings):
-        return DEFAULT_EVAL_PERCENT
-    return int(settings[EVAL_PERCENT_KEY]) if EVAL_PERCENT_KEY in settings else DEFAULT_EVAL_PERCENT
+    if raw:
+        config = example_gen_pb2.CustomConfig()
+        proto_utils.json_to_proto(raw, config)
+        config.custom_config.Unpack(settings)
+    return {key: int(value) for key, value in settings.items()}
+
+
+def window_spans(input_base: str, newest: int, window: int) -> List[int]:
+    """The spans a run reads: the last ``window`` span folders up to ``newest``, oldest first."""
+    return [span for span in aclimdb.list_spans(input_base) if span <= newest][-window:]
 
 
 # Kinds of input problems the reader works around, as counted in the input report.
@@ -216,20 +243,36 @@ class Executor(BaseExampleGenExecutor):
                 f"Unsupported input_config {patterns}: build it with make_input_config(), which "
                 f"reads train and eval from one folder and, optionally, test from another."
             )
-        eval_percent = _eval_percent(exec_properties)
+        settings = _custom_settings(exec_properties)
+        eval_percent = settings.get(EVAL_PERCENT_KEY, DEFAULT_EVAL_PERCENT)
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
 
-        train_folder = pipeline | "ReadTrainFolder" >> ReadAclImdb(input_base, patterns[TRAIN_SPLIT])
-        train, evaluation = train_folder.examples | "SplitTrainEval" >> beam.Partition(
+        # The folders each split reads: the configured ones, or over spans those of the window.
+        folders = {TRAIN_SPLIT: [patterns[TRAIN_SPLIT]]}
+        if TEST_SPLIT in patterns:
+            folders[TEST_SPLIT] = [patterns[TEST_SPLIT]]
+        if WINDOW_KEY in settings:
+            newest = int(exec_properties[example_gen_utils.SPAN_PROPERTY_NAME])
+            spans = window_spans(input_base, newest, settings[WINDOW_KEY])
+            logging.info("Reading the window of spans %s (newest %d)", spans, newest)
+            prefix = lambda span: f"{aclimdb.SPAN_FOLDER_PREFIX}{span}/"  # noqa: E731
+            folders[TRAIN_SPLIT] = [prefix(span) + TRAIN_FOLDER_PATTERN for span in spans]
+            if TEST_SPLIT in patterns:
+                folders[TEST_SPLIT] = [prefix(span) + TEST_FOLDER_PATTERN for span in spans
+                                       if aclimdb.labelled_review_files(os.path.join(input_base, prefix(span) + TEST_FOLDER_PATTERN))]
+
+        read = {split: [pipeline | f"Read{split.capitalize()}-{i}" >> ReadAclImdb(input_base, pattern)
+                        for i, pattern in enumerate(split_folders)]
+                for split, split_folders in folders.items()}
+        train_examples = [r.examples for r in read[TRAIN_SPLIT]] | "FlattenTrainFolders" >> beam.Flatten()
+        train, evaluation = train_examples | "SplitTrainEval" >> beam.Partition(
             lambda example, _: _split_of(example, eval_percent), 2
         )
         result = {TRAIN_SPLIT: train, EVAL_SPLIT: evaluation}
-        all_examples, all_issues = [train_folder.examples], [train_folder[_ISSUES_TAG]]
-        if TEST_SPLIT in patterns:
-            test_folder = pipeline | "ReadTestFolder" >> ReadAclImdb(input_base, patterns[TEST_SPLIT])
-            result[TEST_SPLIT] = test_folder.examples
-            all_examples.append(test_folder.examples)
-            all_issues.append(test_folder[_ISSUES_TAG])
+        if TEST_SPLIT in read:
+            result[TEST_SPLIT] = [r.examples for r in read[TEST_SPLIT]] | "FlattenTestFolders" >> beam.Flatten()
+        all_examples = [r.examples for reads in read.values() for r in reads]
+        all_issues = [r[_ISSUES_TAG] for reads in read.values() for r in reads]
 
         if self._input_report_path:
             kept = tuple(all_examples) | "FlattenExamples" >> beam.Flatten() | "CountKept" >> beam.combiners.Count.Globally()

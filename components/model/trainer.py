@@ -7,6 +7,7 @@ The exported SavedModel carries the tf.Transform graph and two signatures:
 - ``predict_text``: raw review strings (input ``text``); same outputs.
 """
 
+import dataclasses
 import json
 import logging as std_logging
 import os
@@ -19,7 +20,7 @@ import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from components.model import features, model as model_lib, preprocessing
+from components.model import features, model as model_lib, preprocessing, warm_start
 from components.model.hparams import HParams
 
 # Written into the ModelRun artifact beside the TensorBoard logs.
@@ -119,6 +120,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     rows = preprocessing.embedding_rows(tf_transform_output, hparams.num_oov_buckets)
     model = model_lib.build_model(rows, hparams)
     model.summary(print_fn=logging.info)
+    tokens = warm_start.row_tokens(
+        [t.decode("utf-8", "replace") for t in tf_transform_output.vocabulary_by_name(features.VOCABULARY_NAME)],
+        hparams.num_oov_buckets)
+    # The pipeline gives a base model (the latest blessed one) only when it asks for a warm start.
+    started_from = warm_start.carry_over(model, tokens, fn_args.base_model)
+    _PROGRESS.info("Trainer: %s", started_from.describe())
 
     history = model.fit(
         train_data,
@@ -131,8 +138,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         ],
         verbose=0,
     )
-    _write_training_summary(fn_args.model_run_dir, hparams, device, rows, history.history)
+    _write_training_summary(fn_args.model_run_dir, hparams, device, rows, history.history, started_from)
     export_serving_model(model, tf_transform_output, fn_args.serving_model_dir)
+    warm_start.save_row_tokens(fn_args.serving_model_dir, tokens)
 
 
 def _log_epoch(epoch: int, epochs: int, logs: Dict[str, float]) -> None:
@@ -144,7 +152,8 @@ def _log_epoch(epoch: int, epochs: int, logs: Dict[str, float]) -> None:
 
 
 def _write_training_summary(
-    model_run_dir: str, hparams: HParams, device: str, rows: int, history: Dict[str, List[float]]
+    model_run_dir: str, hparams: HParams, device: str, rows: int, history: Dict[str, List[float]],
+    started_from: warm_start.WarmStart,
 ) -> None:
     val_accuracy = history.get("val_accuracy", [])
     # Early stopping restores the best epoch's weights; otherwise the last epoch's are exported.
@@ -159,6 +168,7 @@ def _write_training_summary(
         "eval_accuracy": float(val_accuracy[exported_epoch]) if val_accuracy else None,
         "eval_loss": float(history["val_loss"][exported_epoch]) if val_accuracy else None,
         "embedding_rows": rows,
+        "warm_start": dataclasses.asdict(started_from),
         "hparams": hparams.to_dict(),
         "history": {name: [float(v) for v in values] for name, values in history.items()},
     }

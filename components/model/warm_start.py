@@ -1,0 +1,101 @@
+"""Warm start: a new model begins from the weights of the latest blessed one.
+
+The vocabulary is ordered by frequency and changes with the data, so embedding rows
+are carried over by token, not by row number: a token in both vocabularies keeps its
+learned vector, a new token starts from its fresh initialisation. Every other weight
+is copied when its shape agrees. An exported model records its row tokens in
+``assets.extra/row_tokens.json`` (TF Serving ignores ``assets.extra``) for this.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from components.model import features
+
+ROW_TOKENS_FILE = os.path.join("assets.extra", "row_tokens.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmStart:
+    """What was carried over from the previous model."""
+
+    source: Optional[str]  # the previous model's folder; None: trained from scratch
+    rows_carried: int = 0
+    rows_new: int = 0
+    weights_copied: List[str] = dataclasses.field(default_factory=list)
+    weights_fresh: List[str] = dataclasses.field(default_factory=list)
+    reason: str = ""  # why it trained from scratch
+
+    def describe(self) -> str:
+        if self.source is None:
+            return f"trained from scratch ({self.reason})"
+        return (f"warm start from {self.source}: {self.rows_carried:,} embedding rows carried over by token, "
+                f"{self.rows_new:,} new; {len(self.weights_copied)} other weights copied"
+                + (f", {len(self.weights_fresh)} fresh (shapes differ)" if self.weights_fresh else ""))
+
+
+def row_tokens(vocabulary: Sequence[str], num_oov_buckets: int) -> List[str]:
+    """The token of every embedding row: padding, the OOV rows, then the vocabulary."""
+    return [features.PADDING_TOKEN] + features.oov_tokens(num_oov_buckets) + list(vocabulary)
+
+
+def save_row_tokens(export_dir: str, tokens: Sequence[str]) -> None:
+    path = os.path.join(export_dir, ROW_TOKENS_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(list(tokens), f, ensure_ascii=False)
+
+
+def _previous_weights(model_dir: str) -> Dict[str, np.ndarray]:
+    loaded = tf.saved_model.load(model_dir)
+    owner = getattr(loaded, "model", loaded)
+    return {variable.name: variable.numpy() for variable in getattr(owner, "variables", [])}
+
+
+def carry_over(model, tokens: Sequence[str], previous_dir: Optional[str]) -> WarmStart:
+    """Sets ``model``'s weights from the model exported in ``previous_dir``, where they fit.
+
+    Args:
+      model: The new, built Keras model.
+      tokens: The token of each of its embedding rows (``row_tokens``).
+      previous_dir: The previous model's SavedModel folder, or None.
+
+    Returns:
+      What was carried over; ``source`` None when nothing could be.
+    """
+    if not previous_dir:
+        return WarmStart(None, reason="no base model: warm start not asked for, or no blessed model yet")
+    tokens_path = os.path.join(previous_dir, ROW_TOKENS_FILE)
+    if not tf.io.gfile.exists(tokens_path):
+        return WarmStart(None, reason=f"the latest blessed model records no row tokens ({ROW_TOKENS_FILE})")
+    with tf.io.gfile.GFile(tokens_path) as f:
+        previous_rows = {token: row for row, token in enumerate(json.load(f))}
+    previous = _previous_weights(previous_dir)
+    embedding_name = f"{features.EMBEDDING_LAYER_NAME}/embeddings:0"
+    if embedding_name not in previous:
+        return WarmStart(None, reason=f"the latest blessed model has no {embedding_name}")
+
+    carried, copied, fresh = 0, [], []
+    for variable in model.weights:
+        old = previous.get(variable.name)
+        if variable.name == embedding_name:
+            table = variable.numpy()
+            if old is None or old.shape[1] != table.shape[1]:
+                return WarmStart(None, reason="the embedding width changed")
+            for row, token in enumerate(tokens):
+                if token in previous_rows and previous_rows[token] < old.shape[0]:
+                    table[row] = old[previous_rows[token]]
+                    carried += 1
+            variable.assign(table)
+        elif old is not None and tuple(old.shape) == tuple(variable.shape):
+            variable.assign(old)
+            copied.append(variable.name)
+        else:
+            fresh.append(variable.name)
+    return WarmStart(previous_dir, rows_carried=carried, rows_new=len(tokens) - carried,
+                     weights_copied=copied, weights_fresh=fresh)

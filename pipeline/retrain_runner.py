@@ -1,0 +1,67 @@
+"""One iteration of scheduled retraining on this machine, for cron or a systemd timer (see deploy/).
+
+A thin runner beside ``local_runner``: the same pipeline over a data root of spans
+(``DATA/span-N/``), trained on the window of the newest spans, warm-started from the
+latest blessed model, and pushed only if the Evaluator blesses it. An iteration with
+no span newer than the last one judged does nothing.
+"""
+
+import dataclasses
+import os
+from typing import Optional, Union
+
+from tfx.components.example_gen.utils import SPAN_PROPERTY_NAME as SPAN_PROPERTY
+
+from pipeline import data, layout, local_runner, metadata, nodes, results
+
+
+@dataclasses.dataclass(frozen=True)
+class NoNewSpan:
+    """Nothing to do: the newest span was judged by an earlier iteration."""
+
+    span: int
+
+    def describe(self) -> str:
+        return f"no new span since span {self.span}: nothing trained, nothing pushed"
+
+
+def last_judged_span(metadata_path: str, pipeline_name: str) -> Optional[int]:
+    """The span the latest run ingested, if that run went as far as the Evaluator's verdict and the Pusher."""
+    if not os.path.exists(metadata_path):
+        return None
+    store = metadata.open_store(metadata_path)
+    run_id = metadata.latest_run_id(store, pipeline_name)
+    if run_id is None:
+        return None
+    components = {c.node_id: c for c in metadata.component_runs(store, pipeline_name, run_id)}
+    finished = ("ran", "cached")
+    example_gen = components.get(nodes.EXAMPLE_GEN)
+    if not example_gen or not example_gen.outputs.get("examples") or any(
+            node not in components or components[node].state not in finished for node in (nodes.EVALUATOR, nodes.PUSHER)):
+        return None
+    examples = example_gen.outputs["examples"][0]
+    # TFX's ExampleGen driver records the span as a custom property of the Examples artifact.
+    for values in (examples.custom_properties, examples.properties):
+        if SPAN_PROPERTY in values:
+            return values[SPAN_PROPERTY].int_value
+    return None
+
+
+def retrain(run: local_runner.RunSettings) -> Union[results.RunReport, NoNewSpan]:
+    """Runs one iteration: ingests the newest span unless the last iteration judged it already.
+
+    Raises:
+      DataError: If the data root holds no ``span-N/`` folder.
+      OutputFolderBusyError: At once, if another run or iteration holds the output folder.
+    """
+    spans = data.list_spans(run.data_dir)
+    if not spans:
+        raise data.DataError(
+            f"{run.data_dir} holds no span folder (span-1/, span-2/, ... each an aclImdb folder with train/). "
+            f"Fix: put each new batch of reviews in a new span-N/ folder, or use `run` for a plain aclImdb folder.")
+    output_dir = layout.check_output_dir(run.output_dir)
+    with local_runner.output_lock(output_dir):
+        judged = last_judged_span(layout.output_paths(output_dir)["metadata"], run.pipeline_name)
+        if judged is not None and spans[-1] <= judged:
+            return NoNewSpan(judged)
+        return local_runner.run_locked(dataclasses.replace(run, warm_start=True), output_dir)

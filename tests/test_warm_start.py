@@ -1,0 +1,61 @@
+"""Warm start: embedding rows carried over by token, other weights when their shapes agree."""
+
+import numpy as np
+import tensorflow as tf
+
+from components.model import model as model_lib, warm_start
+from components.model.hparams import HParams
+
+HPARAMS = HParams(vocab_size=10, sequence_length=4, embedding_dim=3, hidden_units=2)
+
+
+class _Served(tf.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+
+def _export(model, tokens, folder):
+    tf.saved_model.save(_Served(model), folder)
+    warm_start.save_row_tokens(folder, tokens)
+
+
+def test_rows_follow_their_tokens_and_new_tokens_start_fresh(tmp_path):
+    old_tokens = warm_start.row_tokens(["good", "bad", "film"], num_oov_buckets=1)
+    assert old_tokens == ["", "[UNK]", "good", "bad", "film"]
+    old = model_lib.build_model(len(old_tokens), HPARAMS)
+    old_table = np.arange(15, dtype=np.float32).reshape(5, 3)
+    old.get_layer("embedding").set_weights([old_table])
+    _export(old, old_tokens, str(tmp_path / "old"))
+
+    # The new vocabulary: frequencies changed the order, "film" left, "great" arrived.
+    new_tokens = warm_start.row_tokens(["bad", "great", "good"], num_oov_buckets=1)
+    new = model_lib.build_model(len(new_tokens), HPARAMS)
+    fresh_great = new.get_layer("embedding").get_weights()[0][3].copy()
+    result = warm_start.carry_over(new, new_tokens, str(tmp_path / "old"))
+
+    table = new.get_layer("embedding").get_weights()[0]
+    np.testing.assert_array_equal(table[0], [0, 1, 2])     # padding
+    np.testing.assert_array_equal(table[1], [3, 4, 5])     # [UNK]
+    np.testing.assert_array_equal(table[2], [9, 10, 11])   # "bad" was row 3
+    np.testing.assert_array_equal(table[3], fresh_great)   # "great" is new
+    np.testing.assert_array_equal(table[4], [6, 7, 8])     # "good" was row 2
+    assert (result.rows_carried, result.rows_new) == (4, 1)
+    # The hidden and output layers have the same shapes: copied.
+    np.testing.assert_array_equal(new.get_layer("hidden").get_weights()[0], old.get_layer("hidden").get_weights()[0])
+    assert sorted(result.weights_copied) == ["hidden/bias:0", "hidden/kernel:0", "logit/bias:0", "logit/kernel:0"]
+    assert "4 embedding rows carried over by token, 1 new" in result.describe()
+
+
+def test_other_shapes_start_fresh_and_no_model_trains_from_scratch(tmp_path):
+    tokens = warm_start.row_tokens(["good"], num_oov_buckets=1)
+    old = model_lib.build_model(len(tokens), HPARAMS)
+    _export(old, tokens, str(tmp_path / "old"))
+    wider = model_lib.build_model(len(tokens), HParams(vocab_size=10, sequence_length=4, embedding_dim=3, hidden_units=5))
+    result = warm_start.carry_over(wider, tokens, str(tmp_path / "old"))
+    assert result.rows_carried == 3 and "hidden/kernel:0" in result.weights_fresh
+
+    assert warm_start.carry_over(wider, tokens, None).source is None
+    tf.saved_model.save(_Served(old), str(tmp_path / "no_tokens"))
+    unrecorded = warm_start.carry_over(wider, tokens, str(tmp_path / "no_tokens"))
+    assert unrecorded.source is None and "records no row tokens" in unrecorded.reason
