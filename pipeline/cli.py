@@ -47,13 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output-dir", default="output", help="where artifacts, ML Metadata and results go (default: %(default)s)")
     run.add_argument("--cache-dir", help="download cache (default: $IMDB_EMBEDDINGS_CACHE or ~/.cache/imdb-embeddings)")
     _add_pipeline_options(run)
-    run.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
-    run.add_argument("--verbose", action="store_true", help="also print every log line of TFX, Beam and TensorFlow")
+    _add_local_run_options(run)
     run.add_argument("--no-cache", action="store_true", help="re-run every component instead of reusing earlier results")
-    run.add_argument(
-        "--beam-arg", action="append", default=[], metavar="ARG",
-        help="extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2 (repeatable)",
-    )
     retrain = commands.add_parser(
         "retrain", parents=[debug],
         help="one scheduled retraining iteration over a data folder of spans (span-N/)",
@@ -64,10 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     retrain.add_argument("--data-dir", required=True, help="folder of spans: span-1/, span-2/, ... each holding train/")
     retrain.add_argument("--output-dir", default="output", help="as in `run` (default: %(default)s)")
     _add_pipeline_options(retrain)
-    retrain.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
-    retrain.add_argument("--verbose", action="store_true", help="also print every log line of TFX, Beam and TensorFlow")
-    retrain.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
-                         help="extra Beam pipeline argument (repeatable)")
+    _add_local_run_options(retrain)
     _add_kubeflow_commands(commands, debug)
 
     predict = commands.add_parser(
@@ -117,6 +109,16 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     )
     declared.add_options(parser, HParams, default_text="the preset's")
     declared.add_options(parser, declared.PipelineSettings)
+
+
+def _add_local_run_options(parser: argparse.ArgumentParser) -> None:
+    """Output and Beam options of the commands that run the pipeline on this machine."""
+    parser.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
+    parser.add_argument("--verbose", action="store_true", help="also print every log line of TFX, Beam and TensorFlow")
+    parser.add_argument(
+        "--beam-arg", action="append", default=[], metavar="ARG",
+        help="extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2 (repeatable)",
+    )
 
 
 DEFAULT_PACKAGE = f"{declared.PIPELINE_NAME}.yaml"
