@@ -100,3 +100,36 @@ def test_do_without_test_folder(small_corpus, tmp_path):
 def test_make_custom_config_rejects_bad_share():
     with pytest.raises(ValueError, match="eval_percent"):
         executor.make_custom_config(100)
+
+
+def test_do_over_spans_reads_the_window_up_to_the_resolved_span(tmp_path):
+    from tests import corpus
+
+    root = str(tmp_path / "spans")
+    for span, test_per_label in ((1, 4), (2, None), (3, 3), (4, 2)):
+        corpus.write_corpus(os.path.join(root, f"span-{span}"), train_per_label=20, test_per_label=test_per_label,
+                            seed=span)
+    properties = _exec_properties(root)
+    properties[standard_component_specs.INPUT_CONFIG_KEY] = proto_utils.proto_to_json(
+        executor.make_input_config(include_test_split=True, spans=True))
+    properties[standard_component_specs.CUSTOM_CONFIG_KEY] = proto_utils.proto_to_json(
+        executor.make_custom_config(20, window=3))
+    properties["span"] = 3  # as TFX's driver resolves it (span 4 arrived later, say)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "out")
+    executor.Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, properties)
+    by_split = {}
+    for split in artifact_utils.decode_split_names(examples.split_names):
+        files = fileio.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*.gz"))
+        by_split[split] = [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+    def spans(split):
+        return sorted({e.features.feature["span"].int64_list.value[0] for e in by_split[split]})
+
+    # The window of 3 up to span 3: spans 1-3; test/ where a span has it.
+    assert spans("train") == spans("eval") == [1, 2, 3]
+    assert len(by_split["train"]) + len(by_split["eval"]) == 3 * 40
+    assert spans("test") == [1, 3] and len(by_split["test"]) == 2 * 4 + 2 * 3
+    ids = _ids(e for split in by_split.values() for e in split)
+    assert len(ids) == len(set(ids))  # equal file names in each span, distinct ids
+    assert executor.window_spans(root, newest=4, window=2) == [3, 4]

@@ -9,17 +9,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import tensorflow_transform as tft
 import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.utils import import_utils
 
-from components.model import features, trainer
+from components.model import features
 from components.model.hparams import PRESETS, HParams
 from components.projector import projector
-from pipeline import cli, factory, kubeflow_runner, layout, nodes
+from pipeline import cli, factory, kubeflow_runner, layout, nodes, serving
 from pipeline.settings import PipelineSettings
 from tests import corpus, kfp_launcher
 
@@ -296,10 +295,9 @@ def test_the_compiled_pipeline_runs_task_by_task_as_the_launcher_would(compiled)
     assert labels == [features.OOV_TOKEN] + [token.decode() for token in vocabulary]
     assert vectors.shape == (len(labels), HPARAMS.embedding_dim)
 
+    # What `pipeline.py predict` does with the pushed model, on the test reviews.
     reviews = list(corpus_reviews(kubeflow.data_root))
-    model = tf.saved_model.load(served)
-    probability = model.signatures[trainer.PREDICT_TEXT_SIGNATURE](
-        text=tf.constant([text for text, _ in reviews]))["probability"].numpy()
+    probability = serving.predict(served, [text for text, _ in reviews])
     accuracy = float(np.mean((probability > 0.5) == np.array([label for _, label in reviews])))
     assert accuracy > 0.8, accuracy
 
