@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 # tf.Transform's TransformFeaturesLayer is Keras 2: make `tf.keras` mean tf-keras everywhere.
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: setup run test test-unit test-e2e lock image clean
+.PHONY: setup run test test-unit test-e2e bench lock image clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,12 @@ test-unit: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(PYTHON) -m pytest -m e2e $(PYTEST_ARGS)
+
+# `make bench DATA_DIR=/path/to/aclImdb [BENCH_ARGS="--presets tutorial"]`: the pipeline against the bare tutorial script.
+BENCH_ARGS ?=
+bench: $(STAMP)
+	@[ -n "$(DATA_DIR)" ] || { echo "make bench needs DATA_DIR=/path/to/aclImdb (the folder holding train/)" >&2; exit 2; }
+	$(PYTHON) -m bench.run --data-dir "$(DATA_DIR)" $(BENCH_ARGS)
 
 # Re-resolve requirements.txt from scratch and pin every transitive version.
 lock:

@@ -1,0 +1,64 @@
+"""The benchmark: its pieces, and a smoke run of `python -m bench.run` on a small generated corpus."""
+
+import json
+import os
+
+import pytest
+
+from bench import run as bench
+from tests import corpus
+
+
+def test_subset_links_a_share_of_each_label(tmp_path):
+    root = str(tmp_path / "aclImdb")
+    corpus.write_corpus(root, train_per_label=10, test_per_label=4)
+    assert bench.subset(root, 50, str(tmp_path / "half")) == 10
+    for split, per_label in (("train", 5), ("test", 2)):
+        for label in ("pos", "neg"):
+            names = os.listdir(tmp_path / "half" / split / label)
+            assert len(names) == per_label
+            assert all(os.path.samefile(tmp_path / "half" / split / label / n, os.path.join(root, split, label, n))
+                       for n in names)
+
+
+def test_ratios_are_the_targets_figures():
+    cases = [
+        bench.Case("-", "tfx import", 15.0, 900),
+        bench.Case("tutorial", "bare script", 30.0, 800),
+        bench.Case("tutorial", "cold", 90.0, 2000, components={"Trainer": 24.0, "Transform": 10.0}),
+        bench.Case("tutorial", "warm", 18.0, 1000),
+        bench.Case("tutorial", "50% of reviews", 50.0, 1500),
+        bench.Case("fasttext", "cold", 120.0, 4096, components={"Transform": 25.0}),
+    ]
+    assert bench.ratios(cases) == {
+        "tutorial: cold pipeline / bare script": 3.0,
+        "tutorial: Trainer / bare script": 0.8,
+        "tutorial: warm run - tfx import (s)": 3.0,
+        "tutorial: 100% / 50% of reviews": 1.8,
+        "fasttext: cold pipeline / bare script": 4.0,
+        "fasttext Transform / tutorial Transform": 2.5,
+        "peak memory of any case (GiB)": 4.0,
+    }
+
+
+@pytest.mark.e2e
+def test_benchmark_smoke_run(tmp_path, capsys):
+    root = str(tmp_path / "aclImdb")
+    corpus.write_corpus(root, train_per_label=60, test_per_label=None)
+    small = ["--pipeline-arg=--vocab-size=200", "--pipeline-arg=--sequence-length=40", "--pipeline-arg=--epochs=2",
+             "--pipeline-arg=--batch-size=32", "--bare-arg=--epochs=2"]
+    assert bench.main(["--data-dir", root, "--work-dir", str(tmp_path / "work"), "--presets", "tutorial",
+                       "--fractions", "50,100", *small]) == 0
+    out = capsys.readouterr().out
+    assert "tutorial  cold" in out and "tutorial: cold pipeline / bare script" in out
+    with open(tmp_path / "work" / "benchmark.json") as f:
+        result = json.load(f)
+    cases = {(c["preset"], c["case"]): c for c in result["cases"]}
+    assert set(cases) == {("-", "tfx import"), ("tutorial", "bare script"), ("tutorial", "cold"),
+                          ("tutorial", "warm"), ("tutorial", "50% of reviews")}
+    cold, warm = cases[("tutorial", "cold")], cases[("tutorial", "warm")]
+    assert {"AclImdbExampleGen", "Transform", "Trainer", "Evaluator"} <= set(cold["executed"])
+    assert "Trainer" not in warm["executed"] and warm["new_pushes"] == 0
+    assert cases[("tutorial", "50% of reviews")]["reviews"] == 60
+    assert all(c["seconds"] > 0 and c["peak_mib"] > 100 for c in result["cases"])
+    assert cold["eval_accuracy"] is not None
