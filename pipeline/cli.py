@@ -191,11 +191,12 @@ def _parameters(args: argparse.Namespace) -> dict:
 
 
 def _command_compile(args: argparse.Namespace) -> int:
-    from pipeline import data, kubeflow_runner
-
     hparams, settings = settings_from_args(args)
     if args.gpu < 0:
         raise UsageError(f"invalid --gpu: must be 0 or more, got {args.gpu}. Fix: pass --gpu a valid value.")
+    # Imported after the option checks, so that a bad option answers without loading TFX.
+    from pipeline import data, kubeflow_runner
+
     include_test_split, spans = args.test_split, args.spans
     try:
         if spans is None:
@@ -299,12 +300,12 @@ def _command_predict(args: argparse.Namespace) -> int:
 
 
 def _command_evaluate(args: argparse.Namespace) -> int:
-    from pipeline import data, serving
-
     try:
         declared.PipelineSettings(eval_percent=args.eval_percent)
     except SettingError as err:
         raise UsageError(f"invalid --eval-percent: {err}. Fix: pass --eval-percent a valid value.") from err
+    from pipeline import data, serving
+
     model_dir = serving.resolve_model_dir(args.model, args.output_dir)
     data_dir = data.check_dataset_dir(args.data_dir) if args.split != "test" else os.path.abspath(args.data_dir)
     result = serving.evaluate(model_dir, serving.split_reviews(data_dir, args.split, args.eval_percent))
@@ -360,12 +361,14 @@ def settings_from_args(args: argparse.Namespace) -> tuple:
 
 
 def _command_run(args: argparse.Namespace) -> int:
-    # Imported here so that `--help` answers without loading TensorFlow.
-    from pipeline import data, layout, local_runner, report
+    from pipeline import data, layout
 
     hparams, settings = settings_from_args(args)
     output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.resolve_data_dir(args.data_dir, args.cache_dir)
+    # Imported after the checks of options and folders, so that those answer without loading TFX.
+    from pipeline import local_runner, report
+
     progress = logging.getLogger("imdb_embeddings")
     progress.info("Data: %s", data_dir)
     progress.info("Output: %s", output_dir)
@@ -385,11 +388,13 @@ def _command_run(args: argparse.Namespace) -> int:
 
 
 def _command_retrain(args: argparse.Namespace) -> int:
-    from pipeline import data, layout, local_runner, report, retrain_runner
+    from pipeline import data, layout
 
     hparams, settings = settings_from_args(args)
     output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.check_dataset_dir(args.data_dir)
+    from pipeline import local_runner, report, retrain_runner
+
     result = retrain_runner.retrain(local_runner.RunSettings(
         data_dir=data_dir, output_dir=output_dir, hparams=hparams, settings=settings,
         beam_pipeline_args=tuple(args.beam_arg)))
@@ -453,7 +458,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Parses ``argv`` and runs the command; returns the exit code."""
     args = _parser().parse_args(argv)
     configure_output(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
-    from components.validation.anomalies import DataValidationError
+    from components.validation import DataValidationError
     from pipeline.data import DataError
 
     try:

@@ -5,9 +5,9 @@ from typing import Dict, List, Optional
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
-from tfx.components.evaluator import constants as evaluator_constants
 
 from components.example_gen.aclimdb import SPAN_KEY
+from pipeline import metadata
 
 ACCURACY = "binary_accuracy"
 # How much worse the served model may score on the newest span than on the older ones
@@ -39,11 +39,6 @@ class EvaluationSummary:
                     f"{mean_older:.4f} on the older spans: likely a data problem in span {newest} "
                     f"(wrong labels?); check it before it enters the training window again")
         return None
-
-
-def is_blessed(blessing: metadata_store_pb2.Artifact) -> bool:
-    """Whether an Evaluator's ``blessing`` artifact blesses the model (its ``blessed`` property in ML Metadata)."""
-    return blessing.custom_properties[evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY].int_value == 1
 
 
 def describe_failure(failure) -> str:
@@ -90,6 +85,6 @@ def read_evaluation(evaluation_uri: str, blessing: metadata_store_pb2.Artifact) 
         where = "".join(f"{key.column} {key.int64_value or key.bytes_value.decode() or key.float_value}: "
                         for key in metrics_result.slice_key.single_slice_keys)
         failures.extend(where + describe_failure(failure) for failure in metrics_result.failures)
-    blessed = is_blessed(blessing)
+    blessed = metadata.is_blessed(blessing)
     return EvaluationSummary(metrics=candidate, baseline_metrics=baseline, blessed=blessed, failures=failures,
                              span_accuracy=span_accuracy, span_baseline_accuracy=span_baseline_accuracy)

@@ -5,11 +5,12 @@ import datetime
 import os
 from typing import List, Optional
 
-from tfx.types import standard_component_specs
-
-from components.model.trainer import TRAINING_SUMMARY_FILE
+from components.model import TRAINING_SUMMARY_FILE
 from pipeline import metadata, nodes
-from pipeline.evaluation import is_blessed
+
+# ExampleGen's execution property naming the data (tfx.types.standard_component_specs.INPUT_BASE_KEY;
+# a test pins it), read here without importing TFX, so that `runs` answers quickly.
+INPUT_BASE_PROPERTY = "input_base"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +44,7 @@ def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
         elif interrupted:
             status = f"interrupted at {interrupted[0]}"
         elif evaluator and evaluator.outputs.get("blessing"):
-            status = "blessed, pushed" if is_blessed(evaluator.outputs["blessing"][0]) else "not blessed"
+            status = "blessed, pushed" if metadata.is_blessed(evaluator.outputs["blessing"][0]) else "not blessed"
         else:
             status = "incomplete"
         trainer = components.get(nodes.TRAINER)
@@ -56,7 +57,7 @@ def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
             PastRun(
                 run_id=run_id,
                 started=datetime.datetime.fromtimestamp(started_ms / 1000),
-                data_dir=example_gen.properties.get(standard_component_specs.INPUT_BASE_KEY, "?") if example_gen else "?",
+                data_dir=example_gen.properties.get(INPUT_BASE_PROPERTY, "?") if example_gen else "?",
                 status=status,
                 eval_accuracy=accuracy,
                 seconds=seconds,

@@ -6,9 +6,8 @@ on Kubeflow, the cluster's store through a connection config).
 
 import dataclasses
 import json
+import os
 from typing import Any, Dict, List, Optional
-
-import tensorflow as tf
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -154,8 +153,25 @@ def run_ids(store: metadata_store.MetadataStore, pipeline_name: str) -> List[tup
     return [(c.name, c.create_time_since_epoch) for c in sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id))]
 
 
+# The ModelBlessing property the Evaluator sets (tfx.components.evaluator.constants.
+# ARTIFACT_PROPERTY_BLESSED_KEY; a test pins it), read here without importing TFX.
+BLESSED_PROPERTY = "blessed"
+
+
+def is_blessed(blessing: metadata_store_pb2.Artifact) -> bool:
+    """Whether an Evaluator's ``blessing`` artifact blesses the model (its ``blessed`` property in ML Metadata)."""
+    return blessing.custom_properties[BLESSED_PROPERTY].int_value == 1
+
+
 def read_json(path: str) -> Optional[Dict[str, Any]]:
-    """A JSON file an artifact holds (local or remote path), or None if it is absent."""
+    """A JSON file an artifact holds (local path or URI), or None if it is absent."""
+    if "://" not in path:  # local: no need to load TensorFlow
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    import tensorflow as tf
+
     if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path) as f:

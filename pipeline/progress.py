@@ -11,10 +11,9 @@ import tensorflow_transform as tft
 
 from components.example_gen.executor import INPUT_REPORT_FILE
 from components.model import features
-from components.model.trainer import TRAINING_SUMMARY_FILE
+from components.model import TRAINING_SUMMARY_FILE
 from components.projector.component import ROWS_PROPERTY
 from pipeline import metadata, nodes
-from pipeline.evaluation import is_blessed
 
 # Progress lines of the command line go through this logger; `--quiet` silences it.
 LOGGER = logging.getLogger("imdb_embeddings")
@@ -46,7 +45,7 @@ def highlight(component: metadata.ComponentRun) -> str:
             if summary and summary.get("eval_accuracy") is not None:
                 return f"eval accuracy {summary['eval_accuracy']:.4f} ({summary['epochs_run']} epochs, {summary['device']})"
         if component.node_id == nodes.EVALUATOR and component.outputs.get("blessing"):
-            return "model blessed" if is_blessed(component.outputs["blessing"][0]) else "model NOT blessed"
+            return "model blessed" if metadata.is_blessed(component.outputs["blessing"][0]) else "model NOT blessed"
         if component.node_id == nodes.PROJECTOR_EXPORTER and component.outputs.get("projector"):
             return f"{component.outputs['projector'][0].custom_properties[ROWS_PROPERTY].int_value:,} embedding rows"
     except (OSError, ValueError, KeyError, tf.errors.OpError):

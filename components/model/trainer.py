@@ -20,11 +20,9 @@ import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from components.model import features, model as model_lib, preprocessing, warm_start
+from components.model import TRAINING_SUMMARY_FILE, features, model as model_lib, preprocessing, warm_start
 from components.model.hparams import HParams
 
-# Written into the ModelRun artifact beside the TensorBoard logs.
-TRAINING_SUMMARY_FILE = "training_summary.json"
 
 # Progress lines (device, epochs) for the command line; a child of its "imdb_embeddings" logger.
 _PROGRESS = std_logging.getLogger("imdb_embeddings.trainer")

@@ -7,12 +7,10 @@ import tensorflow as tf
 from tensorflow_data_validation.anomalies.proto import custom_validation_config_pb2
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
+from components.validation import DataValidationError  # noqa: F401  (raised here; importable from here)
+
 ANOMALIES_FILE = "SchemaDiff.pb"  # as ExampleValidator writes it, per split
 STATISTICS_FILE = "FeatureStats.pb"  # as StatisticsGen writes it, per split
-
-
-class DataValidationError(RuntimeError):
-    """The data has anomalies; the message names each one, its split and the statistics."""
 
 
 def label_balance_config(label_key: str, max_deviation: float) -> custom_validation_config_pb2.CustomValidationConfig:
