@@ -8,6 +8,7 @@ parameters, set when a run is submitted.
 
 import dataclasses
 import json
+import os
 from typing import Optional, Sequence, Tuple
 
 import yaml
@@ -130,6 +131,8 @@ def compile_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kub
         if name in defaults:
             spec["defaultValue"] = defaults[name]
             spec["isOptional"] = True
+    if os.path.dirname(output):
+        tfx.dsl.io.fileio.makedirs(os.path.dirname(output))
     with tfx.dsl.io.fileio.open(output, "w") as f:
         if extension == ".yaml":
             f.write(f"# {PIPELINE_NAME}: KFP PipelineSpec compiled by {__name__} (TFX KubeflowV2DagRunner).\n")
