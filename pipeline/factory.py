@@ -15,7 +15,7 @@ from components.model.hparams import HParams
 from components.projector.component import ProjectorExporter
 from components.validation.anomalies import label_balance_config
 from components.validation.component import DataValidationGate, PortableExampleValidator
-from pipeline import nodes
+from pipeline import baseline, nodes
 from pipeline.settings import PipelineSettings
 
 # The raw-data schema kept in the repository (see README.md to regenerate it).
@@ -88,6 +88,7 @@ def create_pipeline(
     trainer_resources: Optional[object] = None,
     spans: bool = False,
     warm_start: bool = False,
+    baseline_excludes_candidate: bool = True,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline: aclImdb -> validation -> Transform -> Trainer -> evaluation, push, projector files.
 
@@ -118,6 +119,11 @@ def create_pipeline(
         ingests the newest span and reads the window of ``settings.window`` spans,
         and the Evaluator holds every span of it to the blessing conditions.
       warm_start: Whether the Trainer starts from the latest blessed model.
+      baseline_excludes_candidate: Whether the Evaluator's baseline is resolved after
+        the Trainer, leaving out the model being evaluated, so that a re-run with
+        nothing changed is served from the cache and pushes nothing
+        (``baseline.LatestBlessedOtherModelStrategy``); False for TFX's
+        ``LatestBlessedModelStrategy``, the one ``KubeflowV2DagRunner`` compiles.
 
     Returns:
       The pipeline, for any TFX runner.
@@ -147,11 +153,8 @@ def create_pipeline(
     ).with_id(nodes.TRANSFORM)
     # Nothing is transformed or trained on data with anomalies.
     transform.add_upstream_node(data_gate)
-    baseline_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id(nodes.BASELINE_RESOLVER)
+    # The latest blessed model, whose embedding rows the Trainer carries over by token.
+    warm_start_resolver = baseline.latest_blessed_model_resolver().with_id(nodes.WARM_START_RESOLVER)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -160,8 +163,7 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config=trainer_hparams if trainer_hparams is not None else hparams.to_dict(),
-        # The latest blessed model, whose embedding rows the Trainer carries over by token.
-        base_model=baseline_resolver.outputs["model"] if warm_start else None,
+        base_model=warm_start_resolver.outputs["model"] if warm_start else None,
     ).with_id(nodes.TRAINER)
     if trainer_resources is not None:
         trainer = trainer.with_platform_config(trainer_resources)
@@ -172,6 +174,8 @@ def create_pipeline(
         probe_words=settings.probe_words,
         model_run=trainer.outputs["model_run"],
     ).with_id(nodes.PROJECTOR_EXPORTER)
+    baseline_resolver = baseline.latest_blessed_model_resolver(
+        trainer.outputs["model"] if baseline_excludes_candidate else None).with_id(nodes.BASELINE_RESOLVER)
     evaluator = tfx.components.Evaluator(
         # Raw examples: the model's serving signature applies the transform graph itself.
         examples=example_gen.outputs["examples"],
@@ -191,8 +195,8 @@ def create_pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
         components=[
-            example_gen, schema_gen, statistics_gen, example_validator, data_gate, transform, trainer,
-            projector, baseline_resolver, evaluator, pusher,
+            example_gen, schema_gen, statistics_gen, example_validator, data_gate, transform,
+            *([warm_start_resolver] if warm_start else []), trainer, projector, baseline_resolver, evaluator, pusher,
         ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,

@@ -99,6 +99,8 @@ def build_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kubef
         trainer_resources=trainer_resources(kubeflow.target, kubeflow.gpus, kubeflow.gpu_type),
         spans=kubeflow.spans,
         warm_start=kubeflow.spans,
+        # KubeflowV2DagRunner compiles TFX's own resolver strategies only.
+        baseline_excludes_candidate=False,
     )
 
 

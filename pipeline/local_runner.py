@@ -104,6 +104,7 @@ def run_locked(run: RunSettings, output_dir: str) -> results.RunReport:
     if os.path.exists(paths["metadata"]):
         for node_id in metadata.cancel_orphaned_executions(paths["metadata"], run.pipeline_name):
             progress.LOGGER.info("%s: marked the execution of an interrupted run as canceled", node_id)
+    served_before = layout.latest_serving_model(paths["serving_model"])
     started = time.monotonic()
     with progress.component_progress(paths["metadata"], run.pipeline_name):
         tfx.orchestration.LocalDagRunner().run(pipeline)
@@ -114,4 +115,4 @@ def run_locked(run: RunSettings, output_dir: str) -> results.RunReport:
     components = metadata.component_runs(store, run.pipeline_name, run_id) if run_id else []
     results.publish_projector({c.node_id: c for c in components}, paths["projector"])
     return results.collect(components, run_id, seconds, paths["projector"],
-                           layout.latest_serving_model(paths["serving_model"]))
+                           layout.latest_serving_model(paths["serving_model"]), served_before)

@@ -32,7 +32,13 @@ def format_run_report(result: RunReport) -> str:
         lines.extend(format_evaluation(result.evaluation))
     lines.append(f"Projector files and training logs: {result.projector_dir}  "
                  f"(python pipeline.py tensorboard --output-dir {os.path.dirname(result.projector_dir)})")
-    lines.append(f"Serving model:   {result.serving_model_dir or 'none pushed yet'}")
+    if result.serving_model_dir is None:
+        served = "none pushed yet"
+    elif result.pushed_new_version:
+        served = f"{result.serving_model_dir} (pushed by this run)"
+    else:
+        served = f"{result.serving_model_dir} (unchanged: this run pushed nothing)"
+    lines.append(f"Serving model:   {served}")
     return "\n".join(lines)
 
 

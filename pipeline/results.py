@@ -38,6 +38,7 @@ class RunReport:
     evaluation: Optional[evaluation.EvaluationSummary]
     input_report: Dict[str, Any]
     vocabulary_size: Optional[int] = None
+    pushed_new_version: bool = False  # False: the served model is the one served before the run
 
 
 def split_counts(statistics: Any) -> Dict[str, int]:
@@ -97,9 +98,12 @@ def publish_projector(components: Dict[str, metadata.ComponentRun], projector_di
 
 def collect(
     components: List[metadata.ComponentRun], run_id: str, seconds: float, projector_dir: str,
-    serving_model_dir: Optional[str],
+    serving_model_dir: Optional[str], served_before: Optional[str] = None,
 ) -> RunReport:
-    """The report of a finished run from its component executions (``metadata.component_runs``)."""
+    """The report of a finished run from its component executions (``metadata.component_runs``).
+
+    ``serving_model_dir`` is the newest served model after the run, ``served_before`` before it.
+    """
     by_node = {c.node_id: c for c in components}
 
     def output(node_id: str, key: str) -> Optional[str]:
@@ -128,4 +132,5 @@ def collect(
         evaluation=evaluation_summary,
         input_report=input_report or {},
         vocabulary_size=progress.vocabulary_size(transform_graph) if transform_graph else None,
+        pushed_new_version=serving_model_dir is not None and serving_model_dir != served_before,
     )

@@ -20,7 +20,7 @@ from components.model.hparams import HParams
 from components.projector import projector
 from components.projector.component import DIMENSION_PROPERTY, ROWS_PROPERTY, EmbeddingProjectorFiles
 from components.validation.anomalies import DataValidationError
-from pipeline import cli, data, layout, local_runner, metadata
+from pipeline import cli, data, layout, local_runner, metadata, report
 from pipeline.settings import PIPELINE_NAME, PipelineSettings
 from tests import corpus
 
@@ -205,18 +205,21 @@ def test_pictures_beside_the_projector_files(finished_run):
             assert image.format == "PNG" and image.size[0] > 500
 
 
-def test_second_run_reuses_the_training(finished_run):
+def test_second_run_reuses_everything_and_pushes_nothing(finished_run):
     settings, first = finished_run
+    serving_dir = layout.output_paths(settings.output_dir)["serving_model"]
+    before = _serving_tree(serving_dir)
     second = local_runner.run_local(settings)
     states = {c.node_id: c.state for c in second.components}
-    for node in ("AclImdbExampleGen", "StatisticsGen", "ExampleValidator", "Transform", "Trainer", "ProjectorExporter"):
-        assert states[node] == "cached", node
-    # The model is now evaluated against itself as the latest blessed model.
-    assert states["Evaluator"] == "ran"
-    assert second.evaluation.blessed
-    assert second.evaluation.baseline_metrics["binary_accuracy"] == pytest.approx(
-        second.evaluation.metrics["binary_accuracy"]
-    )
+    # The baseline leaves out the model being evaluated: the same (empty) baseline as the first
+    # run, so the Evaluator and the Pusher come from the cache too.
+    assert {node: state for node, state in states.items() if node != "latest_blessed_model_resolver"} == {
+        node: "cached" for node in COMPONENTS - {"latest_blessed_model_resolver"}}
+    assert _serving_tree(serving_dir) == before
+    assert not second.pushed_new_version and second.serving_model_dir == first.serving_model_dir
+    assert first.pushed_new_version
+    assert "(unchanged: this run pushed nothing)" in report.format_run_report(second)
+    assert second.evaluation.blessed and second.evaluation.baseline_metrics == {}
     assert second.neighbours == first.neighbours
 
 
