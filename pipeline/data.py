@@ -57,7 +57,7 @@ def check_dataset_dir(data_dir: str) -> str:
     if not os.path.isdir(os.path.join(path, "train")):
         from components.example_gen import aclimdb  # loads TensorFlow: only for a root without train/
 
-        spans = aclimdb.list_spans(path)
+        spans = list_spans(path)
         if spans:
             for span in spans:
                 _check_split_folders(os.path.join(path, f"{aclimdb.SPAN_FOLDER_PREFIX}{span}"))
@@ -107,7 +107,7 @@ def has_test_split(data_root: str) -> bool:
 
     from components.example_gen import aclimdb
 
-    spans = aclimdb.list_spans(data_root)
+    spans = list_spans(data_root)
     root = data_root.rstrip("/") + (f"/{aclimdb.SPAN_FOLDER_PREFIX}{spans[-1]}" if spans else "")
     return all(tf.io.gfile.isdir(f"{root}/test/{label}") for label in ("pos", "neg"))
 

@@ -16,7 +16,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.types import artifact_utils
 
 from components.example_gen.executor import INPUT_REPORT_FILE
-from components.model import trainer as trainer_module
+from components.model import TRAINING_SUMMARY_FILE
 from components.projector.projector import NEIGHBOURS_FILE
 from pipeline import evaluation, layout, metadata, nodes, progress
 
@@ -110,7 +110,7 @@ def collect(
         return by_node[node_id].output_uri(key) if node_id in by_node else None
 
     model_run = output(nodes.TRAINER, "model_run")
-    training_summary = metadata.read_json(os.path.join(model_run, trainer_module.TRAINING_SUMMARY_FILE)) if model_run else None
+    training_summary = metadata.read_json(os.path.join(model_run, TRAINING_SUMMARY_FILE)) if model_run else None
     examples = output(nodes.EXAMPLE_GEN, "examples")
     input_report = metadata.read_json(os.path.join(examples, INPUT_REPORT_FILE)) if examples else None
     statistics = by_node[nodes.STATISTICS_GEN].outputs.get("statistics") if nodes.STATISTICS_GEN in by_node else None
