@@ -27,6 +27,14 @@ from typing import Dict, List, Optional
 import psutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Issue 9's levers, each measured against the default path (cold, fresh output folder).
+# A lever on by default is shown off ("slow path"); one off by default is shown on.
+TWO_BEAM_PROCESSES = ("--beam-arg=--direct_running_mode=multi_processing", "--beam-arg=--direct_num_workers=2")
+LEVER_CASES = {
+    "tutorial": {"cold, 2 Beam processes": TWO_BEAM_PROCESSES},
+    "fasttext": {"cold, exact vocabulary": ("--no-approximate-vocabulary",),
+                 "cold, 2 Beam processes": TWO_BEAM_PROCESSES},
+}
 COMPONENT_COLUMNS = ("AclImdbExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
 
 
@@ -130,7 +138,7 @@ def _read_run(output_dir: str, result: Case) -> None:
 
 
 def run_benchmark(data_dir: str, work_dir: str, presets: List[str], fractions: List[int],
-                  pipeline_args: List[str], bare_args: List[str]) -> List[Case]:
+                  pipeline_args: List[str], bare_args: List[str], levers: bool = True) -> List[Case]:
     logs = os.path.join(work_dir, "logs")
     os.makedirs(logs, exist_ok=True)
     cases = []
@@ -146,6 +154,10 @@ def run_benchmark(data_dir: str, work_dir: str, presets: List[str], fractions: L
         shutil.rmtree(output, ignore_errors=True)
         cases.append(_pipeline_case(preset, "cold", data_dir, output, pipeline_args, logs))
         cases.append(_pipeline_case(preset, "warm", data_dir, output, pipeline_args, logs))
+        for case, lever_args in (LEVER_CASES.get(preset, {}) if levers else {}).items():
+            output = os.path.join(work_dir, f"out-{preset}-lever")
+            shutil.rmtree(output, ignore_errors=True)
+            cases.append(_pipeline_case(preset, case, data_dir, output, [*pipeline_args, *lever_args], logs))
         for percent in sorted(f for f in fractions if f < 100):
             shared = os.path.join(work_dir, f"data-{percent}")
             shutil.rmtree(shared, ignore_errors=True)
@@ -172,27 +184,37 @@ def ratios(cases: List[Case]) -> Dict[str, float]:
                 result[f"{preset}: Trainer / bare script"] = cold.components["Trainer"] / bare.seconds
         if warm:
             result[f"{preset}: warm run - tfx import (s)"] = warm.seconds - floor
+        for case in LEVER_CASES.get(preset, {}):
+            lever = by.get((preset, case))
+            if cold and lever:
+                result[f"{preset}: {case} / cold"] = lever.seconds / cold.seconds
+                if cold.eval_accuracy is not None and lever.eval_accuracy is not None:
+                    result[f"{preset}: {case}, accuracy - cold (points)"] = 100 * (lever.eval_accuracy - cold.eval_accuracy)
         half = by.get((preset, "50% of reviews"))
         if cold and half:
             result[f"{preset}: 100% / 50% of reviews"] = cold.seconds / half.seconds
     tutorial, fasttext = by.get(("tutorial", "cold")), by.get(("fasttext", "cold"))
     if tutorial and fasttext and "Transform" in tutorial.components:
         result["fasttext Transform / tutorial Transform"] = fasttext.components["Transform"] / tutorial.components["Transform"]
+    exact = by.get(("fasttext", "cold, exact vocabulary"))
+    if tutorial and exact and "Transform" in tutorial.components:
+        result["fasttext Transform, exact vocabulary / tutorial Transform"] = (
+            exact.components["Transform"] / tutorial.components["Transform"])
     result["peak memory of any case (GiB)"] = max(c.peak_mib for c in cases) / 1024
     return result
 
 
 def format_table(cases: List[Case], figures: Dict[str, float]) -> str:
-    header = (f"{'preset':<9} {'case':<16} {'wall s':>7} {'peak MiB':>8} {'eval acc':>8} "
+    header = (f"{'preset':<9} {'case':<24} {'wall s':>7} {'peak MiB':>8} {'eval acc':>8} "
               + " ".join(f"{name[:10]:>10}" for name in COMPONENT_COLUMNS) + "  executed / pushed")
     lines = [header, "-" * len(header)]
     for c in cases:
         accuracy = f"{c.eval_accuracy:.4f}" if c.eval_accuracy is not None else "-"
         columns = " ".join(f"{c.components[n]:>10.1f}" if n in c.components else f"{'-':>10}" for n in COMPONENT_COLUMNS)
         tail = f"  {len(c.executed)} ran / {c.new_pushes} pushed" if c.new_pushes is not None else ""
-        lines.append(f"{c.preset:<9} {c.case:<16} {c.seconds:>7.1f} {c.peak_mib:>8.0f} {accuracy:>8} {columns}{tail}")
+        lines.append(f"{c.preset:<9} {c.case:<24} {c.seconds:>7.1f} {c.peak_mib:>8.0f} {accuracy:>8} {columns}{tail}")
     lines.append("")
-    lines.extend(f"{name:<44} {value:6.2f}" for name, value in figures.items())
+    lines.extend(f"{name:<60} {value:6.2f}" for name, value in figures.items())
     return "\n".join(lines)
 
 
@@ -206,6 +228,10 @@ def main(argv=None) -> int:
                         help="extra option of `pipeline.py run`, e.g. --pipeline-arg=--epochs=5 (repeatable)")
     parser.add_argument("--bare-arg", action="append", default=[], metavar="ARG",
                         help="extra option of the bare script, e.g. --bare-arg=--epochs=5 (repeatable)")
+    parser.add_argument("--levers", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run each preset's lever cases: " + "; ".join(
+                            f"{preset}: {', '.join(cases)}" for preset, cases in LEVER_CASES.items())
+                        + " (default: %(default)s)")
     parser.add_argument("--json", help="where to write the results (default: WORK_DIR/benchmark.json)")
     args = parser.parse_args(argv)
     from pipeline import data
@@ -213,7 +239,8 @@ def main(argv=None) -> int:
     data_dir = data.check_dataset_dir(args.data_dir)
     work_dir = os.path.abspath(args.work_dir)
     cases = run_benchmark(data_dir, work_dir, [p for p in args.presets.split(",") if p],
-                          [int(f) for f in args.fractions.split(",") if f], args.pipeline_arg, args.bare_arg)
+                          [int(f) for f in args.fractions.split(",") if f], args.pipeline_arg, args.bare_arg,
+                          levers=args.levers)
     figures = ratios(cases)
     print(format_table(cases, figures))
     path = args.json or os.path.join(work_dir, "benchmark.json")

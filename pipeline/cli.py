@@ -192,6 +192,7 @@ def _parameters(args: argparse.Namespace) -> dict:
 
 def _command_compile(args: argparse.Namespace) -> int:
     hparams, settings = settings_from_args(args)
+    beam_args = beam_args_from(args)
     if args.gpu < 0:
         raise UsageError(f"invalid --gpu: must be 0 or more, got {args.gpu}. Fix: pass --gpu a valid value.")
     # Imported after the option checks, so that a bad option answers without loading TFX.
@@ -211,7 +212,7 @@ def _command_compile(args: argparse.Namespace) -> int:
         output = kubeflow_runner.compile_pipeline(hparams, settings, kubeflow_runner.KubeflowSettings(
             target=args.target, image=args.image, pipeline_root=root, data_root=args.data_root,
             serving_model_dir=args.serving_model_dir or f"{root}/serving_model",
-            include_test_split=include_test_split, beam_pipeline_args=tuple(args.beam_arg), gpus=args.gpu,
+            include_test_split=include_test_split, beam_pipeline_args=beam_args, gpus=args.gpu,
             gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache, spans=spans,
         ), args.output)
     except kubeflow_runner.CompileError as err:
@@ -360,10 +361,23 @@ def settings_from_args(args: argparse.Namespace) -> tuple:
         raise UsageError(f"invalid {option}: {err}. Fix: pass {option} a valid value.") from err
 
 
+def beam_args_from(args: argparse.Namespace) -> tuple:
+    """The ``--beam-arg`` values, checked.
+
+    Raises:
+      UsageError: when they choose a runner that cannot run the Beam components.
+    """
+    try:
+        return declared.check_beam_args(args.beam_arg)
+    except SettingError as err:
+        raise UsageError(f"invalid --beam-arg: {err}.") from err
+
+
 def _command_run(args: argparse.Namespace) -> int:
     from pipeline import data, layout
 
     hparams, settings = settings_from_args(args)
+    beam_args = beam_args_from(args)
     output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.resolve_data_dir(args.data_dir, args.cache_dir)
     # Imported after the checks of options and folders, so that those answer without loading TFX.
@@ -380,7 +394,7 @@ def _command_run(args: argparse.Namespace) -> int:
             hparams=hparams,
             settings=settings,
             enable_cache=not args.no_cache,
-            beam_pipeline_args=tuple(args.beam_arg),
+            beam_pipeline_args=beam_args,
         )
     )
     print(report.format_run_report(result), flush=True)
@@ -391,13 +405,14 @@ def _command_retrain(args: argparse.Namespace) -> int:
     from pipeline import data, layout
 
     hparams, settings = settings_from_args(args)
+    beam_args = beam_args_from(args)
     output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.check_dataset_dir(args.data_dir)
     from pipeline import local_runner, report, retrain_runner
 
     result = retrain_runner.retrain(local_runner.RunSettings(
         data_dir=data_dir, output_dir=output_dir, hparams=hparams, settings=settings,
-        beam_pipeline_args=tuple(args.beam_arg)))
+        beam_pipeline_args=beam_args))
     if isinstance(result, retrain_runner.NoNewSpan):
         print(result.describe(), flush=True)
     else:

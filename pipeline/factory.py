@@ -16,7 +16,7 @@ from components.projector.component import ProjectorExporter
 from components.validation.anomalies import label_balance_config
 from components.validation.component import DataValidationGate, PortableExampleValidator
 from pipeline import baseline, nodes
-from pipeline.settings import PipelineSettings
+from pipeline.settings import PipelineSettings, check_beam_args
 
 # The raw-data schema kept in the repository (see README.md to regenerate it).
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema", "schema.pbtxt")
@@ -200,5 +200,5 @@ def create_pipeline(
         ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=beam_pipeline_args or [],
+        beam_pipeline_args=list(check_beam_args(beam_pipeline_args or [])),
     )

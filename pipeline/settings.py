@@ -53,6 +53,40 @@ class PipelineSettings:
         object.__setattr__(self, "probe_words", tuple(self.probe_words))
 
 
+# Beam runners that cannot run the Beam components, with what fails. Found in issue 9: Beam
+# 2.74's DaskRunner computes only the bag of the pipeline's last transform (other branches,
+# e.g. the train and eval writes, never run) and recomputes a side input for each consumer,
+# so a file write finalizes a temporary folder no shard was written to: the output is empty
+# and the step reports success.
+UNSUPPORTED_BEAM_RUNNERS = {
+    "DaskRunner": "Beam's DaskRunner runs only the last branch of a pipeline and finalizes file writes "
+                  "from an empty temporary folder, so ExampleGen 'succeeds' with empty splits",
+}
+
+
+def check_beam_args(beam_args: Sequence[str]) -> Tuple[str, ...]:
+    """The Beam arguments, unless they choose a runner known to lose the components' output.
+
+    Raises:
+      SettingError: for ``beam_arg``, naming the runner, what fails and what to use instead.
+    """
+    for index, arg in enumerate(beam_args):
+        if arg == "--runner" and index + 1 < len(beam_args):
+            runner = beam_args[index + 1]
+        elif arg.startswith("--runner="):
+            runner = arg.partition("=")[2]
+        else:
+            continue
+        for name, problem in UNSUPPORTED_BEAM_RUNNERS.items():
+            if runner.rsplit(".", 1)[-1] == name:
+                raise SettingError(
+                    "beam_arg",
+                    f"{runner} cannot run this pipeline: {problem}. Use the DirectRunner here (the default, "
+                    "or --beam-arg=--direct_running_mode=multi_processing), or Dataflow, Flink or Spark through "
+                    "`compile` and Kubeflow Pipelines")
+    return tuple(beam_args)
+
+
 def flag(name: str) -> str:
     """The command-line option of a setting: ``eval_percent`` -> ``--eval-percent``."""
     return "--" + name.replace("_", "-")

@@ -28,7 +28,9 @@ def test_ratios_are_the_targets_figures():
         bench.Case("tutorial", "cold", 90.0, 2000, components={"Trainer": 24.0, "Transform": 10.0}),
         bench.Case("tutorial", "warm", 18.0, 1000),
         bench.Case("tutorial", "50% of reviews", 50.0, 1500),
-        bench.Case("fasttext", "cold", 120.0, 4096, components={"Transform": 25.0}),
+        bench.Case("fasttext", "cold", 120.0, 4096, components={"Transform": 25.0}, eval_accuracy=0.90),
+        bench.Case("fasttext", "cold, exact vocabulary", 180.0, 3000, components={"Transform": 70.0},
+                   eval_accuracy=0.905),
     ]
     assert bench.ratios(cases) == {
         "tutorial: cold pipeline / bare script": 3.0,
@@ -36,7 +38,10 @@ def test_ratios_are_the_targets_figures():
         "tutorial: warm run - tfx import (s)": 3.0,
         "tutorial: 100% / 50% of reviews": 1.8,
         "fasttext: cold pipeline / bare script": 4.0,
+        "fasttext: cold, exact vocabulary / cold": 1.5,
+        "fasttext: cold, exact vocabulary, accuracy - cold (points)": pytest.approx(0.5),
         "fasttext Transform / tutorial Transform": 2.5,
+        "fasttext Transform, exact vocabulary / tutorial Transform": 7.0,
         "peak memory of any case (GiB)": 4.0,
     }
 
@@ -55,10 +60,14 @@ def test_benchmark_smoke_run(tmp_path, capsys):
         result = json.load(f)
     cases = {(c["preset"], c["case"]): c for c in result["cases"]}
     assert set(cases) == {("-", "tfx import"), ("tutorial", "bare script"), ("tutorial", "cold"),
-                          ("tutorial", "warm"), ("tutorial", "50% of reviews")}
+                          ("tutorial", "warm"), ("tutorial", "50% of reviews"), ("tutorial", "cold, 2 Beam processes")}
     cold, warm = cases[("tutorial", "cold")], cases[("tutorial", "warm")]
     assert {"AclImdbExampleGen", "Transform", "Trainer", "Evaluator"} <= set(cold["executed"])
     assert "Trainer" not in warm["executed"] and warm["new_pushes"] == 0
     assert cases[("tutorial", "50% of reviews")]["reviews"] == 60
     assert all(c["seconds"] > 0 and c["peak_mib"] > 100 for c in result["cases"])
     assert cold["eval_accuracy"] is not None
+    # The multi-processing DirectRunner runs every component, on the same data.
+    lever = cases[("tutorial", "cold, 2 Beam processes")]
+    assert set(lever["executed"]) == set(cold["executed"])
+    assert lever["eval_accuracy"] is not None

@@ -25,6 +25,7 @@ print(code, ",".join(heavy) or "-")
     ["retrain", "--data-dir", "/nowhere", "--window", "0"],
     ["evaluate", "--data-dir", "/nowhere", "--eval-percent", "0"],
     ["run", "--data-dir", "/nowhere"],
+    ["run", "--beam-arg=--runner=apache_beam.runners.dask.dask_runner.DaskRunner"],
 ])
 def test_option_errors_load_no_tensorflow(argv):
     result = subprocess.run([sys.executable, "-c", _CHECK, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -54,3 +54,24 @@ def test_settings_check_themselves_without_the_command_line():
     with pytest.raises(SettingError) as raised:
         settings.PipelineSettings(eval_percent=100)
     assert raised.value.field == "eval_percent"
+    with pytest.raises(SettingError) as raised:
+        HParams(vocab_size=300_000, approximate_vocabulary=True)
+    assert raised.value.field == "approximate_vocabulary"
+    assert "at most 200000 tokens" in str(raised.value)
+    assert HParams(vocab_size=300_000).max_vocabulary_tokens == 299_998  # the exact vocabulary has no bound
+
+
+@pytest.mark.parametrize("beam_args", [
+    ["--runner=apache_beam.runners.dask.dask_runner.DaskRunner", "--dask_client_address=tcp://127.0.0.1:8786"],
+    ["--runner", "DaskRunner"],
+])
+def test_a_runner_that_loses_output_is_refused(beam_args):
+    args = cli._parser().parse_args(["run", *[f"--beam-arg={a}" for a in beam_args]])  # pylint: disable=protected-access
+    with pytest.raises(cli.UsageError, match=r"invalid --beam-arg: .*DaskRunner cannot run this pipeline: .*"
+                       r"empty temporary folder.*Dataflow, Flink or Spark"):
+        cli.beam_args_from(args)
+
+
+def test_other_beam_arguments_pass_through():
+    beam_args = ["--direct_running_mode=multi_processing", "--direct_num_workers=2", "--runner=DirectRunner"]
+    assert settings.check_beam_args(beam_args) == tuple(beam_args)

@@ -77,7 +77,8 @@ def preprocessing_fn(
     words = tokenize(tf.reshape(inputs[features.RAW_TEXT_KEY], [-1]))
     # The vocabulary counts every token of the review, as TextVectorization.adapt does,
     # though the model only sees those of the first `sequence_length` words.
-    vocabulary = tft.vocabulary(
+    count_tokens = tft.experimental.approximate_vocabulary if hparams.approximate_vocabulary else tft.vocabulary
+    vocabulary = count_tokens(
         with_ngrams(words, hparams.ngram_size),
         top_k=hparams.max_vocabulary_tokens,
         vocab_filename=features.VOCABULARY_NAME,
