@@ -93,7 +93,10 @@ def measure(command: List[str], log_path: str) -> tuple:
 
 
 def subset(data_dir: str, percent: int, target: str) -> int:
-    """Links ``percent`` of each label's train (and test) reviews, chosen by a hash of the name, into ``target``."""
+    """Links ``percent`` of each label's train (and test) reviews, chosen by a hash of the name, into ``target``.
+
+    The URL lists come along, so the eval split is carved by movie as on the whole folder.
+    """
     count = 0
     for split in ("train", "test"):
         for label in ("pos", "neg"):
@@ -105,6 +108,10 @@ def subset(data_dir: str, percent: int, target: str) -> int:
             os.makedirs(os.path.join(target, split, label), exist_ok=True)
             for name in kept:
                 os.link(os.path.join(source, name), os.path.join(target, split, label, name))
+            # File names are kept, so the URL lists still name each review's movie (line N: review N).
+            url_list = os.path.join(data_dir, split, f"urls_{label}.txt")
+            if os.path.isfile(url_list):
+                os.link(url_list, os.path.join(target, split, f"urls_{label}.txt"))
             count += len(kept) if split == "train" else 0
     return count
 

@@ -2,6 +2,7 @@
 
 import os
 
+from components.example_gen import BY_MOVIE, BY_REVIEW, EVAL_SPLIT_REPORT_KEY
 from components.model.warm_start import WarmStart
 from pipeline.results import RunReport
 
@@ -93,4 +94,15 @@ def format_input_report(report: dict) -> list:
         paths = report.get("issue_paths", {}).get(kind, [])
         shown = ", ".join(paths[:3]) + (", ..." if count > 3 else "")
         lines.append(f"  {count:,} {_ISSUE_TEXT.get(kind, kind)}: {shown}")
+    placed = report.get(EVAL_SPLIT_REPORT_KEY)
+    if placed:
+        by_movie, by_review = placed.get(BY_MOVIE, 0), placed.get(BY_REVIEW, 0)
+        if not by_review:
+            how = "by movie (train/urls_*.txt): all reviews of a movie on one side, as in the official split"
+        elif not by_movie:
+            how = "by review (no URL lists name the movies): reviews of one movie may land on both sides"
+        else:
+            how = (f"by movie for {by_movie:,} reviews (train/urls_*.txt), by review for {by_review:,} "
+                   "the URL lists do not name")
+        lines.append(f"Eval split: carved {how}")
     return lines

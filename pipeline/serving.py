@@ -63,7 +63,9 @@ def split_reviews(
     reviews = list(aclimdb.read_reviews(os.path.join(data_dir, folder, "*", "*.txt")))
     if split != "test":
         want_eval = split == "eval"
-        reviews = [r for r in reviews if aclimdb.is_eval_review(r.review_id, eval_percent) == want_eval]
+        movies = aclimdb.read_movie_ids(data_dir, folder)  # the eval split is carved as the ExampleGen carves it
+        reviews = [r for r in reviews
+                   if aclimdb.is_eval_review(r.review_id, eval_percent, aclimdb.movie_of(r.review_id, movies)) == want_eval]
     if not reviews:
         raise DataError(
             f"No labelled reviews for split {split!r} in {os.path.join(data_dir, folder)}/pos and /neg. "

@@ -30,6 +30,7 @@ def write_corpus(
     extras: bool = True,
     shuffle_train_labels: bool = False,
     flip_train_labels: bool = False,
+    reviews_per_movie: Optional[int] = None,
 ) -> Dict[str, int]:
     """Writes ``root/train/{pos,neg}`` (and ``test/``) of ``ID_RATING.txt`` files.
 
@@ -45,6 +46,10 @@ def write_corpus(
         keeps true labels.
       flip_train_labels: File every positive train review under neg/ and every
         negative one under pos/: labels that are all wrong.
+      reviews_per_movie: Write URL lists that name a movie for every labelled review:
+        reviews ``N*k .. N*k+k-1`` of a label folder are of movie ``tt{label}{N}``, so
+        with ``k`` > 1 each movie has several reviews. Otherwise (``extras``) the lists
+        name one movie, for review 0 only.
 
     Returns:
       Number of labelled reviews per split folder.
@@ -79,4 +84,9 @@ def write_corpus(
             for name in ("urls_pos.txt", "urls_neg.txt", "labeledBow.feat"):
                 with open(os.path.join(root, split, name), "w") as f:
                     f.write("http://www.imdb.com/title/tt0000000/usercomments\n")
+        if reviews_per_movie:
+            for label, digit in (("pos", 1), ("neg", 2)):
+                with open(os.path.join(root, split, f"urls_{label}.txt"), "w") as f:
+                    f.writelines(f"http://www.imdb.com/title/tt{digit}{n // reviews_per_movie:06d}/usercomments\n"
+                                 for n in range(per_label))
     return counts

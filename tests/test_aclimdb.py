@@ -49,6 +49,37 @@ def test_is_eval_review_is_deterministic_and_near_the_share():
     assert all(aclimdb.is_eval_review(i, 30) for i, c in zip(ids, chosen) if c)
 
 
+def test_movie_ids_come_from_the_url_lists_by_line(tmp_path):
+    train = tmp_path / "span-2" / "train"
+    train.mkdir(parents=True)
+    (train / "urls_pos.txt").write_text("http://www.imdb.com/title/tt0453418/usercomments\n"
+                                        "not a url\n"
+                                        "http://www.imdb.com/title/tt0064354/usercomments\n")
+    movies = aclimdb.read_movie_ids(str(tmp_path), "span-2/train")  # no urls_neg.txt: neg reviews have none
+    assert movies == {"span-2/train/pos/0": "tt0453418", "span-2/train/pos/2": "tt0064354"}
+    assert aclimdb.movie_of("span-2/train/pos/2_9", movies) == "tt0064354"
+    assert aclimdb.movie_of("span-2/train/pos/1_8", movies) is None
+    assert aclimdb.movie_of("span-2/train/neg/0_1", movies) is None
+    assert aclimdb.movie_of("span-2/train/pos/odd-name", movies) is None
+    assert aclimdb.read_movie_ids(str(tmp_path), "train") == {}
+
+
+def test_reviews_of_one_movie_land_on_one_side():
+    # 200 movies with 10 reviews each, in both label folders.
+    reviews = [(f"train/{label}/{i}_{r}", f"tt{i // 10:07d}") for label, r in (("pos", 8), ("neg", 2))
+               for i in range(2000)]
+    sides = {}
+    for review_id, movie in reviews:
+        sides.setdefault(movie, set()).add(aclimdb.is_eval_review(review_id, 20, movie))
+    assert all(len(side) == 1 for side in sides.values())
+    eval_movies = sum(side == {True} for side in sides.values())
+    assert 0.12 < eval_movies / len(sides) < 0.28
+    # Pinned: SHA-256 of "movie/tt0064354" is 4 mod 100, of "movie/tt0453418" 88, whatever the review.
+    assert [aclimdb.is_eval_review(r, 20, "tt0064354") for r in ("train/pos/0_9", "span-3/train/neg/7_1")] == [True] * 2
+    assert [aclimdb.is_eval_review(r, 20, "tt0453418") for r in ("train/pos/0_9", "span-3/train/neg/7_1")] == [False] * 2
+    assert aclimdb.is_eval_review("train/pos/0_9", 89, "tt0453418")
+
+
 def test_to_tf_example_has_all_features():
     review = aclimdb.Review("train/neg/3_2", "bad <br />film".encode("utf-8"), 0, 2)
     feature = aclimdb.to_tf_example(review).features.feature

@@ -78,6 +78,16 @@ def test_troubles_are_skipped_or_repaired_and_counted(troubled_corpus, tmp_path)
     assert any(line.startswith("  2 not valid UTF-8 (kept") for line in lines)
 
 
+@pytest.mark.parametrize("placed, line", [
+    ({"by_movie": 100, "by_review": 0}, "Eval split: carved by movie (train/urls_*.txt): all reviews of a movie on one side"),
+    ({"by_movie": 0, "by_review": 100}, "Eval split: carved by review (no URL lists name the movies)"),
+    ({"by_movie": 98, "by_review": 2}, "Eval split: carved by movie for 98 reviews (train/urls_*.txt), by review for 2 "),
+])
+def test_the_summary_says_how_the_eval_split_was_carved(placed, line):
+    lines = report.format_input_report({"reviews_kept": 100, "issue_counts": {}, "eval_split": placed})
+    assert lines[-1].startswith(line)
+
+
 def test_truncation_does_not_split_a_character(tmp_path):
     folder = tmp_path / "train" / "pos"
     folder.mkdir(parents=True)

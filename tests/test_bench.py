@@ -13,6 +13,7 @@ def test_subset_links_a_share_of_each_label(tmp_path):
     root = str(tmp_path / "aclImdb")
     corpus.write_corpus(root, train_per_label=10, test_per_label=4)
     assert bench.subset(root, 50, str(tmp_path / "half")) == 10
+    assert os.path.samefile(tmp_path / "half" / "train" / "urls_pos.txt", os.path.join(root, "train", "urls_pos.txt"))
     for split, per_label in (("train", 5), ("test", 2)):
         for label in ("pos", "neg"):
             names = os.listdir(tmp_path / "half" / split / label)

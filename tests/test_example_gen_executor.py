@@ -1,5 +1,6 @@
 """The aclImdb ExampleGen: its PTransform under Beam's TestPipeline, then the executor's Do()."""
 
+import json
 import os
 
 import apache_beam as beam
@@ -10,7 +11,8 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.example_gen import executor
+from components.example_gen import BY_MOVIE, BY_REVIEW, EVAL_SPLIT_REPORT_KEY, executor
+from tests import corpus
 
 
 def _exec_properties(root, include_test_split=True, eval_percent=20):
@@ -95,6 +97,31 @@ def test_do_without_test_folder(small_corpus, tmp_path):
     split_names, by_split = _run_do(root, tmp_path / "out", include_test_split=False)
     assert split_names == ["train", "eval"]
     assert sum(len(ids) for ids in by_split.values()) == counts["train"]
+
+
+def test_do_carves_eval_by_movie_when_the_url_lists_name_them(tmp_path):
+    root = str(tmp_path / "aclImdb")
+    # 60 reviews per label, 6 per movie: 10 movies per label folder.
+    counts = corpus.write_corpus(root, train_per_label=60, test_per_label=None, reviews_per_movie=6)
+    split_names, by_split = _run_do(root, tmp_path / "out", include_test_split=False)
+    assert sum(len(ids) for ids in by_split.values()) == counts["train"] == 120
+    movie = lambda review_id: (review_id.split("/")[1], int(review_id.split("/")[2].split("_")[0]) // 6)  # noqa: E731
+    train_movies = {movie(i) for i in by_split["train"]}
+    eval_movies = {movie(i) for i in by_split["eval"]}
+    assert not train_movies & eval_movies  # no movie on both sides
+    assert len(train_movies | eval_movies) == 20 and eval_movies
+    assert len(by_split["eval"]) == 6 * len(eval_movies)
+    with open(tmp_path / "out" / executor.INPUT_REPORT_FILE) as f:
+        report = json.load(f)
+    assert report[EVAL_SPLIT_REPORT_KEY] == {BY_MOVIE: 120, BY_REVIEW: 0}
+
+
+def test_do_reports_a_split_by_review_without_url_lists(small_corpus, tmp_path):
+    root, counts = small_corpus  # its URL lists name a movie for review 0 of each label only
+    _run_do(root, tmp_path / "out", include_test_split=False)
+    with open(tmp_path / "out" / executor.INPUT_REPORT_FILE) as f:
+        report = json.load(f)
+    assert report[EVAL_SPLIT_REPORT_KEY] == {BY_MOVIE: 2, BY_REVIEW: counts["train"] - 2}
 
 
 def test_make_custom_config_rejects_bad_share():

@@ -57,6 +57,20 @@ def test_exact_ids_padding_truncation_and_oov(tmp_path):
     assert [row[features.LABEL_KEY].tolist() for row in transformed] == [[1], [0], [1]]
 
 
+def test_approximate_vocabulary_is_exact_when_every_token_fits(tmp_path):
+    rows = [
+        {"text": [b"The cat sat."], "label": [1]},
+        {"text": [b"the <br />CAT ran!"], "label": [0]},
+        {"text": [b"A dog"], "label": [1]},
+    ]
+    # Room for 7 tokens and 6 distinct ones: Misra-Gries keeps every count exact,
+    # in tft.vocabulary's order (frequency, then descending bytes).
+    hparams = HParams(vocab_size=9, sequence_length=4, approximate_vocabulary=True)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    assert output.vocabulary_by_name(features.VOCABULARY_NAME) == [b"the", b"cat", b"sat", b"ran", b"dog", b"a"]
+    assert [row[features.TOKEN_IDS_KEY].tolist() for row in transformed] == [[2, 3, 4, 0], [2, 3, 5, 0], [7, 6, 0, 0]]
+
+
 def test_truncation_keeps_the_first_tokens_but_vocabulary_counts_all(tmp_path):
     rows = [{"text": [b"one two three four five five five"], "label": [1]}]
     hparams = HParams(vocab_size=10, sequence_length=2, num_oov_buckets=1)

@@ -8,3 +8,10 @@ def check_eval_percent(eval_percent: int) -> None:
     """Raises ValueError unless ``eval_percent`` leaves both train and eval non-empty."""
     if isinstance(eval_percent, bool) or not isinstance(eval_percent, int) or not 0 < eval_percent < 100:
         raise ValueError(f"eval_percent must be between 1 and 99, got {eval_percent!r}")
+
+
+# How the eval split was carved, in the ExampleGen's input report: how many train reviews were
+# placed by their movie (named in the URL lists), and how many by their own id.
+EVAL_SPLIT_REPORT_KEY = "eval_split"
+BY_MOVIE = "by_movie"
+BY_REVIEW = "by_review"

@@ -6,6 +6,7 @@ The Large Movie Review Dataset keeps one review per file::
       train/pos/ID_RATING.txt   label 1 (rating 7-10)
       train/neg/ID_RATING.txt   label 0 (rating 1-4)
       train/unsup/...           unlabelled: ignored
+      train/urls_pos.txt        line N: the IMDb page of the movie of pos/N_*.txt (also urls_neg.txt)
       test/pos/, test/neg/      the official test split, same layout
 
 IDs restart in every folder, so a review's identity is its path relative to the
@@ -20,7 +21,7 @@ import dataclasses
 import hashlib
 import os
 import re
-from typing import Iterable, List
+from typing import Dict, Iterable, List, Mapping, Optional
 
 import tensorflow as tf
 
@@ -42,6 +43,10 @@ UNKNOWN_RATING = -1
 MAX_REVIEW_BYTES = 200_000
 
 _FILE_NAME_RE = re.compile(r"^(\d+)_(\d+)\.txt$")
+
+# The URL list of a label folder, beside it: line N names the movie of review N.
+URL_LIST_NAME = "urls_{label}.txt"
+_MOVIE_ID_RE = re.compile(r"/title/(tt\d+)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,13 +160,47 @@ def read_review(path: str, max_bytes: int = MAX_REVIEW_BYTES) -> Review:
     return Review(review_id, text.encode("utf-8"), label, rating, had_invalid_utf8, truncated)
 
 
-def is_eval_review(review_id: str, eval_percent: int) -> bool:
-    """Assigns a review of the train folder to the eval split by a hash of its ID.
+def read_movie_ids(dataset_root: str, split_folder: str) -> Dict[str, str]:
+    """The IMDb movie of each review of a split folder, from the URL lists beside its label folders.
 
-    SHA-256 rather than Python's ``hash`` so that the assignment is the same in
-    every process, run and runner.
+    Args:
+      dataset_root: The dataset root (a path or URI).
+      split_folder: A folder under it holding ``pos/`` and ``neg/``, e.g. ``train`` or ``span-2/train``.
+
+    Returns:
+      ``{"train/pos/123": "tt0453418", ...}``: the review's id without its rating, to its
+      movie; empty when there are no URL lists. Lines without an IMDb title are left out.
     """
-    digest = hashlib.sha256(review_id.encode("utf-8")).digest()
+    movies = {}
+    for label in LABEL_FOLDERS:
+        path = os.path.join(dataset_root, split_folder, URL_LIST_NAME.format(label=label))
+        if not tf.io.gfile.exists(path):
+            continue
+        with tf.io.gfile.GFile(path, "r") as f:
+            for number, line in enumerate(f):
+                match = _MOVIE_ID_RE.search(line)
+                if match:
+                    movies[f"{split_folder}/{label}/{number}"] = match.group(1)
+    return movies
+
+
+def movie_of(review_id: str, movies: Mapping[str, str]) -> Optional[str]:
+    """The movie of a review (``train/pos/123_9``) in a ``read_movie_ids`` map, or None."""
+    folder, _, name = review_id.rpartition("/")
+    match = _FILE_NAME_RE.match(name + ".txt")
+    return movies.get(f"{folder}/{match.group(1)}") if match else None
+
+
+def is_eval_review(review_id: str, eval_percent: int, movie: Optional[str] = None) -> bool:
+    """Assigns a review of the train folder to the eval split by a hash of its movie, or of its ID.
+
+    With the movie known, every review of one movie lands on the same side, as the
+    official train/test split keeps movies apart; otherwise each review is placed on
+    its own. SHA-256 rather than Python's ``hash`` so that the assignment is the same
+    in every process, run and runner.
+    """
+    key = f"movie/{movie}" if movie else review_id
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % 100 < eval_percent
 
 

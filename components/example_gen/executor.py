@@ -1,8 +1,10 @@
 """Executor of the aclImdb ExampleGen: TFX plumbing around ``aclimdb``.
 
 Reads ``train/{pos,neg}`` once and carves the ``eval`` split out of it by a hash
-of each review's ID; reads ``test/{pos,neg}`` into ``test`` when that split is
-configured.
+of each review's movie (from the URL lists ``train/urls_{pos,neg}.txt``, so that all
+reviews of a movie land on one side, as in the official split), or of the review's ID
+where no URL list names its movie; reads ``test/{pos,neg}`` into ``test`` when that
+split is configured.
 
 Over spans (``DATA/span-N/``), the input patterns carry TFX's ``{SPAN}``: the driver
 resolves the newest span K (and records it and the input fingerprint in ML
@@ -25,7 +27,8 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.example_gen import DEFAULT_EVAL_PERCENT, aclimdb, check_eval_percent
+from components.example_gen import (
+    BY_MOVIE, BY_REVIEW, DEFAULT_EVAL_PERCENT, EVAL_SPLIT_REPORT_KEY, aclimdb, check_eval_percent)
 
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
@@ -203,9 +206,13 @@ def _write_report(report: Dict[str, Any], path: str) -> None:
         json.dump(report, f, indent=1)
 
 
-def _split_of(example: tf.train.Example, eval_percent: int) -> int:
-    review_id = example.features.feature[aclimdb.ID_KEY].bytes_list.value[0].decode("utf-8")
-    return 1 if aclimdb.is_eval_review(review_id, eval_percent) else 0
+def _review_id(example: tf.train.Example) -> str:
+    return example.features.feature[aclimdb.ID_KEY].bytes_list.value[0].decode("utf-8")
+
+
+def _split_of(example: tf.train.Example, eval_percent: int, movies: Dict[str, str]) -> int:
+    review_id = _review_id(example)
+    return 1 if aclimdb.is_eval_review(review_id, eval_percent, aclimdb.movie_of(review_id, movies)) else 0
 
 
 class Executor(BaseExampleGenExecutor):
@@ -264,9 +271,13 @@ class Executor(BaseExampleGenExecutor):
         read = {split: [pipeline | f"Read{split.capitalize()}-{i}" >> ReadAclImdb(input_base, pattern)
                         for i, pattern in enumerate(split_folders)]
                 for split, split_folders in folders.items()}
+        movies = {}
+        for pattern in folders[TRAIN_SPLIT]:  # e.g. span-2/train/*/*.txt: the URL lists are in span-2/train
+            movies.update(aclimdb.read_movie_ids(input_base, os.path.dirname(os.path.dirname(pattern))))
+        logging.info("Eval split carved by movie where the URL lists name one: %d reviews listed", len(movies))
         train_examples = [r.examples for r in read[TRAIN_SPLIT]] | "FlattenTrainFolders" >> beam.Flatten()
         train, evaluation = train_examples | "SplitTrainEval" >> beam.Partition(
-            lambda example, _: _split_of(example, eval_percent), 2
+            lambda example, _: _split_of(example, eval_percent, movies), 2
         )
         result = {TRAIN_SPLIT: train, EVAL_SPLIT: evaluation}
         if TEST_SPLIT in read:
@@ -277,11 +288,21 @@ class Executor(BaseExampleGenExecutor):
         if self._input_report_path:
             kept = tuple(all_examples) | "FlattenExamples" >> beam.Flatten() | "CountKept" >> beam.combiners.Count.Globally()
             issues = tuple(all_issues) | "FlattenIssues" >> beam.Flatten() | "ListIssues" >> beam.combiners.ToList()
+            placed = (
+                train_examples
+                | "PlacedBy" >> beam.Map(lambda e: BY_MOVIE if aclimdb.movie_of(_review_id(e), movies) else BY_REVIEW)
+                | "CountPlacedBy" >> beam.combiners.Count.PerElement()
+                | "ListPlacedBy" >> beam.combiners.ToDict()
+            )
             report_path = self._input_report_path
             _ = (
                 kept
-                | "Summarize" >> beam.Map(lambda count, issues: summarize_issues(issues, count),
-                                          issues=beam.pvalue.AsSingleton(issues))
+                | "Summarize" >> beam.Map(
+                    lambda count, issues, placed: {
+                        **summarize_issues(issues, count),
+                        EVAL_SPLIT_REPORT_KEY: {BY_MOVIE: placed.get(BY_MOVIE, 0), BY_REVIEW: placed.get(BY_REVIEW, 0)},
+                    },
+                    issues=beam.pvalue.AsSingleton(issues), placed=beam.pvalue.AsSingleton(placed))
                 | "WriteReport" >> beam.Map(_write_report, report_path)
             )
         return result
