@@ -2,9 +2,10 @@
 
 On Kubeflow, TFX's container entrypoint rebuilds a custom artifact from its KFP
 schema title, ``<module>.<Class>``, by importing exactly that path; the title of
-``EmbeddingProjectorFiles`` is its ``TYPE_NAME``, so this module carries that name.
+each custom type is its ``TYPE_NAME``, so this module carries those names.
 """
 
 from components.projector.component import EmbeddingProjectorFiles
+from components.word2vec.component import WordEmbedding
 
-__all__ = ["EmbeddingProjectorFiles"]
+__all__ = ["EmbeddingProjectorFiles", "WordEmbedding"]

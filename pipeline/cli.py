@@ -13,6 +13,7 @@ import warnings  # noqa: E402
 from typing import List, Optional  # noqa: E402
 
 from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams, SettingError  # noqa: E402
+from components.word2vec import Word2VecSettings  # noqa: E402
 from pipeline import settings as declared  # noqa: E402
 from pipeline.layout import OutputFolderError  # noqa: E402
 
@@ -109,6 +110,7 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     )
     declared.add_options(parser, HParams, default_text="the preset's")
     declared.add_options(parser, declared.PipelineSettings)
+    declared.add_options(parser, Word2VecSettings)
 
 
 def _add_local_run_options(parser: argparse.ArgumentParser) -> None:
@@ -192,6 +194,7 @@ def _parameters(args: argparse.Namespace) -> dict:
 
 def _command_compile(args: argparse.Namespace) -> int:
     hparams, settings = settings_from_args(args)
+    word2vec = word2vec_from_args(args)
     beam_args = beam_args_from(args)
     if args.gpu < 0:
         raise UsageError(f"invalid --gpu: must be 0 or more, got {args.gpu}. Fix: pass --gpu a valid value.")
@@ -204,6 +207,7 @@ def _command_compile(args: argparse.Namespace) -> int:
             spans = bool(data.list_spans(args.data_root))
         if include_test_split is None:
             include_test_split = data.has_test_split(args.data_root)
+        unsup = word2vec.word2vec and data.has_unsup_split(args.data_root)
     except Exception as err:  # pylint: disable=broad-except
         raise UsageError(f"could not look under --data-root {args.data_root}: {err}. Fix: pass --[no-]spans and "
                          "--[no-]test-split.") from err
@@ -214,6 +218,7 @@ def _command_compile(args: argparse.Namespace) -> int:
             serving_model_dir=args.serving_model_dir or f"{root}/serving_model",
             include_test_split=include_test_split, beam_pipeline_args=beam_args, gpus=args.gpu,
             gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache, spans=spans,
+            word2vec=word2vec, unsup=unsup,
         ), args.output)
     except kubeflow_runner.CompileError as err:
         raise UsageError(str(err)) from err
@@ -361,6 +366,19 @@ def settings_from_args(args: argparse.Namespace) -> tuple:
         raise UsageError(f"invalid {option}: {err}. Fix: pass {option} a valid value.") from err
 
 
+def word2vec_from_args(args: argparse.Namespace) -> Word2VecSettings:
+    """The Word2Vec settings given as options.
+
+    Raises:
+      UsageError: Naming the option whose value fails its check.
+    """
+    try:
+        return declared.from_args(Word2VecSettings, args)
+    except SettingError as err:
+        option = declared.flag(err.field)
+        raise UsageError(f"invalid {option}: {err}. Fix: pass {option} a valid value.") from err
+
+
 def beam_args_from(args: argparse.Namespace) -> tuple:
     """The ``--beam-arg`` values, checked.
 
@@ -377,6 +395,7 @@ def _command_run(args: argparse.Namespace) -> int:
     from pipeline import data, layout
 
     hparams, settings = settings_from_args(args)
+    word2vec = word2vec_from_args(args)
     beam_args = beam_args_from(args)
     output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.resolve_data_dir(args.data_dir, args.cache_dir)
@@ -387,6 +406,8 @@ def _command_run(args: argparse.Namespace) -> int:
     progress.info("Data: %s", data_dir)
     progress.info("Output: %s", output_dir)
     progress.info("Settings (preset %s): %s", args.preset, hparams.to_dict())
+    if word2vec.word2vec:
+        progress.info("Word2Vec settings: %s", word2vec.training_config())
     result = local_runner.run_local(
         local_runner.RunSettings(
             data_dir=data_dir,
@@ -395,6 +416,7 @@ def _command_run(args: argparse.Namespace) -> int:
             settings=settings,
             enable_cache=not args.no_cache,
             beam_pipeline_args=beam_args,
+            word2vec=word2vec,
         )
     )
     print(report.format_run_report(result), flush=True)
@@ -405,6 +427,7 @@ def _command_retrain(args: argparse.Namespace) -> int:
     from pipeline import data, layout
 
     hparams, settings = settings_from_args(args)
+    word2vec = word2vec_from_args(args)
     beam_args = beam_args_from(args)
     output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.check_dataset_dir(args.data_dir)
@@ -412,7 +435,7 @@ def _command_retrain(args: argparse.Namespace) -> int:
 
     result = retrain_runner.retrain(local_runner.RunSettings(
         data_dir=data_dir, output_dir=output_dir, hparams=hparams, settings=settings,
-        beam_pipeline_args=beam_args))
+        beam_pipeline_args=beam_args, word2vec=word2vec))
     if isinstance(result, retrain_runner.NoNewSpan):
         print(result.describe(), flush=True)
     else:

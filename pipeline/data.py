@@ -97,6 +97,17 @@ def list_spans(data_root: str) -> list:
     return aclimdb.list_spans(data_root)
 
 
+def has_unsup_split(data_root: str) -> bool:
+    """Whether the dataset root (over spans: any span) has unlabelled reviews in ``train/unsup/``."""
+    import tensorflow as tf
+
+    from components.example_gen import aclimdb
+
+    spans = list_spans(data_root)
+    roots = [f"{data_root.rstrip('/')}/{aclimdb.SPAN_FOLDER_PREFIX}{span}" for span in spans] or [data_root.rstrip("/")]
+    return any(tf.io.gfile.glob(f"{root}/train/{aclimdb.UNLABELLED_FOLDER}/*.txt") for root in roots)
+
+
 def has_test_split(data_root: str) -> bool:
     """Whether the dataset root (a path, or a URI such as ``gs://``) has a labelled ``test/`` folder.
 

@@ -9,12 +9,14 @@ from tfx import v1 as tfx
 
 from components.example_gen import aclimdb
 from components.example_gen.component import AclImdbExampleGen
-from components.example_gen.executor import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT
+from components.example_gen.executor import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT, UNSUP_SPLIT
 from components.model import features, trainer as trainer_module
 from components.model.hparams import HParams
 from components.projector.component import ProjectorExporter
 from components.validation.anomalies import label_balance_config
 from components.validation.component import DataValidationGate, PortableExampleValidator
+from components.word2vec import Word2VecSettings
+from components.word2vec.component import Word2Vec
 from pipeline import baseline, nodes
 from pipeline.settings import PipelineSettings, check_beam_args
 
@@ -89,6 +91,9 @@ def create_pipeline(
     spans: bool = False,
     warm_start: bool = False,
     baseline_excludes_candidate: bool = True,
+    word2vec: Word2VecSettings = Word2VecSettings(),
+    include_unsup_split: bool = False,
+    word2vec_resources: Optional[object] = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline: aclImdb -> validation -> Transform -> Trainer -> evaluation, push, projector files.
 
@@ -124,6 +129,12 @@ def create_pipeline(
         nothing changed is served from the cache and pushes nothing
         (``baseline.LatestBlessedOtherModelStrategy``); False for TFX's
         ``LatestBlessedModelStrategy``, the one ``KubeflowV2DagRunner`` compiles.
+      word2vec: Whether (``word2vec.word2vec``) and how a Word2Vec component learns word
+        vectors from the text of the train, eval and unsup splits, never test.
+      include_unsup_split: With Word2Vec, whether ``data_root`` has ``train/unsup/`` for
+        the ExampleGen to read into an ``unsup`` split (which only Word2Vec reads).
+      word2vec_resources: Word2Vec's container resources on Kubeflow (its GPU), as
+        ``trainer_resources``.
 
     Returns:
       The pipeline, for any TFX runner.
@@ -131,10 +142,13 @@ def create_pipeline(
     example_gen = AclImdbExampleGen(
         input_base=data_root, include_test_split=include_test_split, eval_percent=settings.eval_percent,
         window=settings.window if spans else None,
+        include_unsup_split=word2vec.word2vec and include_unsup_split,
     ).with_id(nodes.EXAMPLE_GEN)
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path).with_id(nodes.SCHEMA_GEN)
     statistics_gen = tfx.components.StatisticsGen(
-        examples=example_gen.outputs["examples"]).with_id(nodes.STATISTICS_GEN)
+        examples=example_gen.outputs["examples"],
+        # Unlabelled reviews have no label, which the schema requires; only Word2Vec reads them.
+        exclude_splits=[UNSUP_SPLIT]).with_id(nodes.STATISTICS_GEN)
     example_validator = PortableExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
@@ -167,12 +181,25 @@ def create_pipeline(
     ).with_id(nodes.TRAINER)
     if trainer_resources is not None:
         trainer = trainer.with_platform_config(trainer_resources)
+    word2vec_component = None
+    if word2vec.word2vec:
+        word2vec_component = Word2Vec(
+            examples=example_gen.outputs["examples"],
+            splits=[TRAIN_SPLIT, EVAL_SPLIT, *([UNSUP_SPLIT] if include_unsup_split else [])],
+            settings=word2vec.training_config(),
+            probe_words=settings.probe_words,
+            word_pairs_file=word2vec.word_pairs_file,
+        ).with_id(nodes.WORD2VEC)
+        word2vec_component.add_upstream_node(data_gate)
+        if word2vec_resources is not None:
+            word2vec_component = word2vec_component.with_platform_config(word2vec_resources)
     projector = ProjectorExporter(
         model=trainer.outputs["model"],
         transform_graph=transform.outputs["transform_graph"],
         num_oov_buckets=hparams.num_oov_buckets,
         probe_words=settings.probe_words,
         model_run=trainer.outputs["model_run"],
+        word_embedding=word2vec_component.outputs["word_embedding"] if word2vec_component else None,
     ).with_id(nodes.PROJECTOR_EXPORTER)
     baseline_resolver = baseline.latest_blessed_model_resolver(
         trainer.outputs["model"] if baseline_excludes_candidate else None).with_id(nodes.BASELINE_RESOLVER)
@@ -196,7 +223,8 @@ def create_pipeline(
         pipeline_root=pipeline_root,
         components=[
             example_gen, schema_gen, statistics_gen, example_validator, data_gate, transform,
-            *([warm_start_resolver] if warm_start else []), trainer, projector, baseline_resolver, evaluator, pusher,
+            *([warm_start_resolver] if warm_start else []), trainer,
+            *([word2vec_component] if word2vec_component else []), projector, baseline_resolver, evaluator, pusher,
         ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,

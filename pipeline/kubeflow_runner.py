@@ -17,6 +17,7 @@ from tfx import v1 as tfx
 from tfx.orchestration.kubeflow.v2.pipeline_builder import DEFAULT_IMAGE_PATH_KEY as DEFAULT_IMAGE_KEY
 
 from components.model.hparams import HParams
+from components.word2vec import Word2VecSettings
 from pipeline import factory, nodes
 from pipeline.settings import PIPELINE_NAME, PipelineSettings
 
@@ -50,6 +51,9 @@ class KubeflowSettings:
     enable_cache: bool = True
     # A data root of span-N/ folders: the window of the newest spans, warm-started from the latest blessed model.
     spans: bool = False
+    word2vec: Word2VecSettings = Word2VecSettings()
+    # With Word2Vec: the data root has train/unsup/ to read into the unsup split.
+    unsup: bool = False
 
 
 def beam_args_for_image(beam_pipeline_args: Sequence[str]) -> list:
@@ -101,6 +105,9 @@ def build_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kubef
         warm_start=kubeflow.spans,
         # KubeflowV2DagRunner compiles TFX's own resolver strategies only.
         baseline_excludes_candidate=False,
+        word2vec=kubeflow.word2vec,
+        include_unsup_split=kubeflow.unsup,
+        word2vec_resources=trainer_resources(kubeflow.target, kubeflow.gpus, kubeflow.gpu_type),
     )
 
 
@@ -121,6 +128,8 @@ def compile_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kub
     images = kubeflow.image
     if kubeflow.gpus and kubeflow.gpu_image:
         images = {DEFAULT_IMAGE_KEY: kubeflow.image, nodes.TRAINER: kubeflow.gpu_image}
+        if kubeflow.word2vec.word2vec:
+            images[nodes.WORD2VEC] = kubeflow.gpu_image
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             default_image=images, use_pipeline_spec_2_1=True),

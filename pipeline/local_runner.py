@@ -16,6 +16,7 @@ from tfx import v1 as tfx
 
 from components.model.hparams import HParams
 from pipeline import data, factory, layout, metadata, progress, results
+from components.word2vec import Word2VecSettings
 from pipeline.settings import PIPELINE_NAME, PipelineSettings
 
 
@@ -31,6 +32,7 @@ class RunSettings:
     beam_pipeline_args: Tuple[str, ...] = ()
     pipeline_name: str = PIPELINE_NAME
     warm_start: bool = False  # the Trainer starts from the latest blessed model
+    word2vec: Word2VecSettings = Word2VecSettings()
 
 
 class OutputFolderBusyError(layout.OutputFolderError):
@@ -97,6 +99,8 @@ def run_locked(run: RunSettings, output_dir: str) -> results.RunReport:
         settings=run.settings,
         spans=bool(data.list_spans(run.data_dir)),
         warm_start=run.warm_start,
+        word2vec=run.word2vec,
+        include_unsup_split=run.word2vec.word2vec and data.has_unsup_split(run.data_dir),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata"]),
         beam_pipeline_args=list(run.beam_pipeline_args),
         enable_cache=run.enable_cache,

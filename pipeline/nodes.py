@@ -12,6 +12,7 @@ DATA_VALIDATION_GATE = "DataValidationGate"
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
 PROJECTOR_EXPORTER = "ProjectorExporter"
+WORD2VEC = "Word2Vec"
 BASELINE_RESOLVER = "latest_blessed_model_resolver"  # the Evaluator's baseline
 WARM_START_RESOLVER = "warm_start_model_resolver"  # the Trainer's base model (retraining)
 EVALUATOR = "Evaluator"

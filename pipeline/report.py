@@ -29,6 +29,8 @@ def format_run_report(result: RunReport) -> str:
         lines.append("Nearest neighbours (cosine):")
         for word, neighbours in result.neighbours.items():
             lines.append(f"  {word}: " + ", ".join(f"{label} ({similarity:.3f})" for label, similarity in neighbours))
+    if result.word2vec:
+        lines.extend(format_word2vec(result.word2vec))
     if result.evaluation:
         lines.extend(format_evaluation(result.evaluation))
     lines.append(f"Projector files and training logs: {result.projector_dir}  "
@@ -41,6 +43,23 @@ def format_run_report(result: RunReport) -> str:
         served = f"{result.serving_model_dir} (unchanged: this run pushed nothing)"
     lines.append(f"Serving model:   {served}")
     return "\n".join(lines)
+
+
+def format_word2vec(summary: dict) -> list:
+    """The Word2Vec step: what it learned from, how long it took, neighbours and word similarity."""
+    settings = summary.get("settings", {})
+    lines = [f"Word2Vec (skip-gram in TensorFlow, on {summary.get('device') or 'CPU'}): "
+             f"{summary.get('vocabulary_size', 0):,} words from {summary.get('reviews', 0):,} reviews "
+             f"({', '.join(summary.get('splits', []))}), {settings.get('word2vec_epochs')} epochs in "
+             f"{summary.get('training_seconds', 0):.1f} s"]
+    similarity = summary.get("word_similarity")
+    if similarity:
+        shown = f"{similarity['spearman']:.3f}" if similarity.get("spearman") is not None else "n/a"
+        lines.append(f"  word similarity: Spearman {shown} on {similarity['pairs_rated']} pairs of "
+                     f"{os.path.basename(similarity['file'])} ({similarity['pairs_missing']} with unknown words)")
+    for word, neighbours in summary.get("nearest_neighbours", {}).items():
+        lines.append(f"  {word}: " + ", ".join(f"{label} ({similarity:.3f})" for label, similarity in neighbours[:8]))
+    return lines
 
 
 _METRIC_ORDER = ("binary_accuracy", "auc", "precision", "recall", "loss", "example_count")

@@ -16,6 +16,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.types import artifact_utils
 
 from components.example_gen.executor import INPUT_REPORT_FILE
+from components.word2vec import SUMMARY_FILE as WORD2VEC_SUMMARY_FILE, WORD_EMBEDDING_KEY
 from components.model import TRAINING_SUMMARY_FILE
 from components.projector.projector import NEIGHBOURS_FILE
 from pipeline import evaluation, layout, metadata, nodes, progress
@@ -39,6 +40,7 @@ class RunReport:
     input_report: Dict[str, Any]
     vocabulary_size: Optional[int] = None
     pushed_new_version: bool = False  # False: the served model is the one served before the run
+    word2vec: Dict[str, Any] = dataclasses.field(default_factory=dict)  # the Word2Vec summary, when it ran
 
 
 def split_counts(statistics: Any) -> Dict[str, int]:
@@ -120,6 +122,7 @@ def collect(
         evaluation_summary = evaluation.read_evaluation(evaluator.output_uri("evaluation"),
                                                         evaluator.outputs["blessing"][0])
     transform_graph = output(nodes.TRANSFORM, "transform_graph")
+    word_embedding = output(nodes.WORD2VEC, WORD_EMBEDDING_KEY)
     return RunReport(
         run_id=run_id,
         seconds=seconds,
@@ -133,4 +136,5 @@ def collect(
         input_report=input_report or {},
         vocabulary_size=progress.vocabulary_size(transform_graph) if transform_graph else None,
         pushed_new_version=serving_model_dir is not None and serving_model_dir != served_before,
+        word2vec=metadata.read_json(os.path.join(word_embedding, WORD2VEC_SUMMARY_FILE)) or {} if word_embedding else {},
     )

@@ -1,7 +1,8 @@
 """Settings of a pipeline run, each declared once: its default, its check and its help text.
 
 ``HParams`` (components/model/hparams.py) declares the model and text-pipeline
-settings; ``PipelineSettings`` here declares the data and gate settings. The command
+settings; ``PipelineSettings`` here declares the data and gate settings;
+``Word2VecSettings`` (components/word2vec/__init__.py) those of the Word2Vec step. The command
 line builds its options from these declarations (``add_options``, ``from_args``), and
 every runner hands the same objects to ``create_pipeline``. Free of TensorFlow
 imports, so that ``--help`` and option errors answer quickly.
@@ -104,7 +105,7 @@ def add_options(
 
     Args:
       parser: Where the options go.
-      declaration: ``HParams`` or ``PipelineSettings``.
+      declaration: ``HParams``, ``PipelineSettings`` or ``Word2VecSettings``.
       names: The fields to expose; all if None.
       default_text: Shown as the default instead of the field's (e.g. "the preset's").
         Options then default to None, so that ``from_args`` can tell what was given.
@@ -120,6 +121,8 @@ def add_options(
         elif field.type in (int, float, str):
             parser.add_argument(flag(field.name), type=field.type, default=default, metavar=field.name.upper(),
                                 help=text)
+        elif field.type == Optional[str]:  # a path, none by default
+            parser.add_argument(flag(field.name), type=str, default=default, metavar="PATH", help=text)
         else:  # a tuple of words
             parser.add_argument(flag(field.name), type=_word_list, default=default, metavar="WORD,...", help=text)
 

@@ -31,6 +31,7 @@ def write_corpus(
     shuffle_train_labels: bool = False,
     flip_train_labels: bool = False,
     reviews_per_movie: Optional[int] = None,
+    unsup_reviews: int = 0,
 ) -> Dict[str, int]:
     """Writes ``root/train/{pos,neg}`` (and ``test/``) of ``ID_RATING.txt`` files.
 
@@ -46,6 +47,8 @@ def write_corpus(
         keeps true labels.
       flip_train_labels: File every positive train review under neg/ and every
         negative one under pos/: labels that are all wrong.
+      unsup_reviews: Write this many unlabelled reviews ``train/unsup/N_0.txt`` (half
+        of each sentiment, as in the real folder), instead of the one ``extras`` writes.
       reviews_per_movie: Write URL lists that name a movie for every labelled review:
         reviews ``N*k .. N*k+k-1`` of a label folder are of movie ``tt{label}{N}``, so
         with ``k`` > 1 each movie has several reviews. Otherwise (``extras``) the lists
@@ -77,10 +80,16 @@ def write_corpus(
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(text)
         counts[split] = 2 * per_label
-        if extras:
+        if extras or (unsup_reviews and split == "train"):
             os.makedirs(os.path.join(root, split, "unsup"), exist_ok=True)
-            with open(os.path.join(root, split, "unsup", "0_0.txt"), "w") as f:
-                f.write("an unlabelled review that must be ignored")
+        if unsup_reviews and split == "train":
+            for review_id in range(unsup_reviews):
+                with open(os.path.join(root, split, "unsup", f"{review_id}_0.txt"), "w", encoding="utf-8") as f:
+                    f.write(review_text(rng, positive=review_id % 2 == 0))
+        if extras:
+            if not (unsup_reviews and split == "train"):
+                with open(os.path.join(root, split, "unsup", "0_0.txt"), "w") as f:
+                    f.write("an unlabelled review that must be ignored")
             for name in ("urls_pos.txt", "urls_neg.txt", "labeledBow.feat"):
                 with open(os.path.join(root, split, name), "w") as f:
                     f.write("http://www.imdb.com/title/tt0000000/usercomments\n")

@@ -16,9 +16,10 @@ def test_parse_review_path_without_rating_keeps_folder_label():
     assert aclimdb.parse_review_path("/d/train/neg/notes.txt") == ("train/neg/notes", 0, aclimdb.UNKNOWN_RATING)
 
 
-def test_parse_review_path_rejects_unlabelled_folder():
-    with pytest.raises(ValueError, match="pos/ or neg/"):
-        aclimdb.parse_review_path("/d/train/unsup/1_0.txt")
+def test_parse_review_path_gives_unlabelled_reviews_no_label():
+    assert aclimdb.parse_review_path("/d/train/unsup/1_0.txt") == ("train/unsup/1_0", None, 0)
+    with pytest.raises(ValueError, match="not in a pos/, neg/ or unsup/ folder"):
+        aclimdb.parse_review_path("/d/train/other/1_0.txt")
 
 
 def test_labelled_review_files_ignores_unsup_urls_and_feat(small_corpus):

@@ -15,11 +15,11 @@ from components.example_gen import BY_MOVIE, BY_REVIEW, EVAL_SPLIT_REPORT_KEY, e
 from tests import corpus
 
 
-def _exec_properties(root, include_test_split=True, eval_percent=20):
+def _exec_properties(root, include_test_split=True, eval_percent=20, include_unsup_split=False):
     return {
         standard_component_specs.INPUT_BASE_KEY: root,
         standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(
-            executor.make_input_config(include_test_split)
+            executor.make_input_config(include_test_split, include_unsup_split=include_unsup_split)
         ),
         standard_component_specs.OUTPUT_CONFIG_KEY: "{}",
         standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
@@ -63,11 +63,11 @@ def test_ptransform_fails_clearly_without_reviews(tmp_path):
             _ = pipeline | executor.AclImdbToExample(_exec_properties(str(tmp_path)), executor.TRAIN_FOLDER_PATTERN)
 
 
-def _run_do(root, output_dir, include_test_split=True):
+def _run_do(root, output_dir, include_test_split=True, include_unsup_split=False):
     examples = standard_artifacts.Examples()
     examples.uri = str(output_dir)
     executor.Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]},
-                           _exec_properties(root, include_test_split))
+                           _exec_properties(root, include_test_split, include_unsup_split=include_unsup_split))
     split_names = artifact_utils.decode_split_names(examples.split_names)
     by_split = {}
     for split in split_names:
@@ -122,6 +122,19 @@ def test_do_reports_a_split_by_review_without_url_lists(small_corpus, tmp_path):
     with open(tmp_path / "out" / executor.INPUT_REPORT_FILE) as f:
         report = json.load(f)
     assert report[EVAL_SPLIT_REPORT_KEY] == {BY_MOVIE: 2, BY_REVIEW: counts["train"] - 2}
+
+
+def test_do_reads_unlabelled_reviews_into_an_unsup_split(tmp_path):
+    root = str(tmp_path / "aclImdb")
+    counts = corpus.write_corpus(root, train_per_label=20, test_per_label=5, unsup_reviews=30)
+    split_names, by_split = _run_do(root, tmp_path / "out", include_unsup_split=True)
+    assert split_names == ["train", "eval", "test", "unsup"]
+    assert by_split["unsup"] == sorted(f"train/unsup/{i}_0" for i in range(30))
+    assert len(by_split["train"]) + len(by_split["eval"]) == counts["train"]  # no unlabelled review among them
+    files = fileio.glob(os.path.join(str(tmp_path / "out"), "Split-unsup", "*.gz"))
+    example = tf.train.Example.FromString(next(iter(tf.data.TFRecordDataset(files, compression_type="GZIP"))).numpy())
+    assert "label" not in example.features.feature
+    assert example.features.feature["rating"].int64_list.value == [0]
 
 
 def test_make_custom_config_rejects_bad_share():

@@ -18,6 +18,7 @@ from tfx.utils import import_utils
 from components.model import features
 from components.model.hparams import PRESETS, HParams
 from components.projector import projector
+from components.word2vec import Word2VecSettings
 from pipeline import cli, factory, kubeflow_runner, layout, nodes, serving
 from pipeline.settings import PipelineSettings
 from tests import corpus, kfp_launcher
@@ -330,3 +331,26 @@ def test_the_rolling_window_and_warm_start_compile(tmp_path):
     # The Trainer starts from the latest blessed model: the resolver's model output.
     base_model = tasks[nodes.TRAINER].inputs.artifacts["base_model"].task_output_artifact
     assert base_model.producer_task == f"{nodes.WARM_START_RESOLVER}-model-resolver"
+
+
+def test_word2vec_compiles_with_the_unsup_split_and_the_trainers_gpu(tmp_path):
+    kubeflow = _kubeflow(tmp_path, "gs://bucket/aclImdb", pipeline_root="gs://bucket/root", gpus=1,
+                         gpu_image="registry.example/imdb-embeddings-gpu:1", unsup=True,
+                         word2vec=Word2VecSettings(word2vec=True, word2vec_epochs=2))
+    output = kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), kubeflow, str(tmp_path / "w2v.yaml"))
+    spec = kfp_launcher.load_pipeline_spec(output)
+    tasks = spec.root.dag.tasks
+    assert nodes.DATA_VALIDATION_GATE in tasks[nodes.WORD2VEC].dependent_tasks
+    assert nodes.WORD2VEC in kfp_launcher.dependencies(tasks[nodes.PROJECTOR_EXPORTER])
+    settings = json.loads(tasks[nodes.WORD2VEC].inputs.parameters["settings"].runtime_value.constant.string_value)
+    assert settings["word2vec_epochs"] == 2
+    splits = json.loads(tasks[nodes.WORD2VEC].inputs.parameters["splits"].runtime_value.constant.string_value)
+    assert splits == ["train", "eval", "unsup"]
+    input_config = tasks[nodes.EXAMPLE_GEN].inputs.parameters["input_config"].runtime_value.constant.string_value
+    assert "train/unsup/*.txt" in input_config
+    container = kfp_launcher.deployment_config(spec).executors[f"{nodes.WORD2VEC}_executor"].container
+    assert (container.image, container.resources.accelerator.count) == ("registry.example/imdb-embeddings-gpu:1", 1)
+    import_utils.import_class_by_path(container.args[list(container.args).index("--executor_class_path") + 1])
+    # The output type is importable by its schema title, as TFX's entrypoint does on a cluster.
+    import imdb_embeddings  # noqa: F401  pylint: disable=import-outside-toplevel
+    assert "imdb_embeddings.WordEmbedding" in open(output).read()

@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from components.model.hparams import PRESETS, HParams, SettingError
+from components.word2vec import Word2VecSettings
 from pipeline import cli, settings
 
 
@@ -18,7 +19,7 @@ def _options(command):
 @pytest.mark.parametrize("command", ["run", "compile"])
 def test_every_declared_setting_is_an_option_with_its_help(command):
     options = _options(command)
-    for declaration in (HParams, settings.PipelineSettings):
+    for declaration in (HParams, settings.PipelineSettings, Word2VecSettings):
         for field in dataclasses.fields(declaration):
             action = options[settings.flag(field.name)]
             assert action.help.startswith(field.metadata["help"])
@@ -75,3 +76,11 @@ def test_a_runner_that_loses_output_is_refused(beam_args):
 def test_other_beam_arguments_pass_through():
     beam_args = ["--direct_running_mode=multi_processing", "--direct_num_workers=2", "--runner=DirectRunner"]
     assert settings.check_beam_args(beam_args) == tuple(beam_args)
+
+
+def test_word2vec_options_build_its_settings():
+    args = cli._parser().parse_args(["run", "--word2vec", "--word2vec-epochs", "2", "--word-pairs-file", "/x.tsv"])  # pylint: disable=protected-access
+    assert cli.word2vec_from_args(args) == Word2VecSettings(word2vec=True, word2vec_epochs=2, word_pairs_file="/x.tsv")
+    args = cli._parser().parse_args(["run", "--word2vec-window", "0"])  # pylint: disable=protected-access
+    with pytest.raises(cli.UsageError, match="invalid --word2vec-window: word2vec_window must be a positive integer"):
+        cli.word2vec_from_args(args)

@@ -5,7 +5,7 @@ The Large Movie Review Dataset keeps one review per file::
     aclImdb/
       train/pos/ID_RATING.txt   label 1 (rating 7-10)
       train/neg/ID_RATING.txt   label 0 (rating 1-4)
-      train/unsup/...           unlabelled: ignored
+      train/unsup/ID_0.txt      unlabelled (rating 0): read only into an ``unsup`` split, never labelled
       train/urls_pos.txt        line N: the IMDb page of the movie of pos/N_*.txt (also urls_neg.txt)
       test/pos/, test/neg/      the official test split, same layout
 
@@ -36,6 +36,7 @@ SPAN_FOLDER_PREFIX = "span-"
 _SPAN_FOLDER_RE = re.compile(r"^span-(\d+)$")
 
 LABEL_FOLDERS = {"neg": 0, "pos": 1}
+UNLABELLED_FOLDER = "unsup"
 # Written when a file name does not follow ID_RATING.txt; real ratings are 1-10.
 UNKNOWN_RATING = -1
 # Reviews are cut at this size. The longest aclImdb review is about 14 KB; a larger
@@ -56,7 +57,7 @@ class Review:
     Attributes:
       review_id: Path relative to the dataset root, without ``.txt``.
       text: The review, UTF-8 encoded.
-      label: 1 for a positive review, 0 for a negative one.
+      label: 1 for a positive review, 0 for a negative one, None for an unlabelled one.
       rating: The star rating from the file name, or ``UNKNOWN_RATING``.
       had_invalid_utf8: Whether undecodable bytes were replaced with U+FFFD.
       truncated: Whether the file was longer than ``MAX_REVIEW_BYTES`` and was cut.
@@ -64,7 +65,7 @@ class Review:
 
     review_id: str
     text: bytes
-    label: int
+    label: Optional[int]
     rating: int
     had_invalid_utf8: bool = False
     truncated: bool = False
@@ -76,36 +77,38 @@ class Review:
         return int(match.group(1)) if match else 0
 
 
-def labelled_review_files(folder_pattern: str) -> List[str]:
+def labelled_review_files(folder_pattern: str, unlabelled: bool = False) -> List[str]:
     """Lists the review files a pattern matches that lie in a ``pos`` or ``neg`` folder.
 
     Args:
       folder_pattern: A glob over review files, e.g. ``/data/aclImdb/train/*/*.txt``.
+      unlabelled: List those in ``unsup`` folders instead.
 
     Returns:
-      The matching paths inside ``pos``/``neg`` folders, sorted. Anything else the
-      pattern matches (``unsup/``, URL lists) is left out.
+      The matching paths inside ``pos``/``neg`` (or ``unsup``) folders, sorted. Anything
+      else the pattern matches (the other folders, URL lists) is left out.
     """
+    folders = {UNLABELLED_FOLDER} if unlabelled else set(LABEL_FOLDERS)
     return sorted(
         path
         for path in tf.io.gfile.glob(folder_pattern)
-        if os.path.basename(os.path.dirname(path)) in LABEL_FOLDERS
+        if os.path.basename(os.path.dirname(path)) in folders
     )
 
 
 def parse_review_path(path: str) -> tuple:
     """Returns ``(review_id, label, rating)`` for a review file's path.
 
-    The label comes from the folder; the rating from an ``ID_RATING.txt`` name,
-    or ``UNKNOWN_RATING`` when the name does not follow that pattern.
+    The label comes from the folder (None in ``unsup/``); the rating from an
+    ``ID_RATING.txt`` name, or ``UNKNOWN_RATING`` when the name does not follow that pattern.
 
     Raises:
-      ValueError: If the file is not in a ``pos`` or ``neg`` folder.
+      ValueError: If the file is not in a ``pos``, ``neg`` or ``unsup`` folder.
     """
     folder = os.path.dirname(path)
     label_folder = os.path.basename(folder)
-    if label_folder not in LABEL_FOLDERS:
-        raise ValueError(f"{path} is not in a pos/ or neg/ folder, so it has no label")
+    if label_folder not in LABEL_FOLDERS and label_folder != UNLABELLED_FOLDER:
+        raise ValueError(f"{path} is not in a pos/, neg/ or unsup/ folder")
     split_folder = os.path.basename(os.path.dirname(folder))
     span_folder = os.path.basename(os.path.dirname(os.path.dirname(folder)))
     prefix = f"{span_folder}/" if _SPAN_FOLDER_RE.match(span_folder) else ""
@@ -113,7 +116,7 @@ def parse_review_path(path: str) -> tuple:
     match = _FILE_NAME_RE.match(name)
     rating = int(match.group(2)) if match else UNKNOWN_RATING
     stem = name[: -len(".txt")] if name.endswith(".txt") else name
-    return f"{prefix}{split_folder}/{label_folder}/{stem}", LABEL_FOLDERS[label_folder], rating
+    return f"{prefix}{split_folder}/{label_folder}/{stem}", LABEL_FOLDERS.get(label_folder), rating
 
 
 def list_spans(data_root: str) -> List[int]:
@@ -205,19 +208,17 @@ def is_eval_review(review_id: str, eval_percent: int, movie: Optional[str] = Non
 
 
 def to_tf_example(review: Review) -> tf.train.Example:
-    """Converts a review to a tf.Example with the keys defined in this module."""
+    """Converts a review to a tf.Example with the keys defined in this module (no label if it has none)."""
     feature = tf.train.Feature
-    return tf.train.Example(
-        features=tf.train.Features(
-            feature={
-                TEXT_KEY: feature(bytes_list=tf.train.BytesList(value=[review.text])),
-                LABEL_KEY: feature(int64_list=tf.train.Int64List(value=[review.label])),
-                RATING_KEY: feature(int64_list=tf.train.Int64List(value=[review.rating])),
-                ID_KEY: feature(bytes_list=tf.train.BytesList(value=[review.review_id.encode("utf-8")])),
-                SPAN_KEY: feature(int64_list=tf.train.Int64List(value=[review.span])),
-            }
-        )
-    )
+    features = {
+        TEXT_KEY: feature(bytes_list=tf.train.BytesList(value=[review.text])),
+        RATING_KEY: feature(int64_list=tf.train.Int64List(value=[review.rating])),
+        ID_KEY: feature(bytes_list=tf.train.BytesList(value=[review.review_id.encode("utf-8")])),
+        SPAN_KEY: feature(int64_list=tf.train.Int64List(value=[review.span])),
+    }
+    if review.label is not None:
+        features[LABEL_KEY] = feature(int64_list=tf.train.Int64List(value=[review.label]))
+    return tf.train.Example(features=tf.train.Features(feature=features))
 
 
 def is_empty(review: Review) -> bool:

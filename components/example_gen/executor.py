@@ -33,10 +33,12 @@ from components.example_gen import (
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
 TEST_SPLIT = "test"
+UNSUP_SPLIT = "unsup"  # train/unsup/: unlabelled reviews, for the Word2Vec embedding only
 
 # Input split patterns, relative to the dataset root. `eval` is carved from the train folder.
 TRAIN_FOLDER_PATTERN = "train/*/*.txt"
 TEST_FOLDER_PATTERN = "test/*/*.txt"
+UNSUP_FOLDER_PATTERN = "train/unsup/*.txt"
 
 EVAL_PERCENT_KEY = "eval_percent"
 WINDOW_KEY = "window"  # spans read, newest last; absent for a plain aclImdb folder
@@ -45,8 +47,11 @@ SPAN_PATTERN_PREFIX = aclimdb.SPAN_FOLDER_PREFIX + "{SPAN}/"
 COUNTER_NAMESPACE = "aclimdb"
 
 
-def make_input_config(include_test_split: bool, spans: bool = False) -> example_gen_pb2.Input:
-    """The input splits: train and eval both read the train folder; test the test folder.
+def make_input_config(
+    include_test_split: bool, spans: bool = False, include_unsup_split: bool = False
+) -> example_gen_pb2.Input:
+    """The input splits: train and eval both read the train folder; test the test folder;
+    unsup the unlabelled reviews of ``train/unsup/``.
 
     With ``spans``, the patterns are those of the newest span, ``span-{SPAN}/...``.
     """
@@ -57,6 +62,8 @@ def make_input_config(include_test_split: bool, spans: bool = False) -> example_
     ]
     if include_test_split:
         splits.append(example_gen_pb2.Input.Split(name=TEST_SPLIT, pattern=prefix + TEST_FOLDER_PATTERN))
+    if include_unsup_split:
+        splits.append(example_gen_pb2.Input.Split(name=UNSUP_SPLIT, pattern=prefix + UNSUP_FOLDER_PATTERN))
     return example_gen_pb2.Input(splits=splits)
 
 
@@ -140,19 +147,20 @@ class _ReadReviewFn(beam.DoFn):
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 def ReadAclImdb(  # pylint: disable=invalid-name
-    pipeline: beam.Pipeline, input_base: str, split_pattern: str
+    pipeline: beam.Pipeline, input_base: str, split_pattern: str, unlabelled: bool = False
 ) -> beam.pvalue.DoOutputsTuple:
-    """Reads labelled reviews into tf.Examples, and reports what it skipped or repaired.
+    """Reads labelled reviews (or, with ``unlabelled``, those of ``unsup/``) into tf.Examples,
+    and reports what it skipped or repaired.
 
     Returns:
       ``.examples``: tf.Examples; ``.issues``: ``(kind, path)`` pairs (see ``ISSUE_*``).
 
     Raises:
-      ValueError: If the pattern matches no review in a ``pos`` or ``neg`` folder.
+      ValueError: If the pattern matches no labelled review in a ``pos`` or ``neg`` folder.
     """
     pattern = os.path.join(input_base, split_pattern)
-    paths = aclimdb.labelled_review_files(pattern)
-    if not paths:
+    paths = aclimdb.labelled_review_files(pattern, unlabelled=unlabelled)
+    if not paths and not unlabelled:
         raise ValueError(
             f"No labelled review matches {pattern}: expected files in "
             f"{os.path.dirname(os.path.dirname(pattern))}/pos/ and /neg/ (aclImdb layout)."
@@ -245,10 +253,11 @@ class Executor(BaseExampleGenExecutor):
         proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
         patterns = {split.name: split.pattern for split in input_config.splits}
         expected = {TRAIN_SPLIT, EVAL_SPLIT}
-        if not expected <= set(patterns) <= expected | {TEST_SPLIT} or patterns[EVAL_SPLIT] != patterns[TRAIN_SPLIT]:
+        optional = {TEST_SPLIT, UNSUP_SPLIT}
+        if not expected <= set(patterns) <= expected | optional or patterns[EVAL_SPLIT] != patterns[TRAIN_SPLIT]:
             raise ValueError(
                 f"Unsupported input_config {patterns}: build it with make_input_config(), which "
-                f"reads train and eval from one folder and, optionally, test from another."
+                f"reads train and eval from one folder and, optionally, test and unsup from others."
             )
         settings = _custom_settings(exec_properties)
         eval_percent = settings.get(EVAL_PERCENT_KEY, DEFAULT_EVAL_PERCENT)
@@ -256,8 +265,8 @@ class Executor(BaseExampleGenExecutor):
 
         # The folders each split reads: the configured ones, or over spans those of the window.
         folders = {TRAIN_SPLIT: [patterns[TRAIN_SPLIT]]}
-        if TEST_SPLIT in patterns:
-            folders[TEST_SPLIT] = [patterns[TEST_SPLIT]]
+        for split in sorted(optional & set(patterns)):
+            folders[split] = [patterns[split]]
         if WINDOW_KEY in settings:
             newest = int(exec_properties[example_gen_utils.SPAN_PROPERTY_NAME])
             spans = window_spans(input_base, newest, settings[WINDOW_KEY])
@@ -267,8 +276,11 @@ class Executor(BaseExampleGenExecutor):
             if TEST_SPLIT in patterns:
                 folders[TEST_SPLIT] = [prefix(span) + TEST_FOLDER_PATTERN for span in spans
                                        if aclimdb.labelled_review_files(os.path.join(input_base, prefix(span) + TEST_FOLDER_PATTERN))]
+            if UNSUP_SPLIT in patterns:
+                folders[UNSUP_SPLIT] = [prefix(span) + UNSUP_FOLDER_PATTERN for span in spans]
 
-        read = {split: [pipeline | f"Read{split.capitalize()}-{i}" >> ReadAclImdb(input_base, pattern)
+        read = {split: [pipeline | f"Read{split.capitalize()}-{i}" >> ReadAclImdb(
+                            input_base, pattern, unlabelled=split == UNSUP_SPLIT)
                         for i, pattern in enumerate(split_folders)]
                 for split, split_folders in folders.items()}
         movies = {}
@@ -280,8 +292,8 @@ class Executor(BaseExampleGenExecutor):
             lambda example, _: _split_of(example, eval_percent, movies), 2
         )
         result = {TRAIN_SPLIT: train, EVAL_SPLIT: evaluation}
-        if TEST_SPLIT in read:
-            result[TEST_SPLIT] = [r.examples for r in read[TEST_SPLIT]] | "FlattenTestFolders" >> beam.Flatten()
+        for split in sorted(optional & set(read)):
+            result[split] = [r.examples for r in read[split]] | f"Flatten{split.capitalize()}Folders" >> beam.Flatten()
         all_examples = [r.examples for reads in read.values() for r in reads]
         all_issues = [r[_ISSUES_TAG] for reads in read.values() for r in reads]
 

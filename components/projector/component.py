@@ -11,6 +11,7 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from components.model import features
 from components.projector import executor
 from components.projector import projector as projector_lib
+from components.word2vec.component import WordEmbedding
 
 # Custom property names of the output artifact, shared with the executor and tests.
 ROWS_PROPERTY = executor.ROWS_PROPERTY
@@ -51,6 +52,8 @@ class ProjectorExporterSpec(types.ComponentSpec):
         executor.TRANSFORM_GRAPH_KEY: ChannelParameter(type=standard_artifacts.TransformGraph),
         # The Trainer's logs, for the training-curve plot.
         executor.MODEL_RUN_KEY: ChannelParameter(type=standard_artifacts.ModelRun, optional=True),
+        # Word2Vec's table, added to the projector config as a second embedding.
+        executor.WORD_EMBEDDING_KEY: ChannelParameter(type=WordEmbedding, optional=True),
     }
     OUTPUTS = {
         executor.PROJECTOR_KEY: ChannelParameter(type=EmbeddingProjectorFiles),
@@ -72,6 +75,7 @@ class ProjectorExporter(base_component.BaseComponent):
         probe_words: Sequence[str] = projector_lib.DEFAULT_PROBE_WORDS,
         model_run: Optional[types.BaseChannel] = None,
         projector: Optional[types.BaseChannel] = None,
+        word_embedding: Optional[types.BaseChannel] = None,
     ):
         """Creates the component.
 
@@ -83,6 +87,7 @@ class ProjectorExporter(base_component.BaseComponent):
           probe_words: Words whose ten nearest neighbours are written beside the TSVs.
           model_run: The Trainer's ``model_run`` output, to plot the training curves.
           projector: Optional output channel; one is created if omitted.
+          word_embedding: The Word2Vec component's output, shown as a second embedding.
         """
         spec = ProjectorExporterSpec(
             model=model,
@@ -91,6 +96,7 @@ class ProjectorExporter(base_component.BaseComponent):
             embedding_layer=embedding_layer,
             probe_words=json.dumps(list(probe_words)),
             model_run=model_run,
+            word_embedding=word_embedding,
             projector=projector or types.Channel(type=EmbeddingProjectorFiles),
         )
         super().__init__(spec=spec)

@@ -12,7 +12,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.model import features, trainer
-from components.projector import projector
+from components.projector import plots, projector
 
 # Custom properties of the output artifact (not declared PROPERTIES: KFP v2 gives a custom
 # artifact type no schema for those).
@@ -27,6 +27,8 @@ PROJECTOR_KEY = "projector"
 EMBEDDING_LAYER_KEY = "embedding_layer"
 NUM_OOV_BUCKETS_KEY = "num_oov_buckets"
 PROBE_WORDS_KEY = "probe_words"
+WORD_EMBEDDING_KEY = "word_embedding"  # optional: Word2Vec's table, shown beside the classifier's
+WORD2VEC_FOLDER = "word2vec"
 
 
 class Executor(base_executor.BaseExecutor):
@@ -67,5 +69,9 @@ class Executor(base_executor.BaseExecutor):
             probe_words,
             history,
         )
+        if input_dict.get(WORD_EMBEDDING_KEY):
+            projector.add_tsv_embedding(output.uri, WORD2VEC_FOLDER,
+                                        artifact_utils.get_single_uri(input_dict[WORD_EMBEDDING_KEY]),
+                                        files=(plots.EMBEDDING_MAP_FILE, projector.NEIGHBOURS_FILE))
         output.set_int_custom_property(ROWS_PROPERTY, written.rows)
         output.set_int_custom_property(DIMENSION_PROPERTY, written.dimension)

@@ -11,6 +11,8 @@ to projector.tensorflow.org as the two TSVs)::
     nearest_neighbours.json  {probe word: [[neighbour, cosine similarity], ...]}
     embedding_pca.png        2-D PCA map of the embedding, probe words labelled
     training_curves.png      loss and accuracy per epoch, train against eval (given a history)
+    word2vec/                with a Word2Vec table: its vectors.tsv, metadata.tsv and
+                             embedding_pca.png, a second embedding of projector_config.pbtxt
 
 The padding row (id 0) is left out, as in the seed tutorial; the OOV rows are kept.
 """
@@ -22,6 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
+from google.protobuf import text_format
 from tensorboard.plugins import projector as tb_projector
 
 from components.projector import DEFAULT_PROBE_WORDS, plots
@@ -118,6 +121,34 @@ def write_projector_files(directory: str, vectors: np.ndarray, labels: Sequence[
     embedding.metadata_path = METADATA_FILE
     tb_projector.visualize_embeddings(directory, config)
     return ProjectorFiles(directory=directory, rows=vectors.shape[0], dimension=vectors.shape[1])
+
+
+def add_tsv_embedding(directory: str, name: str, source: str, files: Sequence[str] = ()) -> None:
+    """Copies another table's projector TSVs into ``directory/name/`` and adds it to the projector config.
+
+    TensorBoard's Projector then offers both tables in one view (its ``tensor_path``
+    reads a TSV directly, so no checkpoint has to hold both).
+
+    Args:
+      directory: A folder ``write_projector_files`` wrote.
+      name: The embedding's name in the Projector, and its subfolder.
+      source: A folder with ``vectors.tsv`` and ``metadata.tsv`` (and ``files``).
+      files: Further files of ``source`` to copy along, when present (e.g. its PCA plot).
+    """
+    target = os.path.join(directory, name)
+    tf.io.gfile.makedirs(target)
+    for file_name in (VECTORS_FILE, METADATA_FILE, *files):
+        if tf.io.gfile.exists(os.path.join(source, file_name)):
+            tf.io.gfile.copy(os.path.join(source, file_name), os.path.join(target, file_name), overwrite=True)
+    config = tb_projector.ProjectorConfig()
+    with tf.io.gfile.GFile(os.path.join(directory, PROJECTOR_CONFIG_FILE)) as f:
+        text_format.Parse(f.read(), config)
+    embedding = config.embeddings.add()
+    embedding.tensor_name = name
+    # Relative, as the first one's, so the folder can be moved as a whole.
+    embedding.tensor_path = f"{name}/{VECTORS_FILE}"
+    embedding.metadata_path = f"{name}/{METADATA_FILE}"
+    tb_projector.visualize_embeddings(directory, config)
 
 
 def nearest_neighbours(

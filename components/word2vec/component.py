@@ -1,0 +1,80 @@
+"""Word2Vec: spec, artifact type and component."""
+
+import json
+from typing import Optional, Sequence
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components.projector import DEFAULT_PROBE_WORDS
+from components.word2vec import (
+    EXAMPLES_KEY, PROBE_WORDS_KEY, SETTINGS_KEY, SPLITS_KEY, WORD_EMBEDDING_KEY, WORD_PAIRS_FILE_KEY, executor)
+
+
+class WordEmbedding(types.Artifact):
+    """Word vectors learned without labels, as Embedding Projector files.
+
+    Layout of the artifact's folder::
+
+        vectors.tsv, metadata.tsv, embedding.ckpt-1.*, projector_config.pbtxt
+                                 the table for the Projector, one word per row
+                                 (``metadata.tsv``: header, then word and count)
+        transform_fn/            tf.Transform's analysis: assets/words, "count word" lines
+        word2vec_summary.json    settings, pairs and loss per epoch, seconds, device,
+                                 nearest neighbours of the probe words, word similarity
+
+    Custom properties: ``vocabulary_size`` and ``embedding_dim``.
+    """
+
+    TYPE_NAME = "imdb_embeddings.WordEmbedding"  # the module that exports it: see imdb_embeddings.py
+
+
+class Word2VecSpec(types.ComponentSpec):
+    """Input: the raw examples; output: the word embedding."""
+
+    PARAMETERS = {
+        # JSON, as exec properties are scalars on every orchestrator.
+        SPLITS_KEY: ExecutionParameter(type=str),
+        SETTINGS_KEY: ExecutionParameter(type=str),
+        PROBE_WORDS_KEY: ExecutionParameter(type=str),
+        WORD_PAIRS_FILE_KEY: ExecutionParameter(type=str, optional=True),
+    }
+    INPUTS = {EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
+    OUTPUTS = {WORD_EMBEDDING_KEY: ChannelParameter(type=WordEmbedding)}
+
+
+class Word2Vec(base_component.BaseComponent):
+    """Learns word vectors with skip-gram and negative sampling from the text of some splits."""
+
+    SPEC_CLASS = Word2VecSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(
+        self,
+        examples: types.BaseChannel,
+        splits: Sequence[str],
+        settings: dict,
+        probe_words: Sequence[str] = DEFAULT_PROBE_WORDS,
+        word_pairs_file: Optional[str] = None,
+    ):
+        """Creates the component.
+
+        Args:
+          examples: ExampleGen's output.
+          splits: The splits whose text it learns from; the test split must not be one.
+          settings: ``Word2VecSettings.training_config()``.
+          probe_words: Words whose nearest neighbours the summary lists.
+          word_pairs_file: Rated word pairs (WordSim-353 format) to correlate with; optional.
+        """
+        if not splits:
+            raise ValueError("Word2Vec needs at least one split to learn from")
+        super().__init__(spec=Word2VecSpec(
+            examples=examples,
+            splits=json.dumps(list(splits)),
+            settings=json.dumps(settings, sort_keys=True),
+            probe_words=json.dumps(list(probe_words)),
+            word_pairs_file=word_pairs_file,
+            word_embedding=types.Channel(type=WordEmbedding),
+        ))

@@ -1,0 +1,118 @@
+"""Executor of the Word2Vec component: artifact plumbing around ``skipgram``."""
+
+import json
+import logging
+import os
+import tempfile
+from typing import Any, Dict, List
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import schema_utils
+from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+from tfx_bsl.public import tfxio
+
+from components.model import features
+from components.model.trainer import training_device
+from components.projector import plots, projector as projector_lib
+from components.word2vec import (
+    EXAMPLES_KEY, PROBE_WORDS_KEY, SETTINGS_KEY, SPLITS_KEY, SUMMARY_FILE, VOCABULARY_FOLDER, WORD_EMBEDDING_KEY,
+    WORD_PAIRS_FILE_KEY, Word2VecSettings, skipgram)
+
+# Progress lines for the command line; a child of its "imdb_embeddings" logger.
+_PROGRESS = logging.getLogger("imdb_embeddings.word2vec")
+
+ROWS_PROPERTY = "vocabulary_size"
+DIMENSION_PROPERTY = "embedding_dim"
+# A vocabulary this large is far past what the table needs; it bounds memory on odd data.
+MAX_WORDS = 1_000_000
+_TEXT_SPEC = {features.RAW_TEXT_KEY: tf.io.FixedLenFeature([], tf.string)}
+
+
+def _split_files(examples, splits: List[str]) -> Dict[str, List[str]]:
+    """The example files of each requested split the artifact has (``unsup`` is there only when the data has it)."""
+    present = artifact_utils.decode_split_names(examples.split_names)
+    return {split: fileio.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*"))
+            for split in splits if split in present}
+
+
+def _texts(files: List[str]) -> tf.data.Dataset:
+    return (tf.data.TFRecordDataset(files, compression_type="GZIP")
+            .batch(1024)
+            .map(lambda records: tf.io.parse_example(records, _TEXT_SPEC)[features.RAW_TEXT_KEY],
+                 num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+class Executor(BaseBeamExecutor):
+    """Builds the word vocabulary with tf.Transform (Beam), then trains skip-gram in TensorFlow."""
+
+    def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
+           exec_properties: Dict[str, Any]) -> None:
+        examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
+        output = artifact_utils.get_single_instance(output_dict[WORD_EMBEDDING_KEY])
+        settings = Word2VecSettings(word2vec=True, **json.loads(exec_properties[SETTINGS_KEY]))
+        files_by_split = _split_files(examples, json.loads(exec_properties[SPLITS_KEY]))
+        files = [f for split_files in files_by_split.values() for f in split_files]
+        if not files:
+            raise ValueError(f"Word2Vec found no examples in the splits {sorted(files_by_split)} of {examples.uri}")
+        _PROGRESS.info("Word2Vec: learning from the splits %s", sorted(files_by_split))
+
+        # The vocabulary, by tf.Transform over the same standardization as the classifier's.
+        vocabulary_dir = os.path.join(output.uri, VOCABULARY_FOLDER)
+        source = tfxio.TFExampleRecord(file_pattern=files, schema=schema_utils.schema_from_feature_spec(_TEXT_SPEC),
+                                       telemetry_descriptors=["Word2Vec"])
+        with self._make_beam_pipeline() as pipeline:
+            with tft_beam.Context(temp_dir=tempfile.mkdtemp(prefix="word2vec-tft-")):
+                transform_fn = (
+                    (pipeline | "ReadText" >> source.BeamSource(), source.TensorAdapterConfig())
+                    | "AnalyzeWords" >> tft_beam.AnalyzeDataset(
+                        skipgram.word_vocabulary_fn(settings.word2vec_min_count, MAX_WORDS)))
+                _ = transform_fn | "WriteVocabulary" >> tft_beam.WriteTransformFn(vocabulary_dir)
+        words, counts = skipgram.read_counted_vocabulary(
+            tft.TFTransformOutput(vocabulary_dir).vocabulary_file_by_name(skipgram.WORD_VOCABULARY_NAME))
+        if len(words) < 2:
+            raise ValueError(f"Word2Vec: only {len(words)} word(s) occur {settings.word2vec_min_count} times or more; "
+                             "lower --word2vec-min-count or give it more text")
+
+        ids, reviews = skipgram.token_ids(_texts(files), words)
+        _PROGRESS.info("Word2Vec: %d words in the vocabulary, %d tokens of %d reviews", len(words), len(ids),
+                     int(reviews[-1]) + 1 if len(reviews) else 0)
+        result = skipgram.train(
+            ids, reviews, counts, dim=settings.word2vec_dim, window=settings.word2vec_window,
+            negatives=settings.word2vec_negatives, epochs=settings.word2vec_epochs,
+            subsample=settings.word2vec_subsample, learning_rate=settings.word2vec_learning_rate,
+            batch_size=settings.word2vec_batch_size, seed=settings.word2vec_seed,
+            log=lambda line: _PROGRESS.info("Word2Vec: %s", line))
+
+        written = projector_lib.write_projector_files(output.uri, result.table, words)
+        probe_words = json.loads(exec_properties[PROBE_WORDS_KEY])
+        neighbours = projector_lib.nearest_neighbours(result.table, words, probe_words)
+        with tf.io.gfile.GFile(os.path.join(output.uri, projector_lib.NEIGHBOURS_FILE), "w") as f:
+            json.dump(neighbours, f, indent=1, ensure_ascii=False)
+        plots.plot_embedding_map(result.table, words, neighbours, os.path.join(output.uri, plots.EMBEDDING_MAP_FILE))
+        summary = {
+            "settings": settings.training_config(),
+            "splits": sorted(files_by_split),
+            "reviews": int(reviews[-1]) + 1 if len(reviews) else 0,
+            "tokens": int(len(ids)),
+            "vocabulary_size": len(words),
+            "pairs_per_epoch": result.pairs_per_epoch,
+            "loss_per_epoch": result.loss_per_epoch,
+            "training_seconds": result.seconds,
+            "device": training_device(),
+            "nearest_neighbours": neighbours,
+        }
+        pairs_file = exec_properties.get(WORD_PAIRS_FILE_KEY)
+        if pairs_file:
+            similarity = skipgram.word_similarity(result.table, words, skipgram.read_word_pairs(pairs_file))
+            summary["word_similarity"] = {"file": pairs_file, **similarity.__dict__}
+            _PROGRESS.info("Word2Vec: Spearman %s on %d pairs of %s", similarity.spearman, similarity.pairs_rated,
+                         pairs_file)
+        with tf.io.gfile.GFile(os.path.join(output.uri, SUMMARY_FILE), "w") as f:
+            json.dump(summary, f, indent=1)
+        output.set_int_custom_property(ROWS_PROPERTY, written.rows)
+        output.set_int_custom_property(DIMENSION_PROPERTY, written.dimension)

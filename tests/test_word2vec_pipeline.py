@@ -1,0 +1,83 @@
+"""End-to-end: the pipeline with --word2vec on a generated corpus with unlabelled reviews."""
+
+import os
+
+import pytest
+from google.protobuf import text_format
+from tensorboard.plugins import projector as tb_projector
+
+from components.model.hparams import HParams
+from components.projector import projector
+from components.word2vec import Word2VecSettings
+from pipeline import data, layout, local_runner, nodes, report
+from pipeline.settings import PipelineSettings
+from tests import corpus
+
+pytestmark = pytest.mark.e2e
+
+HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=10, batch_size=32, learning_rate=0.01)
+
+
+@pytest.fixture(scope="module")
+def word2vec_run(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("data") / "aclImdb")
+    corpus.write_corpus(root, train_per_label=60, test_per_label=20, seed=2, unsup_reviews=200, reviews_per_movie=4)
+    pairs = tmp_path_factory.mktemp("pairs") / "pairs.tsv"
+    pairs.write_text("# Word 1\tWord 2\tHuman (mean)\nwonderful\tsuperb\t9.0\nawful\tterrible\t8.5\n"
+                     "wonderful\tawful\t1.0\nsuperb\tdreadful\t1.5\nmovie\tfilm\t9.5\nzebra\tmovie\t2.0\n")
+    settings = local_runner.RunSettings(
+        data_dir=data.check_dataset_dir(root),
+        output_dir=str(tmp_path_factory.mktemp("output")),
+        hparams=HPARAMS,
+        settings=PipelineSettings(probe_words=("wonderful", "awful")),
+        word2vec=Word2VecSettings(word2vec=True, word2vec_dim=16, word2vec_min_count=2, word2vec_epochs=3,
+                                  word2vec_batch_size=256, word_pairs_file=str(pairs)),
+    )
+    return settings, local_runner.run_local(settings)
+
+
+def test_word2vec_learns_from_train_eval_and_unsup_never_test(word2vec_run):
+    _, result = word2vec_run
+    states = {c.node_id: c.state for c in result.components}
+    assert states[nodes.WORD2VEC] == "ran" and states[nodes.PUSHER] == "ran"
+    summary = result.word2vec
+    assert summary["splits"] == ["eval", "train", "unsup"]
+    assert summary["reviews"] == 120 + 200  # the labelled train folder and unsup/, not the 40 test reviews
+    # StatisticsGen (and so validation) sees the labelled splits only.
+    assert set(result.split_counts) == {"train", "eval", "test"}
+    assert summary["word_similarity"]["pairs_rated"] == 5 and summary["word_similarity"]["pairs_missing"] == 1
+    assert set(summary["nearest_neighbours"]) == {"wonderful", "awful"}
+    lines = report.format_run_report(result)
+    assert "Word2Vec (skip-gram in TensorFlow, on CPU" in lines and "320 reviews (eval, train, unsup)" in lines
+
+
+def test_the_projector_shows_both_tables(word2vec_run):
+    settings, result = word2vec_run
+    projector_dir = layout.output_paths(settings.output_dir)["projector"]
+    config = tb_projector.ProjectorConfig()
+    with open(os.path.join(projector_dir, projector.PROJECTOR_CONFIG_FILE)) as f:
+        text_format.Parse(f.read(), config)
+    assert [e.tensor_name for e in config.embeddings] == [projector.CHECKPOINT_TENSOR_NAME, "word2vec"]
+    word2vec = config.embeddings[1]
+    assert (word2vec.tensor_path, word2vec.metadata_path) == ("word2vec/vectors.tsv", "word2vec/metadata.tsv")
+    with open(os.path.join(projector_dir, "word2vec", "vectors.tsv")) as f:
+        rows = [line.split("\t") for line in f]
+    with open(os.path.join(projector_dir, "word2vec", "metadata.tsv")) as f:
+        labels = f.read().splitlines()
+    assert len(rows) == len(labels) == result.word2vec["vocabulary_size"] and {len(r) for r in rows} == {16}
+    assert {"wonderful", "awful", "movie"} <= set(labels)
+    assert os.path.exists(os.path.join(projector_dir, "word2vec", "embedding_pca.png"))
+
+
+def test_without_the_option_nothing_changes(word2vec_run, tmp_path):
+    # The factory adds neither the component nor the unsup split unless asked.
+    from pipeline import factory
+
+    settings, _ = word2vec_run
+    pipeline = factory.create_pipeline(
+        pipeline_name="p", pipeline_root=str(tmp_path), data_root=settings.data_dir,
+        serving_model_dir=str(tmp_path / "serving"), hparams=HPARAMS, include_test_split=True,
+        include_unsup_split=True)
+    assert nodes.WORD2VEC not in {c.id for c in pipeline.components}
+    example_gen = pipeline.components[0]
+    assert "unsup" not in example_gen.exec_properties["input_config"]
