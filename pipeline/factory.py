@@ -200,6 +200,7 @@ def create_pipeline(
         probe_words=settings.probe_words,
         model_run=trainer.outputs["model_run"],
         word_embedding=word2vec_component.outputs["word_embedding"] if word2vec_component else None,
+        transformed_examples=transform.outputs["transformed_examples"],
     ).with_id(nodes.PROJECTOR_EXPORTER)
     baseline_resolver = baseline.latest_blessed_model_resolver(
         trainer.outputs["model"] if baseline_excludes_candidate else None).with_id(nodes.BASELINE_RESOLVER)

@@ -292,8 +292,7 @@ def test_the_compiled_pipeline_runs_task_by_task_as_the_launcher_would(compiled)
     (transform_graph,) = emulation.outputs[nodes.TRANSFORM]["transform_graph"]
     vocabulary = tft.TFTransformOutput(transform_graph.uri).vocabulary_by_name(features.VOCABULARY_NAME)
     (projector_files,) = emulation.outputs[nodes.PROJECTOR_EXPORTER]["projector"]
-    with open(os.path.join(projector_files.uri, projector.METADATA_FILE), encoding="utf-8") as f:
-        labels = f.read().split("\n")[:-1]
+    labels = projector.read_metadata_labels(os.path.join(projector_files.uri, projector.METADATA_FILE))
     vectors = np.loadtxt(os.path.join(projector_files.uri, projector.VECTORS_FILE), delimiter="\t")
     assert labels == [features.OOV_TOKEN] + [token.decode() for token in vocabulary]
     assert vectors.shape == (len(labels), HPARAMS.embedding_dim)

@@ -89,6 +89,19 @@ def test_split_counts(finished_run):
     assert 0.1 < counts["eval"] / (2 * TRAIN_PER_LABEL) < 0.3
 
 
+def test_projector_metadata_tells_kinds_counts_and_polarity(finished_run):
+    _, report = finished_run
+    with open(os.path.join(report.projector_dir, projector.METADATA_FILE), encoding="utf-8") as f:
+        header, *rows = [line.split("\t") for line in f.read().split("\n")[:-1]]
+    assert header == ["token", "kind", "train_count", "polarity"]
+    by_token = {row[0]: row for row in rows}
+    assert by_token[features.OOV_TOKEN][1] == "oov" and {row[1] for row in rows[1:]} == {"word"}  # no bigrams
+    # Every corpus word occurs in the train split; sentiment words pull the way they mean.
+    assert all(int(row[2]) > 0 for row in rows[1:])
+    assert all(float(by_token[w.lower()][3]) > 0 for w in corpus.POSITIVE_WORDS)
+    assert all(float(by_token[w.lower()][3]) < 0 for w in corpus.NEGATIVE_WORDS)
+
+
 def test_projector_rows_match_the_vocabulary(finished_run):
     settings, report = finished_run
     vocabulary = tft.TFTransformOutput(_outputs(report, "Transform", "transform_graph")[0]).vocabulary_by_name(
@@ -97,8 +110,7 @@ def test_projector_rows_match_the_vocabulary(finished_run):
     # The generated corpus has fewer distinct tokens than vocab_size allows: all of them are kept.
     assert len(vocabulary) == len(set(corpus.POSITIVE_WORDS + corpus.NEGATIVE_WORDS + corpus.NEUTRAL_WORDS))
     for folder in (report.projector_dir, _outputs(report, "ProjectorExporter", "projector")[0]):
-        with open(os.path.join(folder, projector.METADATA_FILE), encoding="utf-8") as f:
-            labels = f.read().split("\n")[:-1]
+        labels = projector.read_metadata_labels(os.path.join(folder, projector.METADATA_FILE))
         vectors = np.loadtxt(os.path.join(folder, projector.VECTORS_FILE), delimiter="\t")
         assert labels == [features.OOV_TOKEN] + [token.decode() for token in vocabulary]
         assert vectors.shape == (len(labels), HPARAMS.embedding_dim)
@@ -183,11 +195,11 @@ def test_tensorboard_command_serves_curves_and_projector(finished_run):
         (embedding,) = _get_json(f"{base}/projector/info?run=.")["embeddings"]
         assert embedding["tensorName"] == projector.CHECKPOINT_TENSOR_NAME
         with open(os.path.join(report.projector_dir, projector.METADATA_FILE), encoding="utf-8") as f:
-            labels = f.read().split("\n")[:-1]
-        assert embedding["tensorShape"] == [len(labels), HPARAMS.embedding_dim]
+            metadata_rows = f.read().split("\n")[:-1]  # a header, then a row per embedding row
+        assert embedding["tensorShape"] == [len(metadata_rows) - 1, HPARAMS.embedding_dim]
         metadata_url = f"{base}/projector/metadata?run=.&name={urllib.parse.quote(embedding['tensorName'])}"
         with urllib.request.urlopen(metadata_url, timeout=30) as response:
-            assert response.read().decode("utf-8").split("\n")[: len(labels)] == labels
+            assert response.read().decode("utf-8").split("\n")[: len(metadata_rows)] == metadata_rows
         # The Scalars tab has the per-epoch training curves.
         scalar_runs = _get_json(f"{base}/scalars/tags")
         assert "epoch_loss" in scalar_runs["training/train"] and "epoch_accuracy" in scalar_runs["training/validation"]

@@ -61,10 +61,35 @@ def test_export_embedding_drops_padding_and_checks_row_count(tmp_path):
     table = np.arange(12, dtype=np.float32).reshape(6, 2)
     written = projector.export_embedding(str(tmp_path), table, ["the", "cat", "sat", "ran"], ["[UNK]"])
     assert written.rows == 5
-    assert _read_tsv_rows(tmp_path / projector.METADATA_FILE) == ["[UNK]", "the", "cat", "sat", "ran"]
+    assert projector.read_metadata_labels(str(tmp_path / projector.METADATA_FILE)) == ["[UNK]", "the", "cat", "sat", "ran"]
     assert _read_tsv_rows(tmp_path / projector.VECTORS_FILE)[0] == "2\t3"
     with pytest.raises(ValueError, match="do not come from the same run"):
         projector.export_embedding(str(tmp_path / "bad"), table, ["the"], ["[UNK]"])
+
+
+def test_metadata_columns_have_a_header_and_one_value_per_row(tmp_path):
+    vectors = np.zeros((4, 2), np.float32)
+    labels = ["[UNK]", "good", "very good", "tab\there"]
+    columns = {"kind": projector.token_kinds(labels, oov_rows=1), "train_count": [3, 120, 7, 1],
+               "polarity": [0.0, 1.23456, 0.5, -2.0]}
+    projector.write_projector_files(str(tmp_path), vectors, labels, columns)
+    assert _read_tsv_rows(tmp_path / projector.METADATA_FILE) == [
+        "token\tkind\ttrain_count\tpolarity",
+        "[UNK]\toov\t3\t0", "good\tword\t120\t1.235", "very good\tbigram\t7\t0.5", "tab\\there\tword\t1\t-2"]
+    assert projector.read_metadata_labels(str(tmp_path / projector.METADATA_FILE)) == [
+        "[UNK]", "good", "very good", "tab\\there"]
+    with pytest.raises(ValueError, match="metadata column 'kind' has 1 values for 4 rows"):
+        projector.write_projector_files(str(tmp_path / "bad"), vectors, labels, {"kind": ["word"]})
+
+
+def test_polarity_is_the_heads_logit_for_one_token():
+    rows = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+    hidden = (np.array([[1.0, -1.0], [0.0, 2.0]]), np.array([0.0, 0.5]), True)
+    logit = (np.array([[2.0], [-1.0]]), np.array([0.25]), False)
+    # Row 1: relu([1, -1] + [0, .5]) = [1, 0] -> 2 + .25; row 2: relu([0, 2.5]) -> -2.5 + .25;
+    # row 3: relu([-1, -1] + [0, .5]) = [0, 0] -> .25 (the bias alone).
+    np.testing.assert_allclose(projector.token_polarity(rows, [hidden, logit]), [2.25, -2.25, 0.25])
+    np.testing.assert_allclose(projector.token_polarity(rows, [logit]), [2.25, -0.75, -0.75])
 
 
 def test_nearest_neighbours_by_cosine():
@@ -119,7 +144,11 @@ def test_executor_writes_artifact_and_properties(tmp_path, monkeypatch):
     )
     assert (output.get_int_custom_property(executor.ROWS_PROPERTY),
             output.get_int_custom_property(executor.DIMENSION_PROPERTY)) == (5, 3)
-    assert _read_tsv_rows(os.path.join(output.uri, projector.METADATA_FILE)) == ["[UNK]", "the", "film", "café", "good"]
+    # No transformed examples and no `logit` layer in this model: the kind is the only column.
+    assert _read_tsv_rows(os.path.join(output.uri, projector.METADATA_FILE)) == [
+        "token\tkind", "[UNK]\toov", "the\tword", "film\tword", "café\tword", "good\tword"]
+    assert projector.read_metadata_labels(os.path.join(output.uri, projector.METADATA_FILE)) == [
+        "[UNK]", "the", "film", "café", "good"]
     vectors = np.loadtxt(os.path.join(output.uri, projector.VECTORS_FILE), delimiter="\t")
     np.testing.assert_allclose(vectors, table[1:], rtol=1e-6)
     with open(os.path.join(output.uri, projector.NEIGHBOURS_FILE)) as f:

@@ -26,6 +26,7 @@ print(code, ",".join(heavy) or "-")
     ["evaluate", "--data-dir", "/nowhere", "--eval-percent", "0"],
     ["run", "--data-dir", "/nowhere"],
     ["run", "--beam-arg=--runner=apache_beam.runners.dask.dask_runner.DaskRunner"],
+    ["run", "--word2vec", "--word-pairs-file", "/nowhere/wordsim353.tsv"],
 ])
 def test_option_errors_load_no_tensorflow(argv):
     result = subprocess.run([sys.executable, "-c", _CHECK, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -83,7 +83,8 @@ def test_a_bad_pairs_file_names_the_line(tmp_path):
         skipgram.read_word_pairs(str(path))
 
 
-@pytest.mark.parametrize("field, value", [("word2vec_dim", 0), ("word2vec_subsample", 1.5), ("word2vec_seed", -1)])
+@pytest.mark.parametrize("field, value", [("word2vec_dim", 0), ("word2vec_subsample", 1.5), ("word2vec_seed", -1),
+                                          ("word_pairs_file", "/nowhere/wordsim353.tsv")])
 def test_settings_check_themselves(field, value):
     with pytest.raises(SettingError) as raised:
         Word2VecSettings(**{field: value})

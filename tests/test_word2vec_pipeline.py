@@ -63,7 +63,8 @@ def test_the_projector_shows_both_tables(word2vec_run):
     with open(os.path.join(projector_dir, "word2vec", "vectors.tsv")) as f:
         rows = [line.split("\t") for line in f]
     with open(os.path.join(projector_dir, "word2vec", "metadata.tsv")) as f:
-        labels = f.read().splitlines()
+        assert f.readline() == "token\tcount\n"
+    labels = projector.read_metadata_labels(os.path.join(projector_dir, "word2vec", "metadata.tsv"))
     assert len(rows) == len(labels) == result.word2vec["vocabulary_size"] and {len(r) for r in rows} == {16}
     assert {"wonderful", "awful", "movie"} <= set(labels)
     assert os.path.exists(os.path.join(projector_dir, "word2vec", "embedding_pca.png"))

@@ -24,7 +24,9 @@ class EmbeddingProjectorFiles(types.Artifact):
     Layout of the artifact's folder::
 
         vectors.tsv              one row per token: embedding_dim tab-separated floats
-        metadata.tsv             one token per row, row i labelling row i of vectors.tsv
+        metadata.tsv             a header, then one row per token (row i labels row i of
+                                 vectors.tsv): token, kind (word, bigram, oov), train_count,
+                                 polarity (the classifier's logit for that token alone)
         nearest_neighbours.json  ten nearest neighbours (cosine) of each probe word
         embedding_pca.png        2-D PCA map of the embedding, probe words labelled
         training_curves.png      loss and accuracy per epoch (when ``model_run`` is given)
@@ -52,6 +54,8 @@ class ProjectorExporterSpec(types.ComponentSpec):
         executor.TRANSFORM_GRAPH_KEY: ChannelParameter(type=standard_artifacts.TransformGraph),
         # The Trainer's logs, for the training-curve plot.
         executor.MODEL_RUN_KEY: ChannelParameter(type=standard_artifacts.ModelRun, optional=True),
+        # The train split's token ids, to count each token (a metadata column).
+        executor.TRANSFORMED_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples, optional=True),
         # Word2Vec's table, added to the projector config as a second embedding.
         executor.WORD_EMBEDDING_KEY: ChannelParameter(type=WordEmbedding, optional=True),
     }
@@ -76,6 +80,7 @@ class ProjectorExporter(base_component.BaseComponent):
         model_run: Optional[types.BaseChannel] = None,
         projector: Optional[types.BaseChannel] = None,
         word_embedding: Optional[types.BaseChannel] = None,
+        transformed_examples: Optional[types.BaseChannel] = None,
     ):
         """Creates the component.
 
@@ -88,6 +93,7 @@ class ProjectorExporter(base_component.BaseComponent):
           model_run: The Trainer's ``model_run`` output, to plot the training curves.
           projector: Optional output channel; one is created if omitted.
           word_embedding: The Word2Vec component's output, shown as a second embedding.
+          transformed_examples: Transform's output, to count each token in the train split.
         """
         spec = ProjectorExporterSpec(
             model=model,
@@ -97,6 +103,7 @@ class ProjectorExporter(base_component.BaseComponent):
             probe_words=json.dumps(list(probe_words)),
             model_run=model_run,
             word_embedding=word_embedding,
+            transformed_examples=transformed_examples,
             projector=projector or types.Channel(type=EmbeddingProjectorFiles),
         )
         super().__init__(spec=spec)

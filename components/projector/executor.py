@@ -4,6 +4,7 @@ import json
 import os
 from typing import Any, Dict, List
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import types
@@ -28,7 +29,22 @@ EMBEDDING_LAYER_KEY = "embedding_layer"
 NUM_OOV_BUCKETS_KEY = "num_oov_buckets"
 PROBE_WORDS_KEY = "probe_words"
 WORD_EMBEDDING_KEY = "word_embedding"  # optional: Word2Vec's table, shown beside the classifier's
+TRANSFORMED_EXAMPLES_KEY = "transformed_examples"  # optional: to count each token in the train split
+COUNTED_SPLIT = "train"
 WORD2VEC_FOLDER = "word2vec"
+
+
+def _row_counts(examples: types.Artifact, transform_output: tft.TFTransformOutput, rows: int):
+    """How often each embedding row occurs in the train split's token ids (what the model reads of
+    each review: its first ``sequence_length`` words and their bigrams), padding included."""
+    files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], COUNTED_SPLIT), "*"))
+    spec = {features.TOKEN_IDS_KEY: transform_output.transformed_feature_spec()[features.TOKEN_IDS_KEY]}
+    counts = np.zeros(rows, np.int64)
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(1024).map(
+        lambda records: tf.io.parse_example(records, spec)[features.TOKEN_IDS_KEY])
+    for ids in dataset:
+        counts += np.bincount(ids.numpy().ravel(), minlength=rows)[:rows]
+    return counts
 
 
 class Executor(base_executor.BaseExecutor):
@@ -61,6 +77,10 @@ class Executor(base_executor.BaseExecutor):
             if tf.io.gfile.exists(summary_path):
                 with tf.io.gfile.GFile(summary_path) as f:
                     history = json.load(f).get("history")
+        row_counts = None
+        if input_dict.get(TRANSFORMED_EXAMPLES_KEY):
+            row_counts = _row_counts(artifact_utils.get_single_instance(input_dict[TRANSFORMED_EXAMPLES_KEY]),
+                                     tft.TFTransformOutput(transform_uri), table.shape[0])
         written = projector.export_embedding(
             output.uri,
             table,
@@ -68,6 +88,8 @@ class Executor(base_executor.BaseExecutor):
             features.oov_tokens(int(exec_properties[NUM_OOV_BUCKETS_KEY])),
             probe_words,
             history,
+            head=projector.load_classifier_head(path_utils.serving_model_path(model_uri)),
+            row_counts=row_counts,
         )
         if input_dict.get(WORD_EMBEDDING_KEY):
             projector.add_tsv_embedding(output.uri, WORD2VEC_FOLDER,

@@ -4,7 +4,8 @@ Output layout (one folder, usable as ``tensorboard --logdir <folder>`` or upload
 to projector.tensorflow.org as the two TSVs)::
 
     vectors.tsv              one row per token: embedding_dim tab-separated floats
-    metadata.tsv             one row per token: the token (row i labels row i of vectors.tsv)
+    metadata.tsv             one row per token (row i labels row i of vectors.tsv): the token, then,
+                             with columns, a header row and the columns (kind, train count, polarity)
     embedding.ckpt-1.*       TF checkpoint holding the same matrix, for TensorBoard
     checkpoint               checkpoint index naming embedding.ckpt-1
     projector_config.pbtxt   links the checkpoint tensor to metadata.tsv
@@ -34,6 +35,14 @@ METADATA_FILE = "metadata.tsv"
 CHECKPOINT_PREFIX = "embedding.ckpt"
 PROJECTOR_CONFIG_FILE = "projector_config.pbtxt"
 NEIGHBOURS_FILE = "nearest_neighbours.json"
+# Metadata columns: the first is the token; the header names the others.
+TOKEN_COLUMN = "token"
+KIND_COLUMN = "kind"
+COUNT_COLUMN = "train_count"
+POLARITY_COLUMN = "polarity"
+KIND_WORD, KIND_BIGRAM, KIND_OOV = "word", "bigram", "oov"
+# Layers of the classifier's head (components/model/model.py).
+HIDDEN_LAYER, LOGIT_LAYER = "hidden", "logit"
 # tf.train.Checkpoint stores the variable under this key.
 CHECKPOINT_TENSOR_NAME = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
 
@@ -90,27 +99,38 @@ class ProjectorFiles:
     dimension: int
 
 
-def write_projector_files(directory: str, vectors: np.ndarray, labels: Sequence[str]) -> ProjectorFiles:
+def write_projector_files(
+    directory: str, vectors: np.ndarray, labels: Sequence[str], columns: Optional[Dict[str, Sequence]] = None,
+) -> ProjectorFiles:
     """Writes the TSVs, the checkpoint and the projector config for aligned rows.
 
     Args:
       directory: Output folder; created if missing.
       vectors: ``[rows, dimension]`` embedding rows, the padding row already removed.
       labels: One label per row of ``vectors``.
+      columns: Further metadata columns, ``{name: one value per row}``, for colouring and
+        searching in the Projector; ``metadata.tsv`` then starts with a header row
+        (``token`` and the names), as the Projector requires of more than one column.
 
     Raises:
-      ValueError: If rows and labels do not pair up.
+      ValueError: If rows, labels and columns do not pair up.
     """
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[0] != len(labels):
         raise ValueError(f"{len(labels)} labels for an embedding of shape {vectors.shape}: rows must pair up")
+    columns = columns or {}
+    for name, values in columns.items():
+        if len(values) != len(labels):
+            raise ValueError(f"metadata column {name!r} has {len(values)} values for {len(labels)} rows")
     tf.io.gfile.makedirs(directory)
     with tf.io.gfile.GFile(os.path.join(directory, VECTORS_FILE), "w") as f:
         for row in vectors:
             f.write("\t".join(format(float(x), ".7g") for x in row) + "\n")
     with tf.io.gfile.GFile(os.path.join(directory, METADATA_FILE), "w") as f:
-        for label in labels:
-            f.write(escape_label(label) + "\n")
+        if columns:
+            f.write("\t".join([TOKEN_COLUMN, *columns]) + "\n")
+        for row, label in enumerate(labels):
+            f.write("\t".join([escape_label(label), *(_cell(values[row]) for values in columns.values())]) + "\n")
 
     checkpoint = tf.train.Checkpoint(embedding=tf.Variable(vectors, name="embedding"))
     checkpoint.save(os.path.join(directory, CHECKPOINT_PREFIX))
@@ -121,6 +141,53 @@ def write_projector_files(directory: str, vectors: np.ndarray, labels: Sequence[
     embedding.metadata_path = METADATA_FILE
     tb_projector.visualize_embeddings(directory, config)
     return ProjectorFiles(directory=directory, rows=vectors.shape[0], dimension=vectors.shape[1])
+
+
+def _cell(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return format(float(value), ".4g")
+    return escape_label(str(value))
+
+
+def read_metadata_labels(path: str) -> List[str]:
+    """The token column of a ``metadata.tsv`` (escaped as written), without its header row if it has one."""
+    with tf.io.gfile.GFile(path, "r") as f:
+        rows = f.read().split("\n")[:-1]
+    if rows and rows[0].split("\t")[0] == TOKEN_COLUMN and "\t" in rows[0]:
+        rows = rows[1:]
+    return [row.split("\t")[0] for row in rows]
+
+
+def token_kinds(labels: Sequence[str], oov_rows: int) -> List[str]:
+    """``oov`` for the OOV rows, then ``bigram`` for tokens of two words, ``word`` for the rest."""
+    return [KIND_OOV if row < oov_rows else KIND_BIGRAM if " " in label else KIND_WORD
+            for row, label in enumerate(labels)]
+
+
+def load_classifier_head(saved_model_dir: str) -> List[Tuple[np.ndarray, np.ndarray, bool]]:
+    """The Dense layers after the average, ``(kernel, bias, relu)`` each: the tutorial's ``hidden``
+    (when the model has one), then ``logit``; empty if the SavedModel has no ``logit`` layer."""
+    loaded = tf.saved_model.load(saved_model_dir)
+    owner = getattr(loaded, "model", loaded)
+    by_name = {variable.name: variable.numpy() for variable in getattr(owner, "variables", [])}
+    head = []
+    for layer, relu in ((HIDDEN_LAYER, True), (LOGIT_LAYER, False)):
+        if f"{layer}/kernel:0" in by_name:
+            head.append((by_name[f"{layer}/kernel:0"], by_name[f"{layer}/bias:0"], relu))
+    return head if head and head[-1][2] is False else []
+
+
+def token_polarity(rows: np.ndarray, head: Sequence[Tuple[np.ndarray, np.ndarray, bool]]) -> np.ndarray:
+    """The classifier's logit for a review made of one token: its row through the head (dropout off).
+
+    Positive: the token pulls a review towards positive; negative: towards negative.
+    """
+    values = np.asarray(rows, dtype=np.float64)
+    for kernel, bias, relu in head:
+        values = values @ kernel + bias
+        if relu:
+            values = np.maximum(values, 0.0)
+    return values[:, 0]
 
 
 def add_tsv_embedding(directory: str, name: str, source: str, files: Sequence[str] = ()) -> None:
@@ -192,8 +259,13 @@ def export_embedding(
     oov_labels: Sequence[str],
     probe_words: Sequence[str] = DEFAULT_PROBE_WORDS,
     training_history: Optional[Dict[str, List[float]]] = None,
+    head: Sequence[Tuple[np.ndarray, np.ndarray, bool]] = (),
+    row_counts: Optional[np.ndarray] = None,
 ) -> ProjectorFiles:
     """Drops the padding row of a full embedding table; writes the projector files, neighbours and plots.
+
+    ``metadata.tsv`` has the columns ``token``, ``kind`` (word, bigram, oov), ``train_count``
+    (given ``row_counts``) and ``polarity`` (given the classifier's ``head``).
 
     Args:
       directory: Output folder.
@@ -202,6 +274,8 @@ def export_embedding(
       oov_labels: Labels of the OOV rows.
       probe_words: Words whose nearest neighbours go to ``nearest_neighbours.json``.
       training_history: Keras history per epoch; plotted when given.
+      head: The classifier's Dense layers after the average (``load_classifier_head``).
+      row_counts: How often each row of the table (padding first) occurs in the train split.
 
     Raises:
       ValueError: If the table's row count does not match padding + OOV + vocabulary.
@@ -213,7 +287,12 @@ def export_embedding(
             f"a vocabulary of {len(vocabulary)} tokens need {1 + len(labels)}: model and Transform graph "
             "do not come from the same run."
         )
-    written = write_projector_files(directory, table[1:], labels)
+    columns = {KIND_COLUMN: token_kinds(labels, len(oov_labels))}
+    if row_counts is not None:
+        columns[COUNT_COLUMN] = [int(count) for count in row_counts[1:]]
+    if head:
+        columns[POLARITY_COLUMN] = [float(value) for value in token_polarity(table[1:], head)]
+    written = write_projector_files(directory, table[1:], labels, columns)
     neighbours = nearest_neighbours(table[1:], labels, probe_words)
     with tf.io.gfile.GFile(os.path.join(directory, NEIGHBOURS_FILE), "w") as f:
         json.dump(neighbours, f, indent=1, ensure_ascii=False)

@@ -5,6 +5,7 @@ the command line, which answers option errors without loading TensorFlow.
 """
 
 import dataclasses
+import os
 from typing import Optional
 
 from components.model.hparams import SettingError, setting
@@ -54,6 +55,9 @@ class Word2VecSettings:
                 raise SettingError(name, f"{name} must be between 0 and 1, got {value!r}")
         if isinstance(self.word2vec_seed, bool) or not isinstance(self.word2vec_seed, int) or self.word2vec_seed < 0:
             raise SettingError("word2vec_seed", f"word2vec_seed must be a non-negative integer, got {self.word2vec_seed!r}")
+        # A local file is checked here; a URI (gs://...) when the component reads it, before it trains.
+        if self.word_pairs_file and "://" not in self.word_pairs_file and not os.path.isfile(self.word_pairs_file):
+            raise SettingError("word_pairs_file", f"word_pairs_file {self.word_pairs_file!r} is not a file")
 
     def training_config(self) -> dict:
         """What the component's executor needs (without the on/off switch and the pairs file)."""

@@ -22,6 +22,8 @@ from components.word2vec import (
     EXAMPLES_KEY, PROBE_WORDS_KEY, SETTINGS_KEY, SPLITS_KEY, SUMMARY_FILE, VOCABULARY_FOLDER, WORD_EMBEDDING_KEY,
     WORD_PAIRS_FILE_KEY, Word2VecSettings, skipgram)
 
+# The metadata column of each word's count in the text Word2Vec learned from (train, eval, unsup).
+COUNT_COLUMN = "count"
 # Progress lines for the command line; a child of its "imdb_embeddings" logger.
 _PROGRESS = logging.getLogger("imdb_embeddings.word2vec")
 
@@ -56,6 +58,9 @@ class Executor(BaseBeamExecutor):
         output = artifact_utils.get_single_instance(output_dict[WORD_EMBEDDING_KEY])
         settings = Word2VecSettings(word2vec=True, **json.loads(exec_properties[SETTINGS_KEY]))
         files_by_split = _split_files(examples, json.loads(exec_properties[SPLITS_KEY]))
+        # Read before training, so that a bad file fails in seconds, not after minutes.
+        pairs_file = exec_properties.get(WORD_PAIRS_FILE_KEY)
+        rated_pairs = skipgram.read_word_pairs(pairs_file) if pairs_file else []
         files = [f for split_files in files_by_split.values() for f in split_files]
         if not files:
             raise ValueError(f"Word2Vec found no examples in the splits {sorted(files_by_split)} of {examples.uri}")
@@ -88,7 +93,8 @@ class Executor(BaseBeamExecutor):
             batch_size=settings.word2vec_batch_size, seed=settings.word2vec_seed,
             log=lambda line: _PROGRESS.info("Word2Vec: %s", line))
 
-        written = projector_lib.write_projector_files(output.uri, result.table, words)
+        written = projector_lib.write_projector_files(
+            output.uri, result.table, words, {COUNT_COLUMN: [int(c) for c in counts]})
         probe_words = json.loads(exec_properties[PROBE_WORDS_KEY])
         neighbours = projector_lib.nearest_neighbours(result.table, words, probe_words)
         with tf.io.gfile.GFile(os.path.join(output.uri, projector_lib.NEIGHBOURS_FILE), "w") as f:
@@ -106,9 +112,8 @@ class Executor(BaseBeamExecutor):
             "device": training_device(),
             "nearest_neighbours": neighbours,
         }
-        pairs_file = exec_properties.get(WORD_PAIRS_FILE_KEY)
         if pairs_file:
-            similarity = skipgram.word_similarity(result.table, words, skipgram.read_word_pairs(pairs_file))
+            similarity = skipgram.word_similarity(result.table, words, rated_pairs)
             summary["word_similarity"] = {"file": pairs_file, **similarity.__dict__}
             _PROGRESS.info("Word2Vec: Spearman %s on %d pairs of %s", similarity.spearman, similarity.pairs_rated,
                          pairs_file)
