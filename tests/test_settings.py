@@ -78,9 +78,12 @@ def test_other_beam_arguments_pass_through():
     assert settings.check_beam_args(beam_args) == tuple(beam_args)
 
 
-def test_word2vec_options_build_its_settings():
-    args = cli._parser().parse_args(["run", "--word2vec", "--word2vec-epochs", "2", "--word-pairs-file", "/x.tsv"])  # pylint: disable=protected-access
-    assert cli.word2vec_from_args(args) == Word2VecSettings(word2vec=True, word2vec_epochs=2, word_pairs_file="/x.tsv")
+def test_word2vec_options_build_its_settings(tmp_path):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("a\tb\t1.0\n")
+    args = cli._parser().parse_args(["run", "--word2vec", "--word2vec-epochs", "2", "--word-pairs-file", str(pairs)])  # pylint: disable=protected-access
+    assert cli.word2vec_from_args(args) == Word2VecSettings(word2vec=True, word2vec_epochs=2,
+                                                            word_pairs_file=str(pairs))
     args = cli._parser().parse_args(["run", "--word2vec-window", "0"])  # pylint: disable=protected-access
     with pytest.raises(cli.UsageError, match="invalid --word2vec-window: word2vec_window must be a positive integer"):
         cli.word2vec_from_args(args)
