@@ -358,12 +358,8 @@ def settings_from_args(args: argparse.Namespace) -> tuple:
     Raises:
       UsageError: Naming the option whose value fails its check.
     """
-    try:
-        return (declared.from_args(HParams, args, base=PRESETS[args.preset]),
-                declared.from_args(declared.PipelineSettings, args))
-    except SettingError as err:
-        option = declared.flag(err.field)
-        raise UsageError(f"invalid {option}: {err}. Fix: pass {option} a valid value.") from err
+    return (_declared_from_args(HParams, args, base=PRESETS[args.preset]),
+            _declared_from_args(declared.PipelineSettings, args))
 
 
 def word2vec_from_args(args: argparse.Namespace) -> Word2VecSettings:
@@ -372,8 +368,12 @@ def word2vec_from_args(args: argparse.Namespace) -> Word2VecSettings:
     Raises:
       UsageError: Naming the option whose value fails its check.
     """
+    return _declared_from_args(Word2VecSettings, args)
+
+
+def _declared_from_args(declaration, args: argparse.Namespace, base=None):
     try:
-        return declared.from_args(Word2VecSettings, args)
+        return declared.from_args(declaration, args, base=base)
     except SettingError as err:
         option = declared.flag(err.field)
         raise UsageError(f"invalid {option}: {err}. Fix: pass {option} a valid value.") from err

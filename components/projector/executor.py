@@ -61,9 +61,10 @@ class Executor(base_executor.BaseExecutor):
         transform_uri = artifact_utils.get_single_uri(input_dict[TRANSFORM_GRAPH_KEY])
         output = artifact_utils.get_single_instance(output_dict[PROJECTOR_KEY])
 
-        table = projector.load_embedding_table(
-            path_utils.serving_model_path(model_uri), exec_properties[EMBEDDING_LAYER_KEY]
-        )
+        saved_model_dir = path_utils.serving_model_path(model_uri)
+        # One load of the SavedModel for the table and the head behind the polarity.
+        variables = projector.load_model_variables(saved_model_dir)
+        table = projector.embedding_table(variables, exec_properties[EMBEDDING_LAYER_KEY], saved_model_dir)
         vocabulary = [
             token.decode("utf-8", errors="replace")
             for token in tft.TFTransformOutput(transform_uri).vocabulary_by_name(features.VOCABULARY_NAME)
@@ -88,7 +89,7 @@ class Executor(base_executor.BaseExecutor):
             features.oov_tokens(int(exec_properties[NUM_OOV_BUCKETS_KEY])),
             probe_words,
             history,
-            head=projector.load_classifier_head(path_utils.serving_model_path(model_uri)),
+            head=projector.classifier_head(variables),
             row_counts=row_counts,
         )
         if input_dict.get(WORD_EMBEDDING_KEY):

@@ -68,26 +68,39 @@ def escape_label(label: str) -> str:
     return "".join(out)
 
 
-def load_embedding_table(saved_model_dir: str, layer_name: str) -> np.ndarray:
-    """Reads the weights of the named Keras Embedding layer from a SavedModel.
+def load_model_variables(saved_model_dir: str) -> Dict[str, np.ndarray]:
+    """The Keras model's variables in a SavedModel, by name (``embedding/embeddings:0``, ...).
 
     The SavedModel's root is expected to track the Keras model as ``model``, as
-    the Trainer's serving module does; its root variables are searched otherwise.
+    the Trainer's serving module does; its root variables are read otherwise.
+    """
+    loaded = tf.saved_model.load(saved_model_dir)
+    owner = getattr(loaded, "model", loaded)
+    return {variable.name: variable.numpy() for variable in getattr(owner, "variables", [])}
+
+
+def embedding_table(variables: Dict[str, np.ndarray], layer_name: str, source: str) -> np.ndarray:
+    """The weights of the named Keras Embedding layer among ``load_model_variables``' result.
+
+    Raises:
+      ValueError: If no variable ``<layer_name>/embeddings`` exists; ``source`` names where it was looked for.
+    """
+    wanted = f"{layer_name}/embeddings:0"
+    if wanted not in variables:
+        raise ValueError(
+            f"The SavedModel at {source} has no embedding layer named {layer_name!r} "
+            f"(looked for variable {wanted}; found {sorted(variables)})."
+        )
+    return variables[wanted]
+
+
+def load_embedding_table(saved_model_dir: str, layer_name: str) -> np.ndarray:
+    """Reads the weights of the named Keras Embedding layer from a SavedModel.
 
     Raises:
       ValueError: If no variable ``<layer_name>/embeddings`` exists.
     """
-    loaded = tf.saved_model.load(saved_model_dir)
-    owner = getattr(loaded, "model", loaded)
-    variables = list(getattr(owner, "variables", []))
-    wanted = f"{layer_name}/embeddings:0"
-    for variable in variables:
-        if variable.name == wanted:
-            return variable.numpy()
-    raise ValueError(
-        f"The SavedModel at {saved_model_dir} has no embedding layer named {layer_name!r} "
-        f"(looked for variable {wanted}; found {sorted(v.name for v in variables)})."
-    )
+    return embedding_table(load_model_variables(saved_model_dir), layer_name, saved_model_dir)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,16 +177,13 @@ def token_kinds(labels: Sequence[str], oov_rows: int) -> List[str]:
             for row, label in enumerate(labels)]
 
 
-def load_classifier_head(saved_model_dir: str) -> List[Tuple[np.ndarray, np.ndarray, bool]]:
-    """The Dense layers after the average, ``(kernel, bias, relu)`` each: the tutorial's ``hidden``
-    (when the model has one), then ``logit``; empty if the SavedModel has no ``logit`` layer."""
-    loaded = tf.saved_model.load(saved_model_dir)
-    owner = getattr(loaded, "model", loaded)
-    by_name = {variable.name: variable.numpy() for variable in getattr(owner, "variables", [])}
+def classifier_head(variables: Dict[str, np.ndarray]) -> List[Tuple[np.ndarray, np.ndarray, bool]]:
+    """The Dense layers after the average, ``(kernel, bias, relu)`` each, among ``load_model_variables``'
+    result: the tutorial's ``hidden`` (when the model has one), then ``logit``; empty without ``logit``."""
     head = []
     for layer, relu in ((HIDDEN_LAYER, True), (LOGIT_LAYER, False)):
-        if f"{layer}/kernel:0" in by_name:
-            head.append((by_name[f"{layer}/kernel:0"], by_name[f"{layer}/bias:0"], relu))
+        if f"{layer}/kernel:0" in variables:
+            head.append((variables[f"{layer}/kernel:0"], variables[f"{layer}/bias:0"], relu))
     return head if head and head[-1][2] is False else []
 
 
@@ -274,7 +284,7 @@ def export_embedding(
       oov_labels: Labels of the OOV rows.
       probe_words: Words whose nearest neighbours go to ``nearest_neighbours.json``.
       training_history: Keras history per epoch; plotted when given.
-      head: The classifier's Dense layers after the average (``load_classifier_head``).
+      head: The classifier's Dense layers after the average (``classifier_head``).
       row_counts: How often each row of the table (padding first) occurs in the train split.
 
     Raises:

@@ -18,6 +18,8 @@ from tfx_bsl.public import tfxio
 from components.model import features
 from components.model.trainer import training_device
 from components.projector import plots, projector as projector_lib
+# The same custom properties as the projector files: rows written and their width.
+from components.projector.executor import DIMENSION_PROPERTY, ROWS_PROPERTY
 from components.word2vec import (
     EXAMPLES_KEY, PROBE_WORDS_KEY, SETTINGS_KEY, SPLITS_KEY, SUMMARY_FILE, VOCABULARY_FOLDER, WORD_EMBEDDING_KEY,
     WORD_PAIRS_FILE_KEY, Word2VecSettings, skipgram)
@@ -27,8 +29,6 @@ COUNT_COLUMN = "count"
 # Progress lines for the command line; a child of its "imdb_embeddings" logger.
 _PROGRESS = logging.getLogger("imdb_embeddings.word2vec")
 
-ROWS_PROPERTY = "vocabulary_size"
-DIMENSION_PROPERTY = "embedding_dim"
 # A vocabulary this large is far past what the table needs; it bounds memory on odd data.
 MAX_WORDS = 1_000_000
 _TEXT_SPEC = {features.RAW_TEXT_KEY: tf.io.FixedLenFeature([], tf.string)}
