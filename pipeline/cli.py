@@ -105,8 +105,9 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     """The preset and every declared setting, as options of a command that builds the pipeline."""
     parser.add_argument(
         "--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
-        help="named settings: 'tutorial' is exactly the seed tutorial's; 'fasttext' averages word and "
-        "bigram embeddings with masking, dropout, a cosine schedule and early stopping (default: %(default)s)",
+        help="named settings: 'tutorial' is exactly the seed tutorial's; 'fasttext' averages the embeddings of a "
+        "review's distinct words, bigrams and trigrams, with masking, dropout, a cosine schedule and early stopping; "
+        "'word2vec' is fasttext with 64-wide rows started from the Word2Vec step's table (default: %(default)s)",
     )
     declared.add_options(parser, HParams, default_text="the preset's")
     declared.add_options(parser, declared.PipelineSettings)
@@ -194,7 +195,7 @@ def _parameters(args: argparse.Namespace) -> dict:
 
 def _command_compile(args: argparse.Namespace) -> int:
     hparams, settings = settings_from_args(args)
-    word2vec = word2vec_from_args(args)
+    word2vec = word2vec_from_args(args, hparams)
     beam_args = beam_args_from(args)
     if args.gpu < 0:
         raise UsageError(f"invalid --gpu: must be 0 or more, got {args.gpu}. Fix: pass --gpu a valid value.")
@@ -362,13 +363,19 @@ def settings_from_args(args: argparse.Namespace) -> tuple:
             _declared_from_args(declared.PipelineSettings, args))
 
 
-def word2vec_from_args(args: argparse.Namespace) -> Word2VecSettings:
-    """The Word2Vec settings given as options.
+def word2vec_from_args(args: argparse.Namespace, hparams: HParams) -> Word2VecSettings:
+    """The Word2Vec settings given as options; on when ``hparams`` starts the classifier from its table.
 
     Raises:
       UsageError: Naming the option whose value fails its check.
     """
-    return _declared_from_args(Word2VecSettings, args)
+    word2vec = _declared_from_args(Word2VecSettings, args)
+    try:
+        return word2vec.for_model(hparams)
+    except SettingError as err:
+        option = declared.flag(err.field)
+        raise UsageError(f"invalid {option}: {err}. Fix: pass {option} {word2vec.word2vec_dim} "
+                         f"or {declared.flag('word2vec_dim')} {hparams.embedding_dim}.") from err
 
 
 def _declared_from_args(declaration, args: argparse.Namespace, base=None):
@@ -395,7 +402,7 @@ def _command_run(args: argparse.Namespace) -> int:
     from pipeline import data, layout
 
     hparams, settings = settings_from_args(args)
-    word2vec = word2vec_from_args(args)
+    word2vec = word2vec_from_args(args, hparams)
     beam_args = beam_args_from(args)
     output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.resolve_data_dir(args.data_dir, args.cache_dir)
@@ -427,7 +434,7 @@ def _command_retrain(args: argparse.Namespace) -> int:
     from pipeline import data, layout
 
     hparams, settings = settings_from_args(args)
-    word2vec = word2vec_from_args(args)
+    word2vec = word2vec_from_args(args, hparams)
     beam_args = beam_args_from(args)
     output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.check_dataset_dir(args.data_dir)

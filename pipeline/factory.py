@@ -11,11 +11,11 @@ from components.example_gen import aclimdb
 from components.example_gen.component import AclImdbExampleGen
 from components.example_gen.executor import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT, UNSUP_SPLIT
 from components.model import features, trainer as trainer_module
-from components.model.hparams import HParams
+from components.model.hparams import EMBEDDING_INIT_WORD2VEC, HParams
 from components.projector.component import ProjectorExporter
 from components.validation.anomalies import label_balance_config
 from components.validation.component import DataValidationGate, PortableExampleValidator
-from components.word2vec import Word2VecSettings
+from components.word2vec import MODEL_KEY, Word2VecSettings
 from components.word2vec.component import Word2Vec
 from pipeline import baseline, nodes
 from pipeline.settings import PipelineSettings, check_beam_args
@@ -138,7 +138,12 @@ def create_pipeline(
 
     Returns:
       The pipeline, for any TFX runner.
+
+    Raises:
+      SettingError: When ``hparams`` starts the table from Word2Vec's and the widths differ.
     """
+    # The classifier starting from the Word2Vec table needs the Word2Vec step.
+    word2vec = word2vec.for_model(hparams)
     example_gen = AclImdbExampleGen(
         input_base=data_root, include_test_split=include_test_split, eval_percent=settings.eval_percent,
         window=settings.window if spans else None,
@@ -167,6 +172,19 @@ def create_pipeline(
     ).with_id(nodes.TRANSFORM)
     # Nothing is transformed or trained on data with anomalies.
     transform.add_upstream_node(data_gate)
+    word2vec_component = None
+    if word2vec.word2vec:
+        word2vec_component = Word2Vec(
+            examples=example_gen.outputs["examples"],
+            splits=[TRAIN_SPLIT, EVAL_SPLIT, *([UNSUP_SPLIT] if include_unsup_split else [])],
+            settings=word2vec.training_config(),
+            probe_words=settings.probe_words,
+            word_pairs_file=word2vec.word_pairs_file,
+            standardization=hparams.standardization,
+        ).with_id(nodes.WORD2VEC)
+        word2vec_component.add_upstream_node(data_gate)
+        if word2vec_resources is not None:
+            word2vec_component = word2vec_component.with_platform_config(word2vec_resources)
     # The latest blessed model, whose embedding rows the Trainer carries over by token.
     warm_start_resolver = baseline.latest_blessed_model_resolver().with_id(nodes.WARM_START_RESOLVER)
     trainer = tfx.components.Trainer(
@@ -177,22 +195,10 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config=trainer_hparams if trainer_hparams is not None else hparams.to_dict(),
-        base_model=warm_start_resolver.outputs["model"] if warm_start else None,
+        base_model=_base_model(hparams, warm_start, warm_start_resolver, word2vec_component),
     ).with_id(nodes.TRAINER)
     if trainer_resources is not None:
         trainer = trainer.with_platform_config(trainer_resources)
-    word2vec_component = None
-    if word2vec.word2vec:
-        word2vec_component = Word2Vec(
-            examples=example_gen.outputs["examples"],
-            splits=[TRAIN_SPLIT, EVAL_SPLIT, *([UNSUP_SPLIT] if include_unsup_split else [])],
-            settings=word2vec.training_config(),
-            probe_words=settings.probe_words,
-            word_pairs_file=word2vec.word_pairs_file,
-        ).with_id(nodes.WORD2VEC)
-        word2vec_component.add_upstream_node(data_gate)
-        if word2vec_resources is not None:
-            word2vec_component = word2vec_component.with_platform_config(word2vec_resources)
     projector = ProjectorExporter(
         model=trainer.outputs["model"],
         transform_graph=transform.outputs["transform_graph"],
@@ -224,10 +230,24 @@ def create_pipeline(
         pipeline_root=pipeline_root,
         components=[
             example_gen, schema_gen, statistics_gen, example_validator, data_gate, transform,
-            *([warm_start_resolver] if warm_start else []), trainer,
-            *([word2vec_component] if word2vec_component else []), projector, baseline_resolver, evaluator, pusher,
+            *([word2vec_component] if word2vec_component else []),
+            *([warm_start_resolver] if warm_start else []), trainer, projector, baseline_resolver, evaluator, pusher,
         ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(check_beam_args(beam_pipeline_args or [])),
     )
+
+
+def _base_model(hparams: HParams, warm_start: bool, warm_start_resolver, word2vec_component):
+    """The model the Trainer starts from: the latest blessed one on a warm start, else the Word2Vec table
+    when ``hparams`` asks for it, else none.
+
+    A warm start wins: the blessed model began from the table and has fine-tuned it since. Until
+    a model is blessed, a warm start has no base and the first model starts from random rows.
+    """
+    if warm_start:
+        return warm_start_resolver.outputs["model"]
+    if hparams.embedding_init == EMBEDDING_INIT_WORD2VEC:
+        return word2vec_component.outputs[MODEL_KEY]
+    return None

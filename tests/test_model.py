@@ -53,10 +53,10 @@ def test_masking_makes_the_prediction_independent_of_padding():
     assert not np.allclose(unmasked(short).numpy(), model(short, training=False).numpy())
 
 
-def test_fasttext_preset_has_no_hidden_layer_and_takes_bigrams():
+def test_fasttext_preset_has_no_hidden_layer_and_takes_trigrams():
     hparams = PRESETS["fasttext"]
     model = model_lib.build_model(1000, hparams)
-    assert model.input_shape == (None, 2 * hparams.sequence_length - 1)
+    assert model.input_shape == (None, 3 * hparams.sequence_length - 3)
     assert [layer.name for layer in model.layers] == ["token_ids", "embedding", "average", "dropout", "logit"]
 
 

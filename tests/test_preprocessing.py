@@ -35,6 +35,16 @@ def test_standardize_matches_the_tutorial():
     ]
 
 
+def test_split_punctuation_separates_words_and_keeps_marks_and_ratings():
+    text = tf.constant(["It's <br />GREAT,isn't it?! 7/10, well-made...", "Ça VA<br />bien: 10/10/10 a_b 3.5"])
+    assert preprocessing.tokenize(text, "split_punctuation").to_list() == [
+        [b"its", b"great", b"isnt", b"it", b"?", b"!", b"7/10", b"well", b"made"],
+        ["ça".encode("utf-8"), b"va", b"bien", b"10/10/10", b"a", b"b", b"3", b"5"],
+    ]
+    # The seed's standardization joins what punctuation separated.
+    assert preprocessing.tokenize(text[:1]).to_list() == [[b"its", b"greatisnt", b"it", b"710", b"wellmade"]]
+
+
 def test_exact_ids_padding_truncation_and_oov(tmp_path):
     rows = [
         {"text": [b"The cat sat."], "label": [1]},
@@ -113,6 +123,8 @@ def test_transform_graph_serves_raw_text_without_label(tmp_path):
         ({"sequence_length": 0}, "sequence_length must be a positive integer"),
         ({"epochs": -1}, "epochs must be a positive integer"),
         ({"vocab_size": 2}, "leaves no room for tokens"),
+        ({"ngram_size": 4}, "ngram_size must be 1, 2 or 3"),
+        ({"standardization": "nltk"}, "standardization must be one of"),
         ({"learning_rate": 0.0}, "learning_rate must be positive"),
         ({"vocabulary": 5}, "Unknown hyperparameters"),
     ],
@@ -145,3 +157,36 @@ def test_bigrams_come_from_the_kept_words_only(tmp_path):
     # The vocabulary knows "c d", but only "a b" lies within the first two words.
     assert b"c d" in vocabulary
     assert transformed[0][features.TOKEN_IDS_KEY].tolist() == [row[b"a"], row[b"b"], row[b"a b"]]
+
+
+def test_trigrams_follow_the_bigrams(tmp_path):
+    rows = [{"text": [b"not very good film"], "label": [0]}]
+    hparams = HParams(vocab_size=20, sequence_length=3, ngram_size=3)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    row = {token: i + 2 for i, token in enumerate(output.vocabulary_by_name(features.VOCABULARY_NAME))}
+    # 3 words, 2 bigrams, 1 trigram of the first three words; the vocabulary also counts the rest.
+    assert hparams.token_ids_length == 6
+    assert b"very good film" in row
+    assert transformed[0][features.TOKEN_IDS_KEY].tolist() == [
+        row[b"not"], row[b"very"], row[b"good"], row[b"not very"], row[b"very good"], row[b"not very good"]]
+
+
+def test_distinct_tokens_keep_each_id_once_in_order_of_first_occurrence(tmp_path):
+    rows = [{"text": [b"bad bad film bad"], "label": [0]}, {"text": [b"film film"], "label": [1]},
+            {"text": [b"zzz qqq zzz"], "label": [1]}]
+    # Room for the two most frequent tokens, "film" and "bad" (3 each; ties in descending bytes):
+    # every bigram and "zzz", "qqq" share the OOV row, which also counts once per review.
+    hparams = HParams(vocab_size=4, sequence_length=4, ngram_size=2, distinct_tokens=True)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    assert output.vocabulary_by_name(features.VOCABULARY_NAME) == [b"film", b"bad"]
+    film, bad, oov = 2, 3, 1
+    assert [row[features.TOKEN_IDS_KEY].tolist() for row in transformed] == [
+        [bad, film, oov, 0, 0, 0, 0],  # bad bad film bad | bad bad, bad film, film bad
+        [film, oov, 0, 0, 0, 0, 0],  # film film | film film
+        [oov, 0, 0, 0, 0, 0, 0],  # zzz qqq zzz | zzz qqq, qqq zzz
+    ]
+
+
+@pytest.mark.parametrize("ngram_size, length, expected", [(1, 5, 5), (2, 5, 9), (3, 5, 12), (3, 1, 1), (3, 2, 3)])
+def test_token_ids_length_counts_every_ngram_of_the_kept_words(ngram_size, length, expected):
+    assert HParams(ngram_size=ngram_size, sequence_length=length).token_ids_length == expected

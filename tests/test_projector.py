@@ -68,17 +68,18 @@ def test_export_embedding_drops_padding_and_checks_row_count(tmp_path):
 
 
 def test_metadata_columns_have_a_header_and_one_value_per_row(tmp_path):
-    vectors = np.zeros((4, 2), np.float32)
-    labels = ["[UNK]", "good", "very good", "tab\there"]
-    columns = {"kind": projector.token_kinds(labels, oov_rows=1), "train_count": [3, 120, 7, 1],
-               "polarity": [0.0, 1.23456, 0.5, -2.0]}
+    vectors = np.zeros((5, 2), np.float32)
+    labels = ["[UNK]", "good", "very good", "tab\there", "not very good"]
+    columns = {"kind": projector.token_kinds(labels, oov_rows=1), "train_count": [3, 120, 7, 1, 2],
+               "polarity": [0.0, 1.23456, 0.5, -2.0, -0.25]}
     projector.write_projector_files(str(tmp_path), vectors, labels, columns)
     assert _read_tsv_rows(tmp_path / projector.METADATA_FILE) == [
         "token\tkind\ttrain_count\tpolarity",
-        "[UNK]\toov\t3\t0", "good\tword\t120\t1.235", "very good\tbigram\t7\t0.5", "tab\\there\tword\t1\t-2"]
+        "[UNK]\toov\t3\t0", "good\tword\t120\t1.235", "very good\tbigram\t7\t0.5", "tab\\there\tword\t1\t-2",
+        "not very good\ttrigram\t2\t-0.25"]
     assert projector.read_metadata_labels(str(tmp_path / projector.METADATA_FILE)) == [
-        "[UNK]", "good", "very good", "tab\\there"]
-    with pytest.raises(ValueError, match="metadata column 'kind' has 1 values for 4 rows"):
+        "[UNK]", "good", "very good", "tab\\there", "not very good"]
+    with pytest.raises(ValueError, match="metadata column 'kind' has 1 values for 5 rows"):
         projector.write_projector_files(str(tmp_path / "bad"), vectors, labels, {"kind": ["word"]})
 
 

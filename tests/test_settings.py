@@ -82,8 +82,31 @@ def test_word2vec_options_build_its_settings(tmp_path):
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("a\tb\t1.0\n")
     args = cli._parser().parse_args(["run", "--word2vec", "--word2vec-epochs", "2", "--word-pairs-file", str(pairs)])  # pylint: disable=protected-access
-    assert cli.word2vec_from_args(args) == Word2VecSettings(word2vec=True, word2vec_epochs=2,
+    assert cli.word2vec_from_args(args, HParams()) == Word2VecSettings(word2vec=True, word2vec_epochs=2,
                                                             word_pairs_file=str(pairs))
     args = cli._parser().parse_args(["run", "--word2vec-window", "0"])  # pylint: disable=protected-access
     with pytest.raises(cli.UsageError, match="invalid --word2vec-window: word2vec_window must be a positive integer"):
-        cli.word2vec_from_args(args)
+        cli.word2vec_from_args(args, HParams())
+
+
+def test_starting_from_the_word2vec_table_switches_word2vec_on_and_needs_its_width():
+    hparams = HParams(embedding_init="word2vec", embedding_dim=64)
+    assert Word2VecSettings().for_model(hparams) == Word2VecSettings(word2vec=True)
+    assert Word2VecSettings().for_model(HParams()) == Word2VecSettings()  # random rows: left as given
+    with pytest.raises(SettingError, match=r"embedding_dim \(16\) must equal word2vec_dim \(64\)"):
+        Word2VecSettings().for_model(HParams(embedding_init="word2vec"))
+    with pytest.raises(SettingError, match="embedding_init must be one of"):
+        HParams(embedding_init="glove")
+
+
+def test_a_width_mismatch_names_both_options_and_both_fixes():
+    args = cli._parser().parse_args(["run", "--embedding-init", "word2vec", "--embedding-dim", "32"])  # pylint: disable=protected-access
+    hparams, _ = cli.settings_from_args(args)
+    with pytest.raises(cli.UsageError, match=r"invalid --embedding-dim: .* Fix: pass --embedding-dim 64 or "
+                                             r"--word2vec-dim 32\."):
+        cli.word2vec_from_args(args, hparams)
+
+
+def test_the_word2vec_preset_fits_the_default_word2vec_step():
+    assert Word2VecSettings().for_model(PRESETS["word2vec"]).word2vec
+    assert dataclasses.replace(PRESETS["word2vec"], embedding_init="random", embedding_dim=16) == PRESETS["fasttext"]

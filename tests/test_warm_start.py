@@ -59,3 +59,30 @@ def test_other_shapes_start_fresh_and_no_model_trains_from_scratch(tmp_path):
     tf.saved_model.save(_Served(old), str(tmp_path / "no_tokens"))
     unrecorded = warm_start.carry_over(wider, tokens, str(tmp_path / "no_tokens"))
     assert unrecorded.source is None and "records no row tokens" in unrecorded.reason
+
+
+def test_a_word_table_starts_words_and_the_ngrams_of_known_words(tmp_path):
+    # A Word2Vec-like table: words only, no padding or OOV rows, its own order.
+    word_table = np.array([[1, 1, 1], [3, 5, 7], [0, 2, 0]], np.float32)
+    warm_start.save_embedding_model(str(tmp_path / "words"), word_table, ["very", "good", "film"])
+    tokens = warm_start.row_tokens(["good", "very", "very good", "good plot", "plot"], num_oov_buckets=1)
+    model = model_lib.build_model(len(tokens), HParams(vocab_size=10, sequence_length=4, embedding_dim=3))
+    fresh = model.get_layer("embedding").get_weights()[0].copy()
+    result = warm_start.carry_over(model, tokens, str(tmp_path / "words"))
+
+    table = model.get_layer("embedding").get_weights()[0]
+    np.testing.assert_array_equal(table[2], [3, 5, 7])  # good
+    np.testing.assert_array_equal(table[3], [1, 1, 1])  # very
+    np.testing.assert_array_equal(table[4], [2, 3, 4])  # very good: the mean of its words
+    for row in (0, 1, 5, 6):  # padding, [UNK], "good plot" (plot unknown), plot
+        np.testing.assert_array_equal(table[row], fresh[row])
+    assert (result.rows_carried, result.rows_composed, result.rows_new) == (2, 1, 4)
+    # The classifier's head is not in the table: it starts fresh.
+    assert result.weights_copied == [] and "1 n-grams from their words" in result.describe()
+
+
+def test_a_table_of_another_width_is_refused_with_both_widths(tmp_path):
+    warm_start.save_embedding_model(str(tmp_path / "words"), np.ones((1, 5), np.float32), ["good"])
+    model = model_lib.build_model(3, HParams(vocab_size=10, sequence_length=4, embedding_dim=3))
+    result = warm_start.carry_over(model, warm_start.row_tokens(["good"], 1), str(tmp_path / "words"))
+    assert result.source is None and result.reason == "the embedding width changed: 5 in the base model, 3 now"

@@ -1,6 +1,7 @@
 """Skip-gram with negative sampling: pairs, subsampling, training on a generated corpus, word similarity."""
 
 import numpy as np
+import tensorflow as tf
 import pytest
 
 from components.word2vec import Word2VecSettings, skipgram
@@ -89,3 +90,12 @@ def test_settings_check_themselves(field, value):
     with pytest.raises(SettingError) as raised:
         Word2VecSettings(**{field: value})
     assert raised.value.field == field
+
+
+def test_words_are_split_as_the_classifiers_standardization_says():
+    texts = tf.data.Dataset.from_tensor_slices(["A well-made film!", "Well, well"]).batch(2)
+    words = ["well", "made", "film", "!", "wellmade"]
+    ids, reviews = skipgram.token_ids(texts, words, "split_punctuation")
+    assert ids.tolist() == [0, 1, 2, 3, 0, 0] and reviews.tolist() == [0, 0, 0, 0, 1, 1]
+    ids, reviews = skipgram.token_ids(texts, words)  # the tutorial's: punctuation joins
+    assert ids.tolist() == [4, 2, 0, 0] and reviews.tolist() == [0, 0, 1, 1]

@@ -1,5 +1,6 @@
 """End-to-end: the pipeline with --word2vec on a generated corpus with unlabelled reviews."""
 
+import dataclasses
 import os
 
 import pytest
@@ -16,6 +17,8 @@ from tests import corpus
 pytestmark = pytest.mark.e2e
 
 HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=10, batch_size=32, learning_rate=0.01)
+# The classifier starts from the Word2Vec table: words and the bigrams of known words.
+FROM_WORD2VEC = dataclasses.replace(HPARAMS, embedding_init="word2vec", ngram_size=2, vocab_size=400)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def word2vec_run(tmp_path_factory):
     settings = local_runner.RunSettings(
         data_dir=data.check_dataset_dir(root),
         output_dir=str(tmp_path_factory.mktemp("output")),
-        hparams=HPARAMS,
+        hparams=FROM_WORD2VEC,
         settings=PipelineSettings(probe_words=("wonderful", "awful")),
         word2vec=Word2VecSettings(word2vec=True, word2vec_dim=16, word2vec_min_count=2, word2vec_epochs=3,
                                   word2vec_batch_size=256, word_pairs_file=str(pairs)),
@@ -49,6 +52,20 @@ def test_word2vec_learns_from_train_eval_and_unsup_never_test(word2vec_run):
     assert set(summary["nearest_neighbours"]) == {"wonderful", "awful"}
     lines = report.format_run_report(result)
     assert "Word2Vec (skip-gram in TensorFlow, on CPU" in lines and "320 reviews (eval, train, unsup)" in lines
+
+
+def test_the_classifier_starts_from_the_word2vec_table(word2vec_run):
+    _, result = word2vec_run
+    (word2vec,) = [c for c in result.components if c.node_id == nodes.WORD2VEC]
+    started = result.training_summary["warm_start"]
+    assert started["source"] == os.path.join(word2vec.output_uri("model"), "Format-Serving")
+    # Every kept word of this corpus occurs twice or more in the text Word2Vec reads; padding and
+    # [UNK] are not words, and a bigram starts from its words.
+    assert started["rows_carried"] > 0 and started["rows_composed"] > 0
+    assert started["rows_carried"] + started["rows_composed"] + started["rows_new"] == \
+        result.training_summary["embedding_rows"]
+    # It learned the labels from there (120 train reviews are too few to pin the accuracy on).
+    assert result.evaluation.metrics["auc"] > 0.9
 
 
 def test_the_projector_shows_both_tables(word2vec_run):
@@ -82,3 +99,12 @@ def test_without_the_option_nothing_changes(word2vec_run, tmp_path):
     assert nodes.WORD2VEC not in {c.id for c in pipeline.components}
     example_gen = pipeline.components[0]
     assert "unsup" not in example_gen.exec_properties["input_config"]
+
+    # Starting the classifier from the table adds the step, whose model is the Trainer's base.
+    pipeline = factory.create_pipeline(
+        pipeline_name="p", pipeline_root=str(tmp_path), data_root=settings.data_dir,
+        serving_model_dir=str(tmp_path / "serving"), hparams=FROM_WORD2VEC, include_test_split=True,
+        word2vec=Word2VecSettings(word2vec_dim=16))
+    components = {c.id: c for c in pipeline.components}
+    base_model = components[nodes.TRAINER].inputs["base_model"]
+    assert base_model.producer_component_id == nodes.WORD2VEC and base_model.output_key == "model"

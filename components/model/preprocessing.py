@@ -12,30 +12,65 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.model import features
-from components.model.hparams import HParams
+from components.model.hparams import (
+    STANDARDIZATION_SPLIT_PUNCTUATION, STANDARDIZATION_TUTORIAL, STANDARDIZATIONS, HParams)
 
 # The seed tutorial's `custom_standardization`, as RE2 patterns.
 _LINE_BREAK_TAG = "<br />"
 _PUNCTUATION = "[%s]" % re.escape(string.punctuation)
+# STANDARDIZATION_SPLIT_PUNCTUATION: a slash between digits ("7/10") is kept through a placeholder;
+# any run of characters but letters, digits, "!", "?" and the placeholder separates words.
+_RATING_SLASH = "(\\pN)/(\\pN)"
+_PLACEHOLDER = "\x01"
+_SEPARATORS = "[^\\pL\\pN!?\x01]+"
+_MARKS = "([!?])"
 
 
-def standardize(text: tf.Tensor) -> tf.Tensor:
-    """Lowercases, turns ``<br />`` into a space and removes ASCII punctuation."""
+def standardize(text: tf.Tensor, standardization: str = STANDARDIZATION_TUTORIAL) -> tf.Tensor:
+    """Lowercases and turns ``<br />`` into a space; then, as ``standardization`` says:
+
+    - ``tutorial`` (the seed's): removes ASCII punctuation, which joins what it separated
+      ("well-made" becomes "wellmade", "7/10" becomes "710");
+    - ``split_punctuation``: removes apostrophes ("don't" becomes "dont"), keeps a slash
+      between digits ("7/10"), makes "!" and "?" words of their own, and turns every other
+      character that is not a letter or digit into a space ("well made").
+    """
     lowercase = tf.strings.lower(text, encoding="utf-8")
     without_breaks = tf.strings.regex_replace(lowercase, _LINE_BREAK_TAG, " ")
-    return tf.strings.regex_replace(without_breaks, _PUNCTUATION, "")
+    if standardization == STANDARDIZATION_TUTORIAL:
+        return tf.strings.regex_replace(without_breaks, _PUNCTUATION, "")
+    if standardization != STANDARDIZATION_SPLIT_PUNCTUATION:
+        raise ValueError(f"unknown standardization {standardization!r}; one of {STANDARDIZATIONS}")
+    text = tf.strings.regex_replace(without_breaks, "'", "")
+    text = tf.strings.regex_replace(text, _RATING_SLASH, "\\1" + _PLACEHOLDER + "\\2")
+    text = tf.strings.regex_replace(text, _SEPARATORS, " ")
+    text = tf.strings.regex_replace(text, _MARKS, " \\1 ")
+    return tf.strings.regex_replace(text, _PLACEHOLDER, "/")
 
 
-def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
+def tokenize(text: tf.Tensor, standardization: str = STANDARDIZATION_TUTORIAL) -> tf.RaggedTensor:
     """Standardizes a batch of reviews and splits each on whitespace."""
-    return tf.strings.split(standardize(text))
+    return tf.strings.split(standardize(text, standardization))
 
 
 def with_ngrams(words: tf.RaggedTensor, ngram_size: int) -> tf.RaggedTensor:
-    """The words of each review followed, when ``ngram_size`` is 2, by its bigrams ("very good")."""
-    if ngram_size == 1:
-        return words
-    return tf.concat([words, tf.strings.ngrams(words, 2, separator=" ")], axis=1)
+    """The words of each review, then its bigrams ("very good"), then trigrams, up to ``ngram_size`` words."""
+    return tf.concat([words] + [tf.strings.ngrams(words, n, separator=" ") for n in range(2, ngram_size + 1)],
+                     axis=1)
+
+
+def distinct_ids(ids: tf.RaggedTensor, id_bound: int) -> tf.RaggedTensor:
+    """Each review's ids without repeats, in order of first occurrence: the review as a set of tokens.
+
+    Vectorized over the batch: ``tf.unique`` of (row, id) keys keeps rows contiguous.
+
+    Args:
+      ids: Ragged batch of token ids, each below ``id_bound``.
+      id_bound: A bound on the ids (the rows of the embedding table).
+    """
+    rows = ids.value_rowids()
+    keys, _ = tf.unique(rows * id_bound + ids.flat_values)
+    return tf.RaggedTensor.from_value_rowids(keys % id_bound, keys // id_bound, nrows=ids.nrows())
 
 
 def map_to_ids(tokens: tf.RaggedTensor, vocabulary: Any, num_oov_buckets: int) -> tf.RaggedTensor:
@@ -70,11 +105,11 @@ def preprocessing_fn(
 
     Returns:
       ``token_ids``: int64 ``[batch, HParams.token_ids_length]``: the ids of the
-      first ``sequence_length`` words (then of their bigrams), padded with 0; and
-      ``label`` when given.
+      first ``sequence_length`` words (then of their n-grams; with ``distinct_tokens``
+      each id once), padded with 0; and ``label`` when given.
     """
     hparams = HParams.from_dict(custom_config)
-    words = tokenize(tf.reshape(inputs[features.RAW_TEXT_KEY], [-1]))
+    words = tokenize(tf.reshape(inputs[features.RAW_TEXT_KEY], [-1]), hparams.standardization)
     # The vocabulary counts every token of the review, as TextVectorization.adapt does,
     # though the model only sees those of the first `sequence_length` words.
     count_tokens = tft.experimental.approximate_vocabulary if hparams.approximate_vocabulary else tft.vocabulary
@@ -85,6 +120,8 @@ def preprocessing_fn(
     )
     kept = with_ngrams(words[:, : hparams.sequence_length], hparams.ngram_size)
     ids = map_to_ids(kept, vocabulary, hparams.num_oov_buckets)
+    if hparams.distinct_tokens:
+        ids = distinct_ids(ids, hparams.vocab_size)
     outputs = {
         features.TOKEN_IDS_KEY: ids.to_tensor(
             default_value=features.PADDING_ID, shape=[None, hparams.token_ids_length]

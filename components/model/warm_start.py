@@ -1,10 +1,14 @@
-"""Warm start: a new model begins from the weights of the latest blessed one.
+"""Warm start: a new model begins from the weights of a base model.
 
+The base is the latest blessed classifier (scheduled retraining), or the Word2Vec
+step's table (``embedding_init='word2vec'``), saved as a model of one Embedding layer.
 The vocabulary is ordered by frequency and changes with the data, so embedding rows
 are carried over by token, not by row number: a token in both vocabularies keeps its
-learned vector, a new token starts from its fresh initialisation. Every other weight
-is copied when its shape agrees. An exported model records its row tokens in
-``assets.extra/row_tokens.json`` (TF Serving ignores ``assets.extra``) for this.
+learned vector; an n-gram the base lacks starts from the mean of its words' vectors
+when the base has them all ("very good" from "very" and "good"); any other new token
+starts from its fresh initialisation. Every other weight is copied when its shape
+agrees. A model records its row tokens in ``assets.extra/row_tokens.json`` (TF Serving
+ignores ``assets.extra``) for this.
 """
 
 import dataclasses
@@ -26,6 +30,7 @@ class WarmStart:
 
     source: Optional[str]  # the previous model's folder; None: trained from scratch
     rows_carried: int = 0
+    rows_composed: int = 0  # n-grams started from the mean of their words' vectors
     rows_new: int = 0
     weights_copied: List[str] = dataclasses.field(default_factory=list)
     weights_fresh: List[str] = dataclasses.field(default_factory=list)
@@ -35,7 +40,8 @@ class WarmStart:
         if self.source is None:
             return f"trained from scratch ({self.reason})"
         return (f"warm start from {self.source}: {self.rows_carried:,} embedding rows carried over by token, "
-                f"{self.rows_new:,} new; {len(self.weights_copied)} other weights copied"
+                + (f"{self.rows_composed:,} n-grams from their words, " if self.rows_composed else "")
+                + f"{self.rows_new:,} new; {len(self.weights_copied)} other weights copied"
                 + (f", {len(self.weights_fresh)} fresh (shapes differ)" if self.weights_fresh else ""))
 
 
@@ -51,6 +57,35 @@ def save_row_tokens(export_dir: str, tokens: Sequence[str]) -> None:
         json.dump(list(tokens), f, ensure_ascii=False)
 
 
+class _Exported(tf.Module):
+    """What warm start loads: a module whose ``model`` holds the weights, as the Trainer exports."""
+
+    def __init__(self, model):
+        super().__init__(name="embedding_model")
+        self.model = model
+
+
+def save_embedding_model(export_dir: str, table: np.ndarray, tokens: Sequence[str]) -> None:
+    """Saves a token table (e.g. Word2Vec's) as a base model that ``carry_over`` starts a classifier from.
+
+    Args:
+      export_dir: The SavedModel folder to write.
+      table: ``[len(tokens), dim]`` vectors.
+      tokens: The token of each row.
+    """
+    # Keras 2 explicitly, as the classifier (components/model/model.py): the variable is then named as its.
+    import tf_keras as keras  # pylint: disable=import-outside-toplevel
+
+    if len(tokens) != len(table):
+        raise ValueError(f"{len(tokens)} tokens for a table of {len(table)} rows")
+    layer = keras.layers.Embedding(
+        len(tokens), table.shape[1], name=features.EMBEDDING_LAYER_NAME,
+        embeddings_initializer=keras.initializers.Constant(table))
+    model = keras.Sequential([keras.Input(shape=(None,), dtype=tf.int64), layer], name="embedding_table")
+    tf.saved_model.save(_Exported(model), export_dir)
+    save_row_tokens(export_dir, tokens)
+
+
 def _previous_weights(model_dir: str) -> Dict[str, np.ndarray]:
     loaded = tf.saved_model.load(model_dir)
     owner = getattr(loaded, "model", loaded)
@@ -63,39 +98,45 @@ def carry_over(model, tokens: Sequence[str], previous_dir: Optional[str]) -> War
     Args:
       model: The new, built Keras model.
       tokens: The token of each of its embedding rows (``row_tokens``).
-      previous_dir: The previous model's SavedModel folder, or None.
+      previous_dir: The base model's SavedModel folder, or None.
 
     Returns:
       What was carried over; ``source`` None when nothing could be.
     """
     if not previous_dir:
-        return WarmStart(None, reason="no base model: warm start not asked for, or no blessed model yet")
+        return WarmStart(None, reason="no base model: neither a warm start nor the Word2Vec table asked for, or no blessed model yet")
     tokens_path = os.path.join(previous_dir, ROW_TOKENS_FILE)
     if not tf.io.gfile.exists(tokens_path):
-        return WarmStart(None, reason=f"the latest blessed model records no row tokens ({ROW_TOKENS_FILE})")
+        return WarmStart(None, reason=f"the base model records no row tokens ({ROW_TOKENS_FILE})")
     with tf.io.gfile.GFile(tokens_path) as f:
         previous_rows = {token: row for row, token in enumerate(json.load(f))}
     previous = _previous_weights(previous_dir)
     embedding_name = f"{features.EMBEDDING_LAYER_NAME}/embeddings:0"
     if embedding_name not in previous:
-        return WarmStart(None, reason=f"the latest blessed model has no {embedding_name}")
+        return WarmStart(None, reason=f"the base model has no {embedding_name}")
 
-    carried, copied, fresh = 0, [], []
+    carried, composed, copied, fresh = 0, 0, [], []
     for variable in model.weights:
         old = previous.get(variable.name)
         if variable.name == embedding_name:
             table = variable.numpy()
-            if old is None or old.shape[1] != table.shape[1]:
-                return WarmStart(None, reason="the embedding width changed")
+            if old.shape[1] != table.shape[1]:
+                return WarmStart(None, reason=f"the embedding width changed: {old.shape[1]} in the base model, "
+                                              f"{table.shape[1]} now")
+            known = {token: row for token, row in previous_rows.items() if row < old.shape[0]}
             for row, token in enumerate(tokens):
-                if token in previous_rows and previous_rows[token] < old.shape[0]:
-                    table[row] = old[previous_rows[token]]
+                if token in known:
+                    table[row] = old[known[token]]
                     carried += 1
+                elif " " in token and all(word in known for word in token.split(" ")):
+                    table[row] = np.mean([old[known[word]] for word in token.split(" ")], axis=0)
+                    composed += 1
             variable.assign(table)
         elif old is not None and tuple(old.shape) == tuple(variable.shape):
             variable.assign(old)
             copied.append(variable.name)
         else:
             fresh.append(variable.name)
-    return WarmStart(previous_dir, rows_carried=carried, rows_new=len(tokens) - carried,
+    return WarmStart(previous_dir, rows_carried=carried, rows_composed=composed,
+                     rows_new=len(tokens) - carried - composed,
                      weights_copied=copied, weights_fresh=fresh)

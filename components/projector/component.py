@@ -25,7 +25,7 @@ class EmbeddingProjectorFiles(types.Artifact):
 
         vectors.tsv              one row per token: embedding_dim tab-separated floats
         metadata.tsv             a header, then one row per token (row i labels row i of
-                                 vectors.tsv): token, kind (word, bigram, oov), train_count,
+                                 vectors.tsv): token, kind (word, bigram, trigram, oov), train_count,
                                  polarity (the classifier's logit for that token alone)
         nearest_neighbours.json  ten nearest neighbours (cosine) of each probe word
         embedding_pca.png        2-D PCA map of the embedding, probe words labelled

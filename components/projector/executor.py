@@ -36,7 +36,7 @@ WORD2VEC_FOLDER = "word2vec"
 
 def _row_counts(examples: types.Artifact, transform_output: tft.TFTransformOutput, rows: int):
     """How often each embedding row occurs in the train split's token ids (what the model reads of
-    each review: its first ``sequence_length`` words and their bigrams), padding included."""
+    each review: its first ``sequence_length`` words and their n-grams), padding included."""
     files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], COUNTED_SPLIT), "*"))
     spec = {features.TOKEN_IDS_KEY: transform_output.transformed_feature_spec()[features.TOKEN_IDS_KEY]}
     counts = np.zeros(rows, np.int64)

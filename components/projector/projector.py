@@ -40,7 +40,8 @@ TOKEN_COLUMN = "token"
 KIND_COLUMN = "kind"
 COUNT_COLUMN = "train_count"
 POLARITY_COLUMN = "polarity"
-KIND_WORD, KIND_BIGRAM, KIND_OOV = "word", "bigram", "oov"
+KIND_WORD, KIND_BIGRAM, KIND_TRIGRAM, KIND_OOV = "word", "bigram", "trigram", "oov"
+_KIND_BY_SPACES = {0: KIND_WORD, 1: KIND_BIGRAM, 2: KIND_TRIGRAM}
 # Layers of the classifier's head (components/model/model.py).
 HIDDEN_LAYER, LOGIT_LAYER = "hidden", "logit"
 # tf.train.Checkpoint stores the variable under this key.
@@ -171,10 +172,14 @@ def read_metadata_labels(path: str) -> List[str]:
     return [row.split("\t")[0] for row in rows]
 
 
+def _kind_of(token: str) -> str:
+    spaces = token.count(" ")
+    return _KIND_BY_SPACES.get(spaces, f"{spaces + 1}-gram")
+
+
 def token_kinds(labels: Sequence[str], oov_rows: int) -> List[str]:
-    """``oov`` for the OOV rows, then ``bigram`` for tokens of two words, ``word`` for the rest."""
-    return [KIND_OOV if row < oov_rows else KIND_BIGRAM if " " in label else KIND_WORD
-            for row, label in enumerate(labels)]
+    """``oov`` for the OOV rows, then ``word``, ``bigram`` or ``trigram`` by the words in the token."""
+    return [KIND_OOV if row < oov_rows else _kind_of(label) for row, label in enumerate(labels)]
 
 
 def classifier_head(variables: Dict[str, np.ndarray]) -> List[Tuple[np.ndarray, np.ndarray, bool]]:
@@ -274,7 +279,7 @@ def export_embedding(
 ) -> ProjectorFiles:
     """Drops the padding row of a full embedding table; writes the projector files, neighbours and plots.
 
-    ``metadata.tsv`` has the columns ``token``, ``kind`` (word, bigram, oov), ``train_count``
+    ``metadata.tsv`` has the columns ``token``, ``kind`` (word, bigram, trigram, oov), ``train_count``
     (given ``row_counts``) and ``polarity`` (given the classifier's ``head``).
 
     Args:

@@ -8,15 +8,17 @@ import dataclasses
 import os
 from typing import Optional
 
-from components.model.hparams import SettingError, setting
+from components.model.hparams import EMBEDDING_INIT_WORD2VEC, HParams, SettingError, setting
 
 # Key names shared by the component spec, the executor and the tests.
 EXAMPLES_KEY = "examples"
 WORD_EMBEDDING_KEY = "word_embedding"
+MODEL_KEY = "model"  # the table as a base model for the classifier's Trainer (HParams.embedding_init)
 SPLITS_KEY = "splits"
 SETTINGS_KEY = "settings"
 PROBE_WORDS_KEY = "probe_words"
 WORD_PAIRS_FILE_KEY = "word_pairs_file"
+STANDARDIZATION_KEY = "standardization"  # the classifier's HParams.standardization, so that words match
 
 # Files of the output artifact, beside the projector files (vectors.tsv, metadata.tsv, ...).
 SUMMARY_FILE = "word2vec_summary.json"
@@ -58,6 +60,20 @@ class Word2VecSettings:
         # A local file is checked here; a URI (gs://...) when the component reads it, before it trains.
         if self.word_pairs_file and "://" not in self.word_pairs_file and not os.path.isfile(self.word_pairs_file):
             raise SettingError("word_pairs_file", f"word_pairs_file {self.word_pairs_file!r} is not a file")
+
+    def for_model(self, hparams: HParams) -> "Word2VecSettings":
+        """These settings, switched on when the classifier starts from the Word2Vec table.
+
+        Raises:
+          SettingError: When the classifier's table would not fit the Word2Vec one.
+        """
+        if hparams.embedding_init != EMBEDDING_INIT_WORD2VEC:
+            return self
+        if hparams.embedding_dim != self.word2vec_dim:
+            raise SettingError(
+                "embedding_dim", f"embedding_init 'word2vec' starts the table from Word2Vec's, so embedding_dim "
+                f"({hparams.embedding_dim}) must equal word2vec_dim ({self.word2vec_dim})")
+        return dataclasses.replace(self, word2vec=True)
 
     def training_config(self) -> dict:
         """What the component's executor needs (without the on/off switch and the pairs file)."""

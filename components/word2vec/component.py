@@ -8,9 +8,11 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components.model.hparams import STANDARDIZATION_TUTORIAL
 from components.projector import DEFAULT_PROBE_WORDS
 from components.word2vec import (
-    EXAMPLES_KEY, PROBE_WORDS_KEY, SETTINGS_KEY, SPLITS_KEY, WORD_EMBEDDING_KEY, WORD_PAIRS_FILE_KEY, executor)
+    EXAMPLES_KEY, MODEL_KEY, PROBE_WORDS_KEY, SETTINGS_KEY, SPLITS_KEY, STANDARDIZATION_KEY, WORD_EMBEDDING_KEY,
+    WORD_PAIRS_FILE_KEY, executor)
 
 
 class WordEmbedding(types.Artifact):
@@ -32,7 +34,7 @@ class WordEmbedding(types.Artifact):
 
 
 class Word2VecSpec(types.ComponentSpec):
-    """Input: the raw examples; output: the word embedding."""
+    """Input: the raw examples; outputs: the word embedding, and the same table as a Trainer's base model."""
 
     PARAMETERS = {
         # JSON, as exec properties are scalars on every orchestrator.
@@ -40,9 +42,15 @@ class Word2VecSpec(types.ComponentSpec):
         SETTINGS_KEY: ExecutionParameter(type=str),
         PROBE_WORDS_KEY: ExecutionParameter(type=str),
         WORD_PAIRS_FILE_KEY: ExecutionParameter(type=str, optional=True),
+        STANDARDIZATION_KEY: ExecutionParameter(type=str),
     }
     INPUTS = {EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
-    OUTPUTS = {WORD_EMBEDDING_KEY: ChannelParameter(type=WordEmbedding)}
+    OUTPUTS = {
+        WORD_EMBEDDING_KEY: ChannelParameter(type=WordEmbedding),
+        # A Model, as the Trainer's base_model must be: one Embedding layer and its row tokens, the
+        # layout components/model/warm_start.py reads. Never evaluated, blessed or pushed.
+        MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+    }
 
 
 class Word2Vec(base_component.BaseComponent):
@@ -58,6 +66,7 @@ class Word2Vec(base_component.BaseComponent):
         settings: dict,
         probe_words: Sequence[str] = DEFAULT_PROBE_WORDS,
         word_pairs_file: Optional[str] = None,
+        standardization: str = STANDARDIZATION_TUTORIAL,
     ):
         """Creates the component.
 
@@ -67,6 +76,7 @@ class Word2Vec(base_component.BaseComponent):
           settings: ``Word2VecSettings.training_config()``.
           probe_words: Words whose nearest neighbours the summary lists.
           word_pairs_file: Rated word pairs (WordSim-353 format) to correlate with; optional.
+          standardization: How text becomes words: the classifier's ``HParams.standardization``.
         """
         if not splits:
             raise ValueError("Word2Vec needs at least one split to learn from")
@@ -76,5 +86,7 @@ class Word2Vec(base_component.BaseComponent):
             settings=json.dumps(settings, sort_keys=True),
             probe_words=json.dumps(list(probe_words)),
             word_pairs_file=word_pairs_file,
+            standardization=standardization,
             word_embedding=types.Channel(type=WordEmbedding),
+            model=types.Channel(type=standard_artifacts.Model),
         ))

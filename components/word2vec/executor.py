@@ -13,16 +13,17 @@ from tensorflow_transform.tf_metadata import schema_utils
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
+from tfx.utils import path_utils
 from tfx_bsl.public import tfxio
 
-from components.model import features
+from components.model import features, warm_start
 from components.model.trainer import training_device
 from components.projector import plots, projector as projector_lib
 # The same custom properties as the projector files: rows written and their width.
 from components.projector.executor import DIMENSION_PROPERTY, ROWS_PROPERTY
 from components.word2vec import (
-    EXAMPLES_KEY, PROBE_WORDS_KEY, SETTINGS_KEY, SPLITS_KEY, SUMMARY_FILE, VOCABULARY_FOLDER, WORD_EMBEDDING_KEY,
-    WORD_PAIRS_FILE_KEY, Word2VecSettings, skipgram)
+    EXAMPLES_KEY, MODEL_KEY, PROBE_WORDS_KEY, SETTINGS_KEY, SPLITS_KEY, STANDARDIZATION_KEY, SUMMARY_FILE,
+    VOCABULARY_FOLDER, WORD_EMBEDDING_KEY, WORD_PAIRS_FILE_KEY, Word2VecSettings, skipgram)
 
 # The metadata column of each word's count in the text Word2Vec learned from (train, eval, unsup).
 COUNT_COLUMN = "count"
@@ -57,6 +58,7 @@ class Executor(BaseBeamExecutor):
         examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
         output = artifact_utils.get_single_instance(output_dict[WORD_EMBEDDING_KEY])
         settings = Word2VecSettings(word2vec=True, **json.loads(exec_properties[SETTINGS_KEY]))
+        standardization = exec_properties[STANDARDIZATION_KEY]
         files_by_split = _split_files(examples, json.loads(exec_properties[SPLITS_KEY]))
         # Read before training, so that a bad file fails in seconds, not after minutes.
         pairs_file = exec_properties.get(WORD_PAIRS_FILE_KEY)
@@ -75,7 +77,7 @@ class Executor(BaseBeamExecutor):
                 transform_fn = (
                     (pipeline | "ReadText" >> source.BeamSource(), source.TensorAdapterConfig())
                     | "AnalyzeWords" >> tft_beam.AnalyzeDataset(
-                        skipgram.word_vocabulary_fn(settings.word2vec_min_count, MAX_WORDS)))
+                        skipgram.word_vocabulary_fn(settings.word2vec_min_count, MAX_WORDS, standardization)))
                 _ = transform_fn | "WriteVocabulary" >> tft_beam.WriteTransformFn(vocabulary_dir)
         words, counts = skipgram.read_counted_vocabulary(
             tft.TFTransformOutput(vocabulary_dir).vocabulary_file_by_name(skipgram.WORD_VOCABULARY_NAME))
@@ -83,7 +85,7 @@ class Executor(BaseBeamExecutor):
             raise ValueError(f"Word2Vec: only {len(words)} word(s) occur {settings.word2vec_min_count} times or more; "
                              "lower --word2vec-min-count or give it more text")
 
-        ids, reviews = skipgram.token_ids(_texts(files), words)
+        ids, reviews = skipgram.token_ids(_texts(files), words, standardization)
         _PROGRESS.info("Word2Vec: %d words in the vocabulary, %d tokens of %d reviews", len(words), len(ids),
                      int(reviews[-1]) + 1 if len(reviews) else 0)
         result = skipgram.train(
@@ -103,6 +105,7 @@ class Executor(BaseBeamExecutor):
         summary = {
             "settings": settings.training_config(),
             "splits": sorted(files_by_split),
+            "standardization": standardization,
             "reviews": int(reviews[-1]) + 1 if len(reviews) else 0,
             "tokens": int(len(ids)),
             "vocabulary_size": len(words),
@@ -121,3 +124,6 @@ class Executor(BaseBeamExecutor):
             json.dump(summary, f, indent=1)
         output.set_int_custom_property(ROWS_PROPERTY, written.rows)
         output.set_int_custom_property(DIMENSION_PROPERTY, written.dimension)
+        # Where a Trainer's fn_args.base_model points for a Model artifact.
+        model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
+        warm_start.save_embedding_model(path_utils.serving_model_path(model.uri), result.table, words)

@@ -18,19 +18,20 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.model import features, preprocessing
+from components.model.hparams import STANDARDIZATION_TUTORIAL
 
 WORD_VOCABULARY_NAME = "words"
 
 
-def word_vocabulary_fn(min_count: int, max_words: int) -> Callable:
+def word_vocabulary_fn(min_count: int, max_words: int, standardization: str = STANDARDIZATION_TUTORIAL) -> Callable:
     """A tf.Transform ``preprocessing_fn`` whose analysis writes the word vocabulary with counts.
 
     The file ``words`` lists ``count word`` lines, most frequent first, for the words seen
-    at least ``min_count`` times (at most ``max_words`` of them).
+    at least ``min_count`` times (at most ``max_words`` of them), after ``standardization``.
     """
 
     def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        words = preprocessing.tokenize(tf.reshape(inputs[features.RAW_TEXT_KEY], [-1]))
+        words = preprocessing.tokenize(tf.reshape(inputs[features.RAW_TEXT_KEY], [-1]), standardization)
         tft.vocabulary(words, top_k=max_words, frequency_threshold=min_count,
                        vocab_filename=WORD_VOCABULARY_NAME, store_frequency=True)
         # tf.Transform wants an output; the vocabulary file is what this analysis is for.
@@ -50,19 +51,21 @@ def read_counted_vocabulary(path: str) -> Tuple[List[str], np.ndarray]:
     return words, np.asarray(counts, np.float64)
 
 
-def token_ids(texts: tf.data.Dataset, words: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
+def token_ids(texts: tf.data.Dataset, words: Sequence[str], standardization: str = STANDARDIZATION_TUTORIAL
+              ) -> Tuple[np.ndarray, np.ndarray]:
     """The ids of the in-vocabulary words of every review, flat, and the review each belongs to.
 
     Args:
       texts: Batches of raw review texts (a ``[batch]`` string tensor each).
       words: The vocabulary; a word's id is its row.
+      standardization: As the classifier's (``HParams.standardization``).
     """
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(list(words)), tf.range(len(words), dtype=tf.int32)), -1)
 
     @tf.function
     def ids_of(batch):
-        ids = table.lookup(preprocessing.tokenize(batch))
+        ids = table.lookup(preprocessing.tokenize(batch, standardization))
         kept = tf.ragged.boolean_mask(ids, ids >= 0)
         return kept.flat_values, kept.row_lengths()
 
