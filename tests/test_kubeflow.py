@@ -353,3 +353,14 @@ def test_word2vec_compiles_with_the_unsup_split_and_the_trainers_gpu(tmp_path):
     # The output type is importable by its schema title, as TFX's entrypoint does on a cluster.
     import imdb_embeddings  # noqa: F401  pylint: disable=import-outside-toplevel
     assert "imdb_embeddings.WordEmbedding" in open(output).read()
+
+
+def test_the_word2vec_preset_compiles_the_table_as_the_trainers_base_model(tmp_path):
+    kubeflow = _kubeflow(tmp_path, "gs://bucket/aclImdb", pipeline_root="gs://bucket/root", unsup=True)
+    output = kubeflow_runner.compile_pipeline(PRESETS["word2vec"], PipelineSettings(), kubeflow,
+                                              str(tmp_path / "w2v.yaml"))
+    tasks = kfp_launcher.load_pipeline_spec(output).root.dag.tasks
+    base_model = tasks[nodes.TRAINER].inputs.artifacts["base_model"].task_output_artifact
+    assert (base_model.producer_task, base_model.output_artifact_key) == (nodes.WORD2VEC, "model")
+    standardization = tasks[nodes.WORD2VEC].inputs.parameters["standardization"].runtime_value.constant
+    assert standardization.string_value == "split_punctuation"
