@@ -146,9 +146,10 @@ _FASTTEXT = HParams(
     vocab_size=200_000,
     sequence_length=1000,
     ngram_size=3,
-    # Exact counting of millions of distinct n-grams is most of Transform's time; the
-    # benchmark runs both ways (issue 9: accuracy within 0.5 points of the exact path).
-    approximate_vocabulary=True,
+    # Exact: on the real train split, the approximate vocabulary (Misra-Gries) made Transform
+    # 5x faster (37.8 s against 203.9 s) but cost 0.48 points (0.9070 against 0.9118), which
+    # the 0.91 goal of issue 10 cannot spare. The benchmark runs both ways.
+    approximate_vocabulary=False,
     distinct_tokens=True,
     mask_padding=True,
     embedding_dim=16,
