@@ -5,8 +5,8 @@ from typing import Any, Dict, Mapping, Optional
 
 # Settings that change the Transform output. Only these reach the Transform
 # component, so changing e.g. the epochs re-runs the Trainer but not Transform.
-TRANSFORM_KEYS = (
-    "standardization", "vocab_size", "sequence_length", "num_oov_buckets", "ngram_size", "approximate_vocabulary", "distinct_tokens")
+TRANSFORM_KEYS = ("standardization", "vocab_size", "sequence_length", "num_oov_buckets", "ngram_size",
+                  "approximate_vocabulary", "distinct_tokens")
 # tf.Transform refuses a larger top_k for its approximate vocabulary.
 APPROXIMATE_VOCABULARY_MAX_TOKENS = 200_000
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")

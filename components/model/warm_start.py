@@ -73,7 +73,7 @@ def save_embedding_model(export_dir: str, table: np.ndarray, tokens: Sequence[st
       table: ``[len(tokens), dim]`` vectors.
       tokens: The token of each row.
     """
-    # Keras 2 explicitly, as the classifier (components/model/model.py): the variable is then named as its.
+    # Keras 2, as the classifier (components/model/model.py): the variable is named embedding/embeddings.
     import tf_keras as keras  # pylint: disable=import-outside-toplevel
 
     if len(tokens) != len(table):
@@ -104,7 +104,8 @@ def carry_over(model, tokens: Sequence[str], previous_dir: Optional[str]) -> War
       What was carried over; ``source`` None when nothing could be.
     """
     if not previous_dir:
-        return WarmStart(None, reason="no base model: neither a warm start nor the Word2Vec table asked for, or no blessed model yet")
+        return WarmStart(None, reason="no base model: neither a warm start nor the Word2Vec table asked for, "
+                                      "or no blessed model yet")
     tokens_path = os.path.join(previous_dir, ROW_TOKENS_FILE)
     if not tf.io.gfile.exists(tokens_path):
         return WarmStart(None, reason=f"the base model records no row tokens ({ROW_TOKENS_FILE})")
