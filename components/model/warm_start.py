@@ -1,7 +1,7 @@
 """Warm start: a new model begins from the weights of a base model.
 
 The base is the latest blessed classifier (scheduled retraining), or the Word2Vec
-step's table (``embedding_init='word2vec'``), saved as a model of one Embedding layer.
+step's table (``embedding_init='word2vec'``), saved as a SavedModel of the table alone.
 The vocabulary is ordered by frequency and changes with the data, so embedding rows
 are carried over by token, not by row number: a token in both vocabularies keeps its
 learned vector; an n-gram the base lacks starts from the mean of its words' vectors
@@ -57,32 +57,24 @@ def save_row_tokens(export_dir: str, tokens: Sequence[str]) -> None:
         json.dump(list(tokens), f, ensure_ascii=False)
 
 
-class _Exported(tf.Module):
-    """What warm start loads: a module whose ``model`` holds the weights, as the Trainer exports."""
-
-    def __init__(self, model):
-        super().__init__(name="embedding_model")
-        self.model = model
-
-
 def save_embedding_model(export_dir: str, table: np.ndarray, tokens: Sequence[str]) -> None:
     """Saves a token table (e.g. Word2Vec's) as a base model that ``carry_over`` starts a classifier from.
+
+    The layout ``carry_over`` reads from a Trainer's export: a ``model`` whose ``variables`` hold
+    ``embedding/embeddings``, and the row tokens. No Keras model: saving Word2Vec's table
+    (49,855 x 64) as one took 19 s (traced, with another job running), this way 0.1 s.
 
     Args:
       export_dir: The SavedModel folder to write.
       table: ``[len(tokens), dim]`` vectors.
       tokens: The token of each row.
     """
-    # Keras 2, as the classifier (components/model/model.py): the variable is named embedding/embeddings.
-    import tf_keras as keras  # pylint: disable=import-outside-toplevel
-
     if len(tokens) != len(table):
         raise ValueError(f"{len(tokens)} tokens for a table of {len(table)} rows")
-    layer = keras.layers.Embedding(
-        len(tokens), table.shape[1], name=features.EMBEDDING_LAYER_NAME,
-        embeddings_initializer=keras.initializers.Constant(table))
-    model = keras.Sequential([keras.Input(shape=(None,), dtype=tf.int64), layer], name="embedding_table")
-    tf.saved_model.save(_Exported(model), export_dir)
+    root = tf.Module(name="embedding_model")
+    root.model = tf.train.Checkpoint(
+        variables=[tf.Variable(table, name=f"{features.EMBEDDING_LAYER_NAME}/embeddings", trainable=False)])
+    tf.saved_model.save(root, export_dir)
     save_row_tokens(export_dir, tokens)
 
 

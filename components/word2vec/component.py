@@ -47,7 +47,7 @@ class Word2VecSpec(types.ComponentSpec):
     INPUTS = {EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
     OUTPUTS = {
         WORD_EMBEDDING_KEY: ChannelParameter(type=WordEmbedding),
-        # A Model, as the Trainer's base_model must be: one Embedding layer and its row tokens, the
+        # A Model, as the Trainer's base_model must be: the table (embedding/embeddings) and its row tokens, the
         # layout components/model/warm_start.py reads. Never evaluated, blessed or pushed.
         MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
     }
