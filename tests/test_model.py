@@ -1,7 +1,14 @@
 """The model builder and the Trainer's export, without a pipeline."""
 
+import os
+import types
+
 import numpy as np
 import tensorflow as tf
+from tensorflow_transform.tf_metadata import schema_utils
+from tfx.components.trainer import fn_args_utils
+from tfx.components.util import tfxio_utils
+from tfx.types import standard_artifacts
 
 from components.model import features, model as model_lib, trainer
 from components.model.hparams import PRESETS, HParams
@@ -67,3 +74,32 @@ def test_cosine_schedule_and_early_stopping_callbacks():
     np.testing.assert_allclose(rates, [0.01, 0.01 * 0.5 * (1 + np.cos(np.pi / 4)), 0.005, 0.01 * 0.5 * (1 + np.cos(3 * np.pi / 4))])
     assert stopping.monitor == "val_accuracy" and stopping.restore_best_weights
     assert model_lib.training_callbacks(HParams()) == []
+
+
+def test_the_train_input_mixes_labels_of_a_split_written_label_by_label(tmp_path):
+    # As the ExampleGen writes a split: every negative review, then every positive one; more of
+    # each than TFX's default shuffle buffer (10,000 records) holds.
+    per_label = 12_000
+    path = str(tmp_path / "Split-train" / "data.gz")
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        for label in (0, 1):
+            record = tf.train.Example(features=tf.train.Features(feature={
+                features.TOKEN_IDS_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[2])),
+                features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+            })).SerializeToString()
+            for _ in range(per_label):
+                writer.write(record)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path)
+    accessor = fn_args_utils.DataAccessor(
+        tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([examples], []),
+        record_batch_factory=None, data_view_decode_fn=None)
+    spec = {features.TOKEN_IDS_KEY: tf.io.FixedLenFeature([1], tf.int64),
+            features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64)}
+    transform_output = types.SimpleNamespace(
+        transformed_metadata=types.SimpleNamespace(schema=schema_utils.schema_from_feature_spec(spec)))
+    data = trainer._dataset([path], accessor, transform_output, HParams(batch_size=1000), shuffle=True)  # pylint: disable=protected-access
+    _, first_labels = next(iter(data))
+    # Drawn from the whole split, a batch is about half positive; from a 10,000 buffer, all negative.
+    assert 0.4 < float(tf.reduce_mean(tf.cast(first_labels, tf.float32))) < 0.6
