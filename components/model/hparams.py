@@ -1,7 +1,7 @@
 """Hyperparameters of preprocessing and training, and their named presets."""
 
 import dataclasses
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 # Settings that change the Transform output. Only these reach the Transform
 # component, so changing e.g. the epochs re-runs the Trainer but not Transform.
@@ -24,6 +24,15 @@ class SettingError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
+
+
+def check_integers(settings: Any, names: Sequence[str], minimum: int) -> None:
+    """Raises a SettingError naming the first of ``names`` that is not an integer of at least ``minimum`` (0 or 1)."""
+    kind = "positive" if minimum == 1 else "non-negative"
+    for name in names:
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise SettingError(name, f"{name} must be a {kind} integer, got {value!r}")
 
 
 def setting(default: Any, help_text: str) -> Any:
@@ -72,15 +81,9 @@ class HParams:
     seed: int = setting(123, "seed of initialisation and shuffling")
 
     def __post_init__(self):
-        positive = ("vocab_size", "sequence_length", "num_oov_buckets", "embedding_dim", "epochs", "batch_size")
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise SettingError(name, f"{name} must be a positive integer, got {value!r}")
-        for name in ("hidden_units", "early_stopping_patience", "seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise SettingError(name, f"{name} must be a non-negative integer, got {value!r}")
+        check_integers(self, ("vocab_size", "sequence_length", "num_oov_buckets", "embedding_dim", "epochs",
+                              "batch_size"), minimum=1)
+        check_integers(self, ("hidden_units", "early_stopping_patience", "seed"), minimum=0)
         if self.ngram_size not in (1, 2, 3):
             raise SettingError("ngram_size", f"ngram_size must be 1, 2 or 3, got {self.ngram_size!r}")
         if not 0 <= self.dropout < 1:

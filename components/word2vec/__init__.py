@@ -8,7 +8,7 @@ import dataclasses
 import os
 from typing import Optional
 
-from components.model.hparams import EMBEDDING_INIT_WORD2VEC, HParams, SettingError, setting
+from components.model.hparams import EMBEDDING_INIT_WORD2VEC, HParams, SettingError, check_integers, setting
 
 # Key names shared by the component spec, the executor and the tests.
 EXAMPLES_KEY = "examples"
@@ -46,17 +46,13 @@ class Word2VecSettings:
         "it), to report the Spearman correlation of the Word2Vec table's cosine similarity with them")
 
     def __post_init__(self):
-        for name in ("word2vec_dim", "word2vec_window", "word2vec_negatives", "word2vec_epochs",
-                     "word2vec_min_count", "word2vec_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SettingError(name, f"{name} must be a positive integer, got {value!r}")
+        check_integers(self, ("word2vec_dim", "word2vec_window", "word2vec_negatives", "word2vec_epochs",
+                              "word2vec_min_count", "word2vec_batch_size"), minimum=1)
         for name in ("word2vec_subsample", "word2vec_learning_rate"):
             value = getattr(self, name)
             if not 0 < value < 1:
                 raise SettingError(name, f"{name} must be between 0 and 1, got {value!r}")
-        if isinstance(self.word2vec_seed, bool) or not isinstance(self.word2vec_seed, int) or self.word2vec_seed < 0:
-            raise SettingError("word2vec_seed", f"word2vec_seed must be a non-negative integer, got {self.word2vec_seed!r}")
+        check_integers(self, ("word2vec_seed",), minimum=0)
         # A local file is checked here; a URI (gs://...) when the component reads it, before it trains.
         if self.word_pairs_file and "://" not in self.word_pairs_file and not os.path.isfile(self.word_pairs_file):
             raise SettingError("word_pairs_file", f"word_pairs_file {self.word_pairs_file!r} is not a file")
