@@ -1,10 +1,16 @@
-# The pipeline image for Kubeflow Pipelines and Vertex AI: Python 3.10 on Debian 12 (as CI), the pinned
-# dependencies and this project installed by tools/install, the same steps `make setup` runs in CI.
-# The compiled spec names executors by import path (components.*), which this image resolves.
+# The pipeline image for Kubeflow Pipelines and Vertex AI, and the SDK worker image of its Beam steps on
+# Dataflow, Flink or Spark: Python 3.10 on Debian 12 (as CI), the pinned dependencies and this project
+# installed by tools/install, the same steps `make setup` runs in CI. The compiled spec names executors by
+# import path (components.*), which this image resolves, and gives every step its own command; a Beam runner
+# starts the image without one, so the entry point is Beam's SDK worker boot.
 #
 #   docker build -t IMAGE .                       # CPU
 #   docker build --build-arg GPU=1 -t IMAGE-gpu . # GPU variant: TensorFlow with CUDA from PyPI
 # (`make image IMAGE=... [GPU=1]` runs the same.)
+
+# Beam's worker boot for the apache-beam version pinned in constraints.txt (a test keeps the two equal).
+FROM apache/beam_python3.10_sdk:2.74.0 AS beam
+
 FROM python:3.10.13-bookworm
 
 ARG GPU=
@@ -20,6 +26,10 @@ COPY requirements.txt requirements-gpu.txt constraints.txt constraints-gpu.txt .
 COPY tools/install tools/install
 RUN tools/install python deps ${GPU:+--gpu}
 
+COPY --from=beam /opt/apache/beam /opt/apache/beam
+
 COPY . .
 RUN tools/install python project \
- && python -c "import components.example_gen.executor, imdb_embeddings"
+ && python -c "import components.example_gen.executor, pipeline.kfp_container, imdb_embeddings"
+
+ENTRYPOINT ["/opt/apache/beam/boot"]

@@ -140,20 +140,25 @@ def _add_kubeflow_commands(commands, debug: argparse.ArgumentParser) -> None:
                           "(default: %(default)s)")
     compile_.add_argument("--image", required=True, help="the pipeline image (see Dockerfile), e.g. "
                           "gcr.io/PROJECT/imdb-embeddings:TAG")
-    compile_.add_argument("--pipeline-root", required=True, help="URI for the artifacts, e.g. gs://BUCKET/tfx")
+    compile_.add_argument("--pipeline-root", required=True,
+                          help="gs:// URI for the artifacts, e.g. gs://BUCKET/tfx; written into the spec")
     compile_.add_argument("--data-root", required=True,
                           help="URI of the aclImdb folder (holding train/); the default of the data_root parameter")
-    compile_.add_argument("--serving-model-dir", help="URI the Pusher pushes to (default: PIPELINE_ROOT/serving_model)")
+    compile_.add_argument("--serving-model-dir", help="gs:// URI the Pusher pushes to; its newest version is the served "
+                          "model, the baseline (default: PIPELINE_ROOT/serving_model)")
     compile_.add_argument("--test-split", action=argparse.BooleanOptionalAction, default=None,
                           help="whether the data has test/ to evaluate on (default: look under --data-root)")
     compile_.add_argument("--spans", action=argparse.BooleanOptionalAction, default=None,
                           help="whether --data-root holds span-N/ folders: then each run ingests the newest span, "
                           "trains on the window of the newest spans, warm-started (default: look under --data-root)")
+    compile_.add_argument("--unsup-split", action=argparse.BooleanOptionalAction, default=None,
+                          help="with Word2Vec, whether the data has train/unsup/ to learn from as well "
+                          "(default: look under --data-root)")
     compile_.add_argument("--output", default=DEFAULT_PACKAGE,
                           help="file to write: *.yaml for kubeflow, *.json for vertex (default: %(default)s)")
     compile_.add_argument("--gpu", type=int, default=0, metavar="N", help="GPUs for the Trainer (default: 0)")
-    compile_.add_argument("--gpu-type", help="accelerator type (default: nvidia.com/gpu on kubeflow, "
-                          "NVIDIA_TESLA_T4 on vertex)")
+    compile_.add_argument("--gpu-type", help="on kubeflow, the Kubernetes resource of the GPU nodes (default "
+                          "nvidia.com/gpu; e.g. amd.com/gpu); on vertex, a Vertex AI accelerator (default NVIDIA_TESLA_T4)")
     compile_.add_argument("--gpu-image", help="image of the Trainer when it has a GPU (the Dockerfile with "
                           "--build-arg GPU=1; default: --image)")
     compile_.add_argument("--no-cache", action="store_true", help="compile with task caching off")
@@ -202,16 +207,20 @@ def _command_compile(args: argparse.Namespace) -> int:
     # Imported after the option checks, so that a bad option answers without loading TFX.
     from pipeline import data, kubeflow_runner
 
-    include_test_split, spans = args.test_split, args.spans
-    try:
-        if spans is None:
-            spans = bool(data.list_spans(args.data_root))
-        if include_test_split is None:
-            include_test_split = data.has_test_split(args.data_root)
-        unsup = word2vec.word2vec and data.has_unsup_split(args.data_root)
-    except Exception as err:  # pylint: disable=broad-except
-        raise UsageError(f"could not look under --data-root {args.data_root}: {err}. Fix: pass --[no-]spans and "
-                         "--[no-]test-split.") from err
+    # The data's shape, from the options or, for those not given, from a look under --data-root.
+    shape = {"spans": args.spans, "test_split": args.test_split,
+             "unsup_split": args.unsup_split if word2vec.word2vec else False}
+    looks = {"spans": lambda: bool(data.list_spans(args.data_root)),
+             "test_split": lambda: data.has_test_split(args.data_root),
+             "unsup_split": lambda: data.has_unsup_split(args.data_root)}
+    for name in [name for name, value in shape.items() if value is None]:
+        try:
+            shape[name] = looks[name]()
+        except Exception as err:  # pylint: disable=broad-except
+            missing = " ".join(f"--[no-]{n.replace('_', '-')}" for n, v in shape.items() if v is None)
+            raise UsageError(f"could not look under --data-root {args.data_root} ({err}). Fix: give the data's "
+                             f"shape instead: {missing}.") from err
+    spans, include_test_split, unsup = shape["spans"], shape["test_split"], shape["unsup_split"]
     root = args.pipeline_root.rstrip("/")
     try:
         output = kubeflow_runner.compile_pipeline(hparams, settings, kubeflow_runner.KubeflowSettings(

@@ -1,6 +1,5 @@
 """``create_pipeline``: the pipeline's one definition, shared by every runner."""
 
-import os
 from typing import List, Optional, Union
 
 import tensorflow_model_analysis as tfma
@@ -12,16 +11,19 @@ from components.example_gen.component import AclImdbExampleGen
 from components.example_gen.executor import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT, UNSUP_SPLIT
 from components.model import features, trainer as trainer_module
 from components.model.hparams import EMBEDDING_INIT_WORD2VEC, HParams
+from components.packaged_schema import PackagedImportSchemaGen
 from components.projector.component import ProjectorExporter
+from components.served_model.component import Evaluator, Pusher, ServedModel
 from components.validation.anomalies import label_balance_config
 from components.validation.component import DataValidationGate, PortableExampleValidator
 from components.word2vec import MODEL_KEY, Word2VecSettings
 from components.word2vec.component import Word2Vec
-from pipeline import baseline, nodes
+from pipeline import nodes
 from pipeline.settings import PipelineSettings, check_beam_args
 
-# The raw-data schema kept in the repository (see README.md to regenerate it).
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema", "schema.pbtxt")
+# The raw-data schema kept in the repository (see README.md to regenerate it), relative to the installed
+# project, so that a compiled spec names the same file inside the pipeline image.
+SCHEMA_FILE = "pipeline/schema/schema.pbtxt"
 
 PREPROCESSING_FN = "components.model.preprocessing.preprocessing_fn"
 RUN_FN = "components.model.trainer.run_fn"
@@ -32,8 +34,8 @@ def make_eval_config(accuracy_floor: float, max_accuracy_drop: float, slice_by_s
 
     Args:
       accuracy_floor: Accuracy a model needs, whatever the baseline.
-      max_accuracy_drop: How far (absolute) accuracy may fall below the latest
-        blessed model's; ignored while there is no blessed model.
+      max_accuracy_drop: How far (absolute) accuracy may fall below the served
+        model's; ignored while no model is served.
       slice_by_span: Also report every span on its own and hold each span to both
         conditions, so that damage to old data cannot hide behind new data.
     """
@@ -82,7 +84,6 @@ def create_pipeline(
     hparams: HParams,
     include_test_split: bool,
     settings: PipelineSettings = PipelineSettings(),
-    schema_path: str = SCHEMA_PATH,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
@@ -90,7 +91,6 @@ def create_pipeline(
     trainer_resources: Optional[object] = None,
     spans: bool = False,
     warm_start: bool = False,
-    baseline_excludes_candidate: bool = True,
     word2vec: Word2VecSettings = Word2VecSettings(),
     include_unsup_split: bool = False,
     word2vec_resources: Optional[object] = None,
@@ -102,15 +102,15 @@ def create_pipeline(
 
     Args:
       pipeline_name: Name in ML Metadata.
-      pipeline_root: Folder or URI (``gs://``, ``s3://``) for the artifacts.
+      pipeline_root: Folder or URI (``gs://``) for the artifacts.
       data_root: The aclImdb dataset root (the folder holding ``train/``), a path or
         URI, or a runtime parameter that holds one.
-      serving_model_dir: Where the Pusher writes ``<version>/`` SavedModels.
+      serving_model_dir: Where the Pusher writes ``<version>/`` SavedModels; the newest is the served
+        model, the Evaluator's baseline and, with ``warm_start``, the Trainer's base model.
       hparams: Preprocessing and training settings.
       include_test_split: Whether ``data_root`` has a ``test/`` folder to read; the
         Evaluator then judges on it, else on the eval split.
       settings: Data split, validation and blessing settings.
-      schema_path: The raw-data schema imported by ImportSchemaGen.
       metadata_connection_config: ML Metadata connection; the runner's default if None.
       beam_pipeline_args: Arguments of the Beam-based components.
       enable_cache: Whether components reuse earlier results for identical inputs.
@@ -123,12 +123,7 @@ def create_pipeline(
       spans: Whether ``data_root`` holds ``span-N/`` folders: the ExampleGen then
         ingests the newest span and reads the window of ``settings.window`` spans,
         and the Evaluator holds every span of it to the blessing conditions.
-      warm_start: Whether the Trainer starts from the latest blessed model.
-      baseline_excludes_candidate: Whether the Evaluator's baseline is resolved after
-        the Trainer, leaving out the model being evaluated, so that a re-run with
-        nothing changed is served from the cache and pushes nothing
-        (``baseline.LatestBlessedOtherModelStrategy``); False for TFX's
-        ``LatestBlessedModelStrategy``, the one ``KubeflowV2DagRunner`` compiles.
+      warm_start: Whether the Trainer starts from the served model.
       word2vec: Whether (``word2vec.word2vec``) and how a Word2Vec component learns word
         vectors from the text of the train, eval and unsup splits, never test.
       include_unsup_split: With Word2Vec, whether ``data_root`` has ``train/unsup/`` for
@@ -149,7 +144,7 @@ def create_pipeline(
         window=settings.window if spans else None,
         include_unsup_split=word2vec.word2vec and include_unsup_split,
     ).with_id(nodes.EXAMPLE_GEN)
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path).with_id(nodes.SCHEMA_GEN)
+    schema_gen = PackagedImportSchemaGen(schema_file=SCHEMA_FILE).with_id(nodes.SCHEMA_GEN)
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"],
         # Unlabelled reviews have no label, which the schema requires; only Word2Vec reads them.
@@ -185,8 +180,8 @@ def create_pipeline(
         word2vec_component.add_upstream_node(data_gate)
         if word2vec_resources is not None:
             word2vec_component = word2vec_component.with_platform_config(word2vec_resources)
-    # The latest blessed model, whose embedding rows the Trainer carries over by token.
-    warm_start_resolver = baseline.latest_blessed_model_resolver().with_id(nodes.WARM_START_RESOLVER)
+    # The served model, whose embedding rows the Trainer carries over by token.
+    served_model = ServedModel(serving_model_dir=serving_model_dir).with_id(nodes.SERVED_MODEL)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -195,7 +190,7 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config=trainer_hparams if trainer_hparams is not None else hparams.to_dict(),
-        base_model=_base_model(hparams, warm_start, warm_start_resolver, word2vec_component),
+        base_model=_base_model(hparams, warm_start, served_model, word2vec_component),
     ).with_id(nodes.TRAINER)
     if trainer_resources is not None:
         trainer = trainer.with_platform_config(trainer_resources)
@@ -208,17 +203,19 @@ def create_pipeline(
         word_embedding=word2vec_component.outputs["word_embedding"] if word2vec_component else None,
         transformed_examples=transform.outputs["transformed_examples"],
     ).with_id(nodes.PROJECTOR_EXPORTER)
-    baseline_resolver = baseline.latest_blessed_model_resolver(
-        trainer.outputs["model"] if baseline_excludes_candidate else None).with_id(nodes.BASELINE_RESOLVER)
-    evaluator = tfx.components.Evaluator(
+    # Found after the Trainer, leaving the candidate out: a re-run with nothing changed finds the baseline
+    # its first run found, so that it is served from the cache and pushes nothing.
+    baseline_model = ServedModel(serving_model_dir=serving_model_dir,
+                                 candidate=trainer.outputs["model"]).with_id(nodes.BASELINE_MODEL)
+    evaluator = Evaluator(
         # Raw examples: the model's serving signature applies the transform graph itself.
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline_resolver.outputs["model"],
+        baseline_model=baseline_model.outputs["model"],
         eval_config=make_eval_config(settings.accuracy_floor, settings.max_accuracy_drop, slice_by_span=spans),
         example_splits=[TEST_SPLIT if include_test_split else EVAL_SPLIT],
     ).with_id(nodes.EVALUATOR)
-    pusher = tfx.components.Pusher(
+    pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
@@ -231,7 +228,7 @@ def create_pipeline(
         components=[
             example_gen, schema_gen, statistics_gen, example_validator, data_gate, transform,
             *([word2vec_component] if word2vec_component else []),
-            *([warm_start_resolver] if warm_start else []), trainer, projector, baseline_resolver, evaluator, pusher,
+            *([served_model] if warm_start else []), trainer, projector, baseline_model, evaluator, pusher,
         ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
@@ -239,15 +236,15 @@ def create_pipeline(
     )
 
 
-def _base_model(hparams: HParams, warm_start: bool, warm_start_resolver, word2vec_component):
-    """The model the Trainer starts from: the latest blessed one on a warm start, else the Word2Vec table
+def _base_model(hparams: HParams, warm_start: bool, served_model, word2vec_component):
+    """The model the Trainer starts from: the served one on a warm start, else the Word2Vec table
     when ``hparams`` asks for it, else none.
 
-    A warm start wins: the blessed model began from the table and has fine-tuned it since. Until
-    a model is blessed, a warm start has no base and the first model starts from random rows.
+    A warm start wins: the served model began from the table and has fine-tuned it since. Until
+    a model is served, a warm start has no base and the first model starts from random rows.
     """
     if warm_start:
-        return warm_start_resolver.outputs["model"]
+        return served_model.outputs["model"]
     if hparams.embedding_init == EMBEDDING_INIT_WORD2VEC:
         return word2vec_component.outputs[MODEL_KEY]
     return None

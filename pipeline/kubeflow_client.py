@@ -11,6 +11,8 @@ from typing import Any, Dict, Optional
 import kfp
 import kfp_server_api
 import urllib3
+import yaml
+
 
 class KubeflowClientError(Exception):
     """Kubeflow Pipelines could not be reached or refused a request; the message says how to fix it."""
@@ -46,17 +48,36 @@ def _explain(host: str, err: Exception) -> KubeflowClientError:
     return KubeflowClientError(f"Kubeflow Pipelines at {host} {what}. Fix: {fix}.")
 
 
+def pipeline_root_of(package: str) -> str:
+    """The ``defaultPipelineRoot`` of a compiled spec.
+
+    Open-source KFP's API server does not read it from the spec: a run whose request names no
+    root writes to the cluster's default (``minio://mlpipeline/v2/artifacts``,
+    ``backend/src/v2/config/env.go``), which the image cannot write. So every request names it.
+
+    Raises:
+      KubeflowClientError: If the spec has none, with the fix.
+    """
+    with open(package, encoding="utf-8") as f:
+        root = (yaml.safe_load(f) or {}).get("defaultPipelineRoot")
+    if not root:
+        raise KubeflowClientError(f"{package} names no pipeline root (defaultPipelineRoot). Fix: compile it again "
+                                  "with `python pipeline.py compile --pipeline-root gs://BUCKET/tfx ...`.")
+    return root
+
+
 def submit(host: str, package: str, experiment: str, run_name: str, parameters: Dict[str, Any],
            namespace: Optional[str] = None) -> Submitted:
-    """Starts one run of a compiled pipeline (its spec travels with the run request).
+    """Starts one run of a compiled pipeline (its spec and pipeline root travel with the run request).
 
     Raises:
       KubeflowClientError: If the host cannot be reached or refuses a request.
     """
+    pipeline_root = pipeline_root_of(package)
     try:
         client = _client(host, namespace)
         experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
-        run = client.run_pipeline(experiment_id=experiment_id, job_name=run_name,
+        run = client.run_pipeline(experiment_id=experiment_id, job_name=run_name, pipeline_root=pipeline_root,
                                   pipeline_package_path=package, params=parameters)
     except (kfp_server_api.ApiException, urllib3.exceptions.HTTPError, OSError) as err:
         raise _explain(host, err) from err
@@ -72,12 +93,13 @@ def schedule(host: str, package: str, experiment: str, name: str, cron: str, par
       ValueError: If ``cron`` is not a 6-field cron expression.
     """
     check_cron(cron)
+    pipeline_root = pipeline_root_of(package)
     try:
         client = _client(host, namespace)
         experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
         recurring = client.create_recurring_run(
             experiment_id=experiment_id, job_name=name, cron_expression=cron, max_concurrency=1,
-            no_catchup=True, pipeline_package_path=package, params=parameters)
+            no_catchup=True, pipeline_package_path=package, params=parameters, pipeline_root=pipeline_root)
     except (kfp_server_api.ApiException, urllib3.exceptions.HTTPError, OSError) as err:
         raise _explain(host, err) from err
     return Submitted(experiment_id, recurring.recurring_run_id)

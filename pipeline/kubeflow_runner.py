@@ -1,15 +1,18 @@
 """Compiles the pipeline for Kubeflow Pipelines (open source, YAML) or Vertex AI Pipelines (JSON).
 
 A thin runner beside ``local_runner``: the same ``create_pipeline``, compiled by
-TFX's ``KubeflowV2DagRunner`` into a KFP v2 spec. Paths are URIs (``gs://``,
-``s3://`` or local); the data root and the Trainer's settings are pipeline
-parameters, set when a run is submitted.
+TFX's ``KubeflowV2DagRunner`` into a KFP v2 spec, then fitted to what the backends
+run (see ``fit_for_backends``). Paths are ``gs://`` URIs; the data root and the
+Trainer's settings are pipeline parameters, set when a run is submitted. Compiling
+reads nothing under those URIs.
 """
 
+import copy
 import dataclasses
 import json
 import os
-from typing import Optional, Sequence, Tuple
+import re
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import yaml
 from kfp.pipeline_spec import pipeline_spec_pb2
@@ -18,7 +21,7 @@ from tfx.orchestration.kubeflow.v2.pipeline_builder import DEFAULT_IMAGE_PATH_KE
 
 from components.model.hparams import HParams
 from components.word2vec import Word2VecSettings
-from pipeline import factory, nodes
+from pipeline import factory, kfp_container, nodes
 from pipeline.settings import PIPELINE_NAME, PipelineSettings
 
 TARGETS = {"kubeflow": ".yaml", "vertex": ".json"}  # the file format each one takes
@@ -28,6 +31,16 @@ HPARAMS_PARAMETER = "hparams"
 # Where the Dockerfile installs the project; Beam workers build it from its setup.py.
 IMAGE_PROJECT_DIR = "/pipeline"
 DEFAULT_GPU_TYPES = {"kubeflow": "nvidia.com/gpu", "vertex": "NVIDIA_TESLA_T4"}
+# The schemes the image writes with tf.io.gfile and Beam, and KFP's launcher maps to a local path
+# (backend/src/v2/component/launcher_v2.go, LocalPathForURI): s3:// and minio:// need tensorflow-io.
+WRITABLE_SCHEMES = ("gs://",)
+# TFX's container entry point, which every compiled step names; replaced by the project's wrapper.
+TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
+PROJECT_ENTRYPOINT = ["python", "-m", "pipeline.kfp_container", "executor"]
+PROBE_COMMAND = ["python", "-m", "pipeline.kfp_container", "probe"]
+# A Kubernetes extended resource name, domain first: what KFP's driver puts into the pod's limits.
+KUBERNETES_RESOURCE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/"
+                                      r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
 class CompileError(ValueError):
@@ -69,14 +82,56 @@ def beam_args_for_image(beam_pipeline_args: Sequence[str]) -> list:
     return args
 
 
+def vertex_accelerator_types() -> Tuple[str, ...]:
+    """Vertex AI's GPU accelerator names, from its client library's enum."""
+    from google.cloud.aiplatform_v1.types import AcceleratorType  # pylint: disable=import-outside-toplevel
+
+    return tuple(a.name for a in AcceleratorType if a.name.startswith("NVIDIA_"))
+
+
+def check_gpu_type(target: str, gpu_type: str) -> None:
+    """A Kubernetes resource name for ``kubeflow``, one of Vertex AI's accelerator names for ``vertex``.
+
+    Raises:
+      CompileError: Otherwise, with the fix.
+    """
+    if target == "kubeflow" and not KUBERNETES_RESOURCE_NAME.match(gpu_type):
+        raise CompileError(
+            f"--gpu-type {gpu_type} is not a Kubernetes resource name; Kubeflow Pipelines asks Kubernetes for "
+            f"that resource by name, and no node offers it. Fix: pass the resource your GPU nodes offer, "
+            f"e.g. --gpu-type nvidia.com/gpu or --gpu-type amd.com/gpu (the GPU model is the nodes' own).")
+    if target == "vertex" and gpu_type not in vertex_accelerator_types():
+        raise CompileError(f"--gpu-type {gpu_type} is not a Vertex AI accelerator. Fix: pass one of "
+                           f"{', '.join(vertex_accelerator_types())}.")
+
+
 def trainer_resources(target: str, gpus: int, gpu_type: Optional[str]):
-    """The Trainer's container resources: ``gpus`` accelerators of ``gpu_type``, or None."""
+    """The container resources of the Trainer (and Word2Vec): ``gpus`` accelerators of ``gpu_type``, or None."""
     if not gpus:
         return None
     spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
     spec.accelerator.type = gpu_type or DEFAULT_GPU_TYPES[target]
     spec.accelerator.count = gpus
     return spec
+
+
+def check_uris(kubeflow: KubeflowSettings) -> None:
+    """Every location the steps read or write at run time is a URI that the image can reach.
+
+    Raises:
+      CompileError: For a scheme the image cannot write, or a path of this machine, with the fix.
+    """
+    for option, uri in (("--pipeline-root", kubeflow.pipeline_root), ("--serving-model-dir", kubeflow.serving_model_dir)):
+        if not uri.startswith(WRITABLE_SCHEMES):
+            raise CompileError(
+                f"{option} {uri}: the pipeline's steps write with tf.io.gfile and Beam, which in the image write "
+                f"{', '.join(WRITABLE_SCHEMES)} only (not minio://, s3:// or a pod's own disk). "
+                f"Fix: pass a bucket, e.g. {option} gs://BUCKET/{'tfx' if option == '--pipeline-root' else 'serving_model'}.")
+    pairs = kubeflow.word2vec.word_pairs_file
+    if kubeflow.word2vec.word2vec and pairs and "://" not in pairs:
+        raise CompileError(
+            f"--word-pairs-file {pairs} is a file of this machine, which the pipeline's steps cannot read. "
+            f"Fix: copy it to the bucket (gsutil cp {pairs} gs://BUCKET/{os.path.basename(pairs)}) and pass that URI.")
 
 
 def parameter_defaults(hparams: HParams, kubeflow: KubeflowSettings) -> dict:
@@ -103,8 +158,6 @@ def build_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kubef
         trainer_resources=trainer_resources(kubeflow.target, kubeflow.gpus, kubeflow.gpu_type),
         spans=kubeflow.spans,
         warm_start=kubeflow.spans,
-        # KubeflowV2DagRunner compiles TFX's own resolver strategies only.
-        baseline_excludes_candidate=False,
         word2vec=kubeflow.word2vec,
         include_unsup_split=kubeflow.unsup,
         word2vec_resources=trainer_resources(kubeflow.target, kubeflow.gpus, kubeflow.gpu_type),
@@ -115,7 +168,8 @@ def compile_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kub
     """Writes the KFP v2 spec of the pipeline to ``output`` and returns its path.
 
     Raises:
-      CompileError: If the target is unknown or ``output`` has the wrong extension.
+      CompileError: If the target is unknown, ``output`` has the wrong extension, a URI is one the
+        image cannot reach, or the GPU type is not the target's.
     """
     if kubeflow.target not in TARGETS:
         raise CompileError(f"unknown target {kubeflow.target!r}. Fix: pass --target kubeflow or --target vertex.")
@@ -125,6 +179,9 @@ def compile_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kub
             f"--output {output}: a {kubeflow.target} spec is written as {extension} "
             f"({'PipelineSpec YAML' if extension == '.yaml' else 'PipelineJob JSON'}). Fix: name the file *{extension}."
         )
+    check_uris(kubeflow)
+    if kubeflow.gpus:
+        check_gpu_type(kubeflow.target, kubeflow.gpu_type or DEFAULT_GPU_TYPES[kubeflow.target])
     images = kubeflow.image
     if kubeflow.gpus and kubeflow.gpu_image:
         images = {DEFAULT_IMAGE_KEY: kubeflow.image, nodes.TRAINER: kubeflow.gpu_image}
@@ -135,13 +192,8 @@ def compile_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kub
             default_image=images, use_pipeline_spec_2_1=True),
     )
     defaults = parameter_defaults(hparams, kubeflow)
-    # The PipelineJob (Vertex) carries the defaults in its runtime config; the PipelineSpec
-    # (open-source KFP) in its root inputs, which KubeflowV2DagRunner leaves without them.
     job = runner.run(build_pipeline(hparams, settings, kubeflow), parameter_values=defaults, write_out=False)
-    for name, spec in job["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {}).items():
-        if name in defaults:
-            spec["defaultValue"] = defaults[name]
-            spec["isOptional"] = True
+    job["pipelineSpec"] = fit_for_backends(job["pipelineSpec"], kubeflow, defaults)
     if os.path.dirname(output):
         tfx.dsl.io.fileio.makedirs(os.path.dirname(output))
     with tfx.dsl.io.fileio.open(output, "w") as f:
@@ -151,3 +203,84 @@ def compile_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kub
         else:
             json.dump(job, f, sort_keys=True, indent=1)
     return output
+
+
+def fit_for_backends(pipeline_spec: Dict[str, Any], kubeflow: KubeflowSettings, defaults: Dict[str, str]
+                     ) -> Dict[str, Any]:
+    """What ``KubeflowV2DagRunner`` leaves out, for open-source KFP as its backend reads and for Vertex AI.
+
+    - Parameter defaults and the pipeline root travel with the spec: the PipelineJob (Vertex)
+      carries them in its runtime config, the PipelineSpec (open-source KFP) in its root
+      inputs and ``defaultPipelineRoot``, which the runner leaves out.
+    - Every step runs TFX's entry point through the project's wrapper, which tolerates
+      outputs that the launcher adds (``pipeline/kfp_container.py``).
+    - The input probe runs first, uncached, and hands the ServedModel steps the served version
+      and, on open-source KFP (which runs no driver hook), the ExampleGen its span, input
+      fingerprint and resolved patterns, so that the cache key of each changes exactly when
+      its input does. Vertex AI keeps the ExampleGen's driver hook, which does the same.
+    """
+    spec = copy.deepcopy(pipeline_spec)
+    for name, parameter in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items():
+        if name in defaults:
+            parameter["defaultValue"] = defaults[name]
+            parameter["isOptional"] = True
+    spec["defaultPipelineRoot"] = kubeflow.pipeline_root
+    for executor in spec["deploymentSpec"]["executors"].values():
+        container = executor.get("container", {})
+        if container.get("command") == TFX_ENTRYPOINT:
+            container["command"] = list(PROJECT_ENTRYPOINT)
+        if kubeflow.target == "kubeflow":
+            # The ExampleGen's driver hook: open-source KFP never runs it; the probe does its work there.
+            container.pop("lifecycle", None)
+    _add_input_probe(spec, kubeflow)
+    return spec
+
+
+def _add_input_probe(spec: Dict[str, Any], kubeflow: KubeflowSettings) -> None:
+    """Adds the input probe's component, executor and task, and wires its outputs as parameters."""
+    tasks = spec["root"]["dag"]["tasks"]
+    example_gen = tasks[nodes.EXAMPLE_GEN]
+    probe_inputs = {
+        kfp_container.PROBE_INPUT_BASE: copy.deepcopy(example_gen["inputs"]["parameters"]["input_base"]),
+        kfp_container.PROBE_INPUT_CONFIG: copy.deepcopy(example_gen["inputs"]["parameters"]["input_config"]),
+        kfp_container.PROBE_SERVING_MODEL_DIR: {"runtimeValue": {"constant": kubeflow.serving_model_dir}},
+    }
+    spec["components"][nodes.INPUT_PROBE] = {
+        "executorLabel": f"{nodes.INPUT_PROBE}_executor",
+        "inputDefinitions": {"parameters": {name: {"parameterType": "STRING"} for name in probe_inputs}},
+        "outputDefinitions": {"parameters": {
+            name: {"parameterType": kind} for name, kind in kfp_container.PROBE_OUTPUTS.items()}},
+    }
+    spec["deploymentSpec"]["executors"][f"{nodes.INPUT_PROBE}_executor"] = {"container": {
+        "image": kubeflow.image, "command": list(PROBE_COMMAND), "args": ["--executor_input", "{{$}}"]}}
+    # No cachingOptions: never cached, so that every run looks at the data and the serving folder anew.
+    tasks[nodes.INPUT_PROBE] = {"componentRef": {"name": nodes.INPUT_PROBE}, "inputs": {"parameters": probe_inputs},
+                                "taskInfo": {"name": nodes.INPUT_PROBE}}
+    wiring = {nodes.SERVED_MODEL: (kfp_container.PROBE_SERVED_VERSION,),
+              nodes.BASELINE_MODEL: (kfp_container.PROBE_SERVED_VERSION,)}
+    if kubeflow.target == "kubeflow":
+        # Vertex AI runs the ExampleGen's own driver before its cache check, which resolves the same.
+        wiring[nodes.EXAMPLE_GEN] = (kfp_container.PROBE_SPAN, kfp_container.PROBE_INPUT_FINGERPRINT,
+                                     kfp_container.PROBE_INPUT_CONFIG)
+    for task_name, names in wiring.items():
+        if task_name not in tasks:
+            continue
+        task = tasks[task_name]
+        component = spec["components"][task["componentRef"]["name"]]
+        for name in names:
+            task["inputs"]["parameters"][name] = {
+                "taskOutputParameter": {"producerTask": nodes.INPUT_PROBE, "outputParameterKey": name}}
+            component["inputDefinitions"]["parameters"][name] = {
+                "parameterType": kfp_container.PROBE_OUTPUTS[name]}
+        task["dependentTasks"] = sorted({*task.get("dependentTasks", []), nodes.INPUT_PROBE})
+        _update_inputs_spec_args(spec["deploymentSpec"]["executors"][component["executorLabel"]]["container"],
+                                 component["inputDefinitions"])
+
+
+def _update_inputs_spec_args(container: Dict[str, Any], input_definitions: Dict[str, Any]) -> None:
+    """TFX's entry point and driver type the parameters by the inputs spec they are given as an argument."""
+    serialized = json.dumps(input_definitions, indent=2, sort_keys=True)
+    for args in (container.get("args", []), container.get("lifecycle", {}).get("preCacheCheck", {}).get("args", [])):
+        for index, arg in enumerate(args[:-1]):
+            if arg == "--json_serialized_inputs_spec_args":
+                args[index + 1] = serialized

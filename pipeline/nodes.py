@@ -4,6 +4,7 @@ ML Metadata (progress lines, run report, past runs) finds the components by them
 Free of TensorFlow imports. Changing an id here changes it everywhere at once.
 """
 
+INPUT_PROBE = "InputProbe"  # Kubeflow only: the data's span and fingerprint and the served version, before the cache
 EXAMPLE_GEN = "AclImdbExampleGen"
 SCHEMA_GEN = "ImportSchemaGen"
 STATISTICS_GEN = "StatisticsGen"
@@ -13,7 +14,7 @@ TRANSFORM = "Transform"
 TRAINER = "Trainer"
 PROJECTOR_EXPORTER = "ProjectorExporter"
 WORD2VEC = "Word2Vec"
-BASELINE_RESOLVER = "latest_blessed_model_resolver"  # the Evaluator's baseline
-WARM_START_RESOLVER = "warm_start_model_resolver"  # the Trainer's base model (retraining)
+SERVED_MODEL = "ServedModel"  # the served model: the Trainer's base model (warm start)
+BASELINE_MODEL = "BaselineModel"  # the served model other than the candidate: the Evaluator's baseline
 EVALUATOR = "Evaluator"
 PUSHER = "Pusher"

@@ -77,7 +77,7 @@ def format_evaluation(summary) -> list:
             shown += f"   baseline {baseline:,.0f}" if name == "example_count" else f"   baseline {baseline:.4f}"
         lines.append(f"  {name:<16} {shown}")
     if not summary.baseline_metrics:
-        lines.append("  (no blessed model yet: only the accuracy floor applies)")
+        lines.append("  (no model served yet: only the accuracy floor applies)")
     for span in sorted(summary.span_accuracy):
         baseline = summary.span_baseline_accuracy.get(span)
         lines.append(f"  span {span:<11} accuracy {summary.span_accuracy[span]:.4f}"

@@ -7,6 +7,7 @@ import apache_beam as beam
 from apache_beam.testing import util as beam_testing
 import pytest
 import tensorflow as tf
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
@@ -16,7 +17,9 @@ from tests import corpus
 
 
 def _exec_properties(root, include_test_split=True, eval_percent=20, include_unsup_split=False):
+    """As the ExampleGen's driver hands them to the executor (a plain folder: span 0)."""
     return {
+        example_gen_utils.SPAN_PROPERTY_NAME: 0,
         standard_component_specs.INPUT_BASE_KEY: root,
         standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(
             executor.make_input_config(include_test_split, include_unsup_split=include_unsup_split)
@@ -173,3 +176,29 @@ def test_do_over_spans_reads_the_window_up_to_the_resolved_span(tmp_path):
     ids = _ids(e for split in by_split.values() for e in split)
     assert len(ids) == len(set(ids))  # equal file names in each span, distinct ids
     assert executor.window_spans(root, newest=4, window=2) == [3, 4]
+
+
+def test_without_a_driver_the_executor_resolves_the_newest_span_and_records_it(tmp_path):
+    """As on open-source Kubeflow Pipelines, which runs no driver hook."""
+    root = tmp_path / "spans"
+    for span in (1, 2):
+        corpus.write_corpus(str(root / f"span-{span}"), train_per_label=10, test_per_label=None, seed=span)
+    properties = _exec_properties(str(root), include_test_split=False)
+    del properties[example_gen_utils.SPAN_PROPERTY_NAME]
+    properties[standard_component_specs.INPUT_CONFIG_KEY] = proto_utils.proto_to_json(
+        executor.make_input_config(False, spans=True))
+    properties[standard_component_specs.CUSTOM_CONFIG_KEY] = proto_utils.proto_to_json(
+        executor.make_custom_config(20, window=1))
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    executor.Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, properties)
+    recorded = examples.mlmd_artifact.custom_properties
+    assert recorded[example_gen_utils.SPAN_PROPERTY_NAME].int_value == 2
+    # TFX's fingerprint of the files the span's pattern matches: 20 reviews and the unsup/ one the corpus writes.
+    assert recorded[example_gen_utils.FINGERPRINT_PROPERTY_NAME].string_value.startswith("split:train,num_files:21,")
+    ids = [tf.train.Example.FromString(record.numpy()).features.feature["id"].bytes_list.value[0].decode()
+           for split in ("train", "eval")
+           for record in tf.data.TFRecordDataset(
+               tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*.gz")),
+               compression_type="GZIP")]
+    assert len(ids) == 20 and all(i.startswith("span-2/") for i in ids)

@@ -57,7 +57,7 @@ def _read_split(examples_uri, split):
 
 COMPONENTS = {
     "AclImdbExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataValidationGate",
-    "Transform", "Trainer", "ProjectorExporter", "latest_blessed_model_resolver", "Evaluator", "Pusher",
+    "Transform", "Trainer", "ProjectorExporter", "BaselineModel", "Evaluator", "Pusher",
 }
 
 
@@ -224,9 +224,8 @@ def test_second_run_reuses_everything_and_pushes_nothing(finished_run):
     second = local_runner.run_local(settings)
     states = {c.node_id: c.state for c in second.components}
     # The baseline leaves out the model being evaluated: the same (empty) baseline as the first
-    # run, so the Evaluator and the Pusher come from the cache too.
-    assert {node: state for node, state in states.items() if node != "latest_blessed_model_resolver"} == {
-        node: "cached" for node in COMPONENTS - {"latest_blessed_model_resolver"}}
+    # run, so the BaselineModel step, the Evaluator and the Pusher come from the cache too.
+    assert states == {node: "cached" for node in COMPONENTS}
     assert _serving_tree(serving_dir) == before
     assert not second.pushed_new_version and second.serving_model_dir == first.serving_model_dir
     assert first.pushed_new_version

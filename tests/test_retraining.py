@@ -66,9 +66,11 @@ def test_span_2_reads_the_window_warm_starts_and_is_at_least_as_good(schedule):
     report, before, after = iterations[1]
     assert report.split_counts["train"] + report.split_counts["eval"] == 2 * 2 * PER_LABEL  # spans 1 and 2
     warm = report.training_summary["warm_start"]
-    # The base model is the one iteration 1 trained and the Evaluator blessed.
-    (first_trainer,) = [c for c in iterations[0][0].components if c.node_id == nodes.TRAINER]
-    assert warm["source"] == os.path.join(first_trainer.output_uri("model"), "Format-Serving")
+    # The base model is the one iteration 1 pushed: the ServedModel step's copy of the newest served version.
+    (served_model,) = [c for c in report.components if c.node_id == nodes.SERVED_MODEL]
+    assert warm["source"] == os.path.join(served_model.output_uri("model"), "Format-Serving")
+    pushed_by_first = os.path.basename(iterations[0][0].serving_model_dir)
+    assert served_model.outputs["model"][0].custom_properties["served_version"].string_value == pushed_by_first
     # Same generator, same words: every row of the new vocabulary was in the old one.
     assert warm["rows_carried"] == report.training_summary["embedding_rows"] and warm["rows_new"] == 0
     assert report.evaluation.blessed

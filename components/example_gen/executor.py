@@ -6,10 +6,13 @@ reviews of a movie land on one side, as in the official split), or of the review
 where no URL list names its movie; reads ``test/{pos,neg}`` into ``test`` when that
 split is configured.
 
-Over spans (``DATA/span-N/``), the input patterns carry TFX's ``{SPAN}``: the driver
-resolves the newest span K (and records it and the input fingerprint in ML
-Metadata), and the executor reads the rolling window of the last ``window`` spans up
-to K into the same splits, so that Transform and Trainer work on the window.
+Over spans (``DATA/span-N/``), the input patterns carry TFX's ``{SPAN}``: the newest span
+K is resolved before the executor runs, and the executor reads the rolling window of the
+last ``window`` spans up to K into the same splits, so that Transform and Trainer work on
+the window. Who resolves K: TFX's ExampleGen driver (local runner, Vertex AI's
+``preCacheCheck``), the Kubeflow input probe (``pipeline/kfp_container.py``), or, when
+none of them ran, ``resolve_input`` in the executor itself. Either way the span and the
+input fingerprint are recorded on the Examples artifact.
 """
 
 import json
@@ -21,7 +24,7 @@ from absl import logging
 import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import struct_pb2
-from tfx.components.example_gen import utils as example_gen_utils
+from tfx.components.example_gen import driver as example_gen_driver, input_processor, utils as example_gen_utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
@@ -95,6 +98,29 @@ def _custom_settings(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
         proto_utils.json_to_proto(raw, config)
         config.custom_config.Unpack(settings)
     return {key: int(value) for key, value in settings.items()}
+
+
+def resolve_input(input_base: str, input_config_json: str) -> Dict[str, Any]:
+    """What TFX's ExampleGen driver works out before a run, with TFX's own input processor.
+
+    Returns:
+      The execution properties it sets: ``span`` (the newest; 0 without ``{SPAN}``), ``version``
+      (None), ``input_fingerprint`` (file names, sizes and times of the span's input) and
+      ``input_config`` with the span filled into the patterns.
+    """
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(input_config_json, input_config)
+    processor = input_processor.FileBasedInputProcessor(input_base, input_config.splits, None)
+    span, version = processor.resolve_span_and_version()
+    fingerprint = processor.get_input_fingerprint(span, version)
+    for split in input_config.splits:
+        split.pattern = processor.get_pattern_for_span_version(split.pattern, span, version)
+    return {
+        example_gen_utils.SPAN_PROPERTY_NAME: span,
+        example_gen_utils.VERSION_PROPERTY_NAME: version,
+        example_gen_utils.FINGERPRINT_PROPERTY_NAME: fingerprint,
+        standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
+    }
 
 
 def window_spans(input_base: str, newest: int, window: int) -> List[int]:
@@ -237,8 +263,20 @@ class Executor(BaseExampleGenExecutor):
         return AclImdbToExample
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
-        examples_uri = artifact_utils.get_single_uri(output_dict[standard_component_specs.EXAMPLES_KEY])
-        self._input_report_path = os.path.join(examples_uri, INPUT_REPORT_FILE)
+        exec_properties = dict(exec_properties)
+        if example_gen_utils.SPAN_PROPERTY_NAME not in exec_properties:
+            # No driver ran (open-source Kubeflow Pipelines runs none): resolve the span here.
+            exec_properties.update(resolve_input(exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                                                 exec_properties[standard_component_specs.INPUT_CONFIG_KEY]))
+            logging.info("Resolved span %d of %s (no driver ran)", exec_properties[example_gen_utils.SPAN_PROPERTY_NAME],
+                         exec_properties[standard_component_specs.INPUT_BASE_KEY])
+        exec_properties.setdefault(example_gen_utils.VERSION_PROPERTY_NAME, None)
+        # A pipeline parameter arrives as a JSON number.
+        exec_properties[example_gen_utils.SPAN_PROPERTY_NAME] = int(exec_properties[example_gen_utils.SPAN_PROPERTY_NAME])
+        examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+        # Span and fingerprint on the artifact, as TFX's driver records them (idempotent where it did).
+        example_gen_driver.update_output_artifact(exec_properties, examples.mlmd_artifact)
+        self._input_report_path = os.path.join(examples.uri, INPUT_REPORT_FILE)
         super().Do(input_dict, output_dict, exec_properties)
 
     def GenerateExamplesByBeam(

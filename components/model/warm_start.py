@@ -96,8 +96,10 @@ def carry_over(model, tokens: Sequence[str], previous_dir: Optional[str]) -> War
       What was carried over; ``source`` None when nothing could be.
     """
     if not previous_dir:
-        return WarmStart(None, reason="no base model: neither a warm start nor the Word2Vec table asked for, "
-                                      "or no blessed model yet")
+        return WarmStart(None, reason="no base model: neither a warm start nor the Word2Vec table asked for")
+    if not tf.io.gfile.exists(previous_dir):
+        # The ServedModel step's output when nothing is served yet.
+        return WarmStart(None, reason="no model is served yet")
     tokens_path = os.path.join(previous_dir, ROW_TOKENS_FILE)
     if not tf.io.gfile.exists(tokens_path):
         return WarmStart(None, reason=f"the base model records no row tokens ({ROW_TOKENS_FILE})")

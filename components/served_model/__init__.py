@@ -1,0 +1,21 @@
+"""The served model as a pipeline input: found under the serving folder, not in ML Metadata.
+
+The Pusher writes every blessed model to ``SERVING/<version>/``; the newest version is
+the one being served. ``ServedModel`` hands it on as a ``Model`` artifact, to the
+Trainer (warm start) and to the Evaluator (baseline), on every runner alike: it reads
+the folder with ``tf.io.gfile``, so it needs neither a resolver node (which open-source
+Kubeflow Pipelines cannot run) nor the orchestrator's ML Metadata.
+
+Key names shared by the component specs, the executors, the driver and the tests.
+"""
+
+# ServedModel's parameters.
+SERVING_MODEL_DIR_KEY = "serving_model_dir"
+# The served version: an execution property filled in before the cache check, so that the cache key changes
+# with what is served (by ServedModelDriver locally, by the input probe on Kubeflow), and a custom property of
+# the output Model naming the version copied. "" when nothing is served.
+SERVED_VERSION_KEY = "served_version"
+# ServedModel's input: the model this run trained, never its own baseline (its twin in the folder is skipped).
+CANDIDATE_KEY = "candidate"
+# ServedModel's output.
+MODEL_KEY = "model"

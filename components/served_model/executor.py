@@ -1,0 +1,84 @@
+"""Executors: artifact plumbing around ``served``."""
+
+import os
+from typing import Any, Dict, List
+
+from absl import logging
+from tfx import types
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.components.base import base_executor
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import path_utils, proto_utils
+
+from components.served_model import (
+    CANDIDATE_KEY, MODEL_KEY, SERVED_VERSION_KEY, SERVING_MODEL_DIR_KEY, served)
+
+
+def candidate_dir(input_dict: Dict[str, List[types.Artifact]]):
+    """The SavedModel folder of the optional candidate input, or None."""
+    candidates = input_dict.get(CANDIDATE_KEY) or []
+    return path_utils.serving_model_path(candidates[0].uri) if candidates else None
+
+
+class Executor(base_executor.BaseExecutor):
+    """Copies the served model (the newest version other than the candidate) into the output ``Model``."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        serving_model_dir = exec_properties[SERVING_MODEL_DIR_KEY]
+        version = served.latest_served_version(serving_model_dir, other_than=candidate_dir(input_dict))
+        model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
+        model.set_string_custom_property(SERVED_VERSION_KEY, version)
+        if not version:
+            logging.info("No model is served under %s yet: no baseline, no warm start.", serving_model_dir)
+            return
+        source = os.path.join(serving_model_dir, version)
+        served.copy_tree(source, path_utils.serving_model_path(model.uri))
+        logging.info("Served model %s copied to %s", source, model.uri)
+
+
+def has_served_model(model: types.Artifact) -> bool:
+    """Whether a ServedModel output holds a model (False when nothing was served)."""
+    return bool(model.get_string_custom_property(SERVED_VERSION_KEY))
+
+
+class EvaluatorExecutor(evaluator_executor.Executor):
+    """TFX's Evaluator, without a baseline when the ServedModel step found nothing served.
+
+    TFMA then ignores the change threshold (``rubber_stamp``) and only the value threshold
+    applies, as for TFX's resolver on a first run.
+    """
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        key = standard_component_specs.BASELINE_MODEL_KEY
+        input_dict = dict(input_dict)
+        input_dict[key] = [model for model in input_dict.get(key) or [] if has_served_model(model)]
+        if not input_dict[key]:
+            del input_dict[key]
+        super().Do(input_dict, output_dict, exec_properties)
+
+
+class PusherExecutor(pusher_executor.Executor):
+    """TFX's Pusher, which does not push a model that is already the served one.
+
+    A re-run whose Evaluator ran again (its baseline changed because this very model was
+    pushed meanwhile) blesses the same model once more; pushing it again would only add a
+    duplicate version.
+    """
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+        serving_model_dir = destination.filesystem.base_directory
+        newest = served.latest_served_version(serving_model_dir) if serving_model_dir else ""
+        model_dir = self.GetModelPath(input_dict)
+        if newest and served.is_served(serving_model_dir, newest, model_dir):
+            logging.info("%s is already served as version %s: not pushed again.", model_dir, newest)
+            pushed = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+            self._MarkNotPushed(pushed)
+            return
+        super().Do(input_dict, output_dict, exec_properties)

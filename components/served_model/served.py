@@ -1,0 +1,65 @@
+"""Finding and copying the served model: plain ``tf.io.gfile`` logic, no TFX types.
+
+The Pusher writes ``SERVING/<version>/`` with ``<version>`` the push time in seconds, a
+SavedModel in each. A model is identified by its SavedModel fingerprint
+(``fingerprint.pb``, written with every SavedModel since TensorFlow 2.12): the Pusher's
+copy of a model has the same bytes as the Trainer's export.
+"""
+
+import os
+from typing import List, Optional
+
+import tensorflow as tf
+
+SAVED_MODEL_FILE = "saved_model.pb"
+FINGERPRINT_FILE = "fingerprint.pb"
+
+
+def served_versions(serving_model_dir: str) -> List[str]:
+    """The complete versions under the serving folder (those holding a SavedModel), newest first."""
+    if not tf.io.gfile.isdir(serving_model_dir):
+        return []
+    versions = [name.rstrip("/") for name in tf.io.gfile.listdir(serving_model_dir)]
+    versions = [v for v in versions if v.isdigit()
+                and tf.io.gfile.exists(os.path.join(serving_model_dir, v, SAVED_MODEL_FILE))]
+    return sorted(versions, key=int, reverse=True)
+
+
+def model_identity(saved_model_dir: str) -> Optional[bytes]:
+    """The SavedModel's fingerprint bytes; None when it has none."""
+    path = os.path.join(saved_model_dir, FINGERPRINT_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return f.read()
+
+
+def is_served(serving_model_dir: str, version: str, saved_model_dir: str) -> bool:
+    """Whether ``version`` under the serving folder is a copy of the model in ``saved_model_dir``."""
+    identity = model_identity(saved_model_dir)
+    return identity is not None and identity == model_identity(os.path.join(serving_model_dir, version))
+
+
+def latest_served_version(serving_model_dir: str, other_than: Optional[str] = None) -> str:
+    """The newest served version, "" when there is none.
+
+    Args:
+      serving_model_dir: The Pusher's folder.
+      other_than: A SavedModel folder (this run's candidate): a version that is a copy of it is
+        skipped, so that a model is never its own baseline, and a re-run with nothing changed
+        finds the baseline its first run found.
+    """
+    for version in served_versions(serving_model_dir):
+        if other_than is None or not is_served(serving_model_dir, version, other_than):
+            return version
+    return ""
+
+
+def copy_tree(source: str, destination: str) -> None:
+    """Copies a folder with ``tf.io.gfile`` (any file system it knows: local, gs://)."""
+    for parent, _, files in tf.io.gfile.walk(source):
+        relative = os.path.relpath(parent, source)
+        target = destination if relative == "." else os.path.join(destination, relative)
+        tf.io.gfile.makedirs(target)
+        for name in files:
+            tf.io.gfile.copy(os.path.join(parent, name), os.path.join(target, name), overwrite=True)
