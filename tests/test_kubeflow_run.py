@@ -37,7 +37,8 @@ NO_CHECKOUT = """import sys
 sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
 """
 PROBE_PATHS = """import json, sys, components, imdb_embeddings, pipeline
-print(json.dumps({"path": sys.path, "files": [components.__file__, imdb_embeddings.__file__, pipeline.__file__]}))
+print(json.dumps({"path": sys.path, "files": [components.__file__, imdb_embeddings.__file__, pipeline.__file__],
+                  "finders": [getattr(f, "__module__", "") for f in sys.meta_path]}))
 """
 
 
@@ -67,6 +68,7 @@ def task_env(tmp_path_factory):
     seen = json.loads(subprocess.run(["python", "-c", PROBE_PATHS], env=env, cwd=empty, capture_output=True,
                                      text=True, check=True).stdout.splitlines()[-1])
     assert all(path.startswith(str(site)) for path in seen["files"]), seen["files"]
+    assert not [finder for finder in seen["finders"] if finder.startswith("__editable__")]
     # The dependencies' environment (CI's venv lies inside the checkout) is the image's site-packages.
     assert not [entry for entry in seen["path"] if entry.startswith(ROOT) and not entry.startswith(sys.prefix)]
     return env
