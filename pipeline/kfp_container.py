@@ -21,7 +21,6 @@
 """
 
 import argparse
-import json
 import sys
 from typing import List
 

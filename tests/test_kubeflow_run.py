@@ -9,7 +9,6 @@ serving folder untouched; the fourth run finds nothing new and every step but th
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -22,20 +21,13 @@ from components.model.hparams import HParams
 from components.projector import projector
 from pipeline import kubeflow_runner, nodes
 from pipeline.settings import PipelineSettings
-from tests import corpus, kfp_launcher
+from tests import corpus, isolation, kfp_launcher
 
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=20, batch_size=32, learning_rate=0.01)
 PER_LABEL = 100
-# setup.py's packages and modules: what the image installs.
-PROJECT_FILES = ("setup.py", "pipeline", "components", "imdb_embeddings.py")
-# Run at interpreter start in each task: takes out the editable install's finder, which would map the
-# project's packages back to this checkout (the image has no checkout to map to).
-NO_CHECKOUT = """import sys
-sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
-"""
 PROBE_PATHS = """import json, sys, components, imdb_embeddings, pipeline
 print(json.dumps({"path": sys.path, "files": [components.__file__, imdb_embeddings.__file__, pipeline.__file__],
                   "finders": [getattr(f, "__module__", "") for f in sys.meta_path]}))
@@ -46,41 +38,22 @@ print(json.dumps({"path": sys.path, "files": [components.__file__, imdb_embeddin
 def task_env(tmp_path_factory):
     """The environment of each task: the project installed (not linked) into a folder of its own."""
     work = tmp_path_factory.mktemp("image")
-    source, site, harness = work / "source", work / "site-packages", work / "harness"
-    source.mkdir()
-    for name in PROJECT_FILES:
-        path = os.path.join(ROOT, name)
-        if os.path.isdir(path):
-            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(path, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(site), str(source)], check=True)
-    harness.mkdir()
-    (harness / "sitecustomize.py").write_text(NO_CHECKOUT)
+    site = isolation.install_copy(str(work))
+    harness = isolation.no_checkout_harness(str(work / "harness"))
     env = {
         "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-        "PYTHONPATH": os.pathsep.join([str(site), str(harness)]),
+        "PYTHONPATH": os.pathsep.join([site, harness]),
         "HOME": str(work), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
     }
     empty = work / "empty"
     empty.mkdir()
     seen = json.loads(subprocess.run(["python", "-c", PROBE_PATHS], env=env, cwd=empty, capture_output=True,
                                      text=True, check=True).stdout.splitlines()[-1])
-    assert all(path.startswith(str(site)) for path in seen["files"]), seen["files"]
+    assert all(path.startswith(site) for path in seen["files"]), seen["files"]
     assert not [finder for finder in seen["finders"] if finder.startswith("__editable__")]
     # The dependencies' environment (CI's venv lies inside the checkout) is the image's site-packages.
     assert not [entry for entry in seen["path"] if entry.startswith(ROOT) and not entry.startswith(sys.prefix)]
     return env
-
-
-def _tree(folder):
-    listing = {}
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            with open(os.path.join(parent, name), "rb") as f:
-                listing[os.path.relpath(os.path.join(parent, name), folder)] = f.read()
-    return listing
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +75,13 @@ def schedule(tmp_path_factory, task_env):
         if span:
             corpus.write_corpus(os.path.join(data_root, f"span-{span}"), train_per_label=PER_LABEL, test_per_label=None,
                                 seed=span, flip_train_labels=span == 3)
-        before = _tree(serving)
+        before = isolation.tree_bytes(serving)
         emulation = kfp_launcher.LauncherEmulation(spec, cluster, task_env, run_id=f"run-{len(runs) + 1}",
                                                    work_dir=str(tmp / "pods"))
         emulation.run()
         print(f"run {len(runs) + 1}: seconds", json.dumps({k: round(v, 1) for k, v in emulation.seconds.items()}),
               "cached", emulation.cached)
-        runs.append((emulation, before, _tree(serving)))
+        runs.append((emulation, before, isolation.tree_bytes(serving)))
     return spec, serving, runs
 
 

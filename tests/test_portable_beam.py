@@ -23,16 +23,12 @@ import pytest
 
 from components.model.hparams import HParams
 from pipeline import local_runner, nodes
-from tests import corpus
+from tests import corpus, isolation
 
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEAM_STEPS = {nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.TRANSFORM, nodes.EVALUATOR}
-# The editable install's finder would map the project back to this checkout in the workers.
-NO_CHECKOUT = """import sys
-sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
-"""
 
 
 def _free_port() -> int:
@@ -56,14 +52,12 @@ def _wait_for(port: int, process: subprocess.Popen, deadline_s: float = 120) -> 
 @pytest.fixture(scope="module")
 def beam_services(tmp_path_factory):
     work = tmp_path_factory.mktemp("beam")
-    harness = work / "harness"
-    harness.mkdir()
-    (harness / "sitecustomize.py").write_text(NO_CHECKOUT)
+    harness = isolation.no_checkout_harness(str(work / "harness"))
     boot = work / "boot"
     boot.write_text(f"#!/bin/sh\nexec {sys.executable} {os.path.join(ROOT, 'tests', 'beam_boot.py')} \"$@\"\n")
     boot.chmod(0o755)
     worker_env = {"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-                  "PYTHONPATH": str(harness), "HOME": str(work), "TF_USE_LEGACY_KERAS": "1",
+                  "PYTHONPATH": harness, "HOME": str(work), "TF_USE_LEGACY_KERAS": "1",
                   "TF_CPP_MIN_LOG_LEVEL": "2", "BEAM_BOOT_SEMI_PERSIST_DIR": str(work)}
     job_port, pool_port = _free_port(), _free_port()
     empty = work / "empty"
@@ -72,7 +66,7 @@ def beam_services(tmp_path_factory):
     processes = [
         subprocess.Popen([sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
                           "--port", str(job_port), "--staging_dir", str(work / "staging")],
-                         env=dict(worker_env, PYTHONPATH=str(harness)), cwd=empty,
+                         env=dict(worker_env, PYTHONPATH=harness), cwd=empty,
                          stdout=logs["job_service"], stderr=subprocess.STDOUT),
         subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
                           "--service_port", str(pool_port), "--container_executable", str(boot)],

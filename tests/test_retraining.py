@@ -12,22 +12,13 @@ from components.example_gen import aclimdb
 from components.model.hparams import HParams
 from pipeline import cli, layout, local_runner, metadata, nodes, retrain_runner
 from pipeline.settings import PIPELINE_NAME
-from tests import corpus
+from tests import corpus, isolation
 
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=20, batch_size=32, learning_rate=0.01)
 PER_LABEL = 120
-
-
-def _tree(folder):
-    listing = {}
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            with open(os.path.join(parent, name), "rb") as f:
-                listing[os.path.relpath(os.path.join(parent, name), folder)] = f.read()
-    return listing
 
 
 def _states(output_dir):
@@ -46,8 +37,9 @@ def schedule(tmp_path_factory):
         # Equal file names in every span: the span in each id keeps them apart.
         corpus.write_corpus(os.path.join(data_dir, f"span-{span}"), train_per_label=PER_LABEL, test_per_label=None,
                             seed=span, flip_train_labels=span == 3)
-        served_before = _tree(layout.output_paths(output_dir)["serving_model"])
-        iterations.append((retrain_runner.retrain(run), served_before, _tree(layout.output_paths(output_dir)["serving_model"])))
+        served_before = isolation.tree_bytes(layout.output_paths(output_dir)["serving_model"])
+        report = retrain_runner.retrain(run)
+        iterations.append((report, served_before, isolation.tree_bytes(layout.output_paths(output_dir)["serving_model"])))
     return run, iterations
 
 
@@ -100,14 +92,14 @@ def test_a_call_with_no_new_span_trains_nothing(schedule, capsys):
     run, _ = schedule
     store = metadata.open_store(layout.output_paths(run.output_dir)["metadata"])
     runs_before = len(metadata.run_ids(store, PIPELINE_NAME))
-    served = _tree(layout.output_paths(run.output_dir)["serving_model"])
+    served = isolation.tree_bytes(layout.output_paths(run.output_dir)["serving_model"])
     assert cli.main(["retrain", "--data-dir", run.data_dir, "--output-dir", run.output_dir, "--preset", "tutorial",
                      "--vocab-size", "200", "--sequence-length", "40", "--epochs", "20", "--batch-size", "32",
                      "--learning-rate", "0.01", "--quiet"]) == 0
     assert "no new span since span 3" in capsys.readouterr().out
     store = metadata.open_store(layout.output_paths(run.output_dir)["metadata"])
     assert len(metadata.run_ids(store, PIPELINE_NAME)) == runs_before
-    assert _tree(layout.output_paths(run.output_dir)["serving_model"]) == served
+    assert isolation.tree_bytes(layout.output_paths(run.output_dir)["serving_model"]) == served
 
 
 def test_review_ids_carry_their_span(schedule):
