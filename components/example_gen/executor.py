@@ -105,7 +105,7 @@ def resolve_input(input_base: str, input_config_json: str) -> Dict[str, Any]:
 
     Returns:
       The execution properties it sets: ``span`` (the newest; 0 without ``{SPAN}``), ``version``
-      (None), ``input_fingerprint`` (file names, sizes and times of the span's input) and
+      (None), ``input_fingerprint`` (count, total size and modification times of the files matched) and
       ``input_config`` with the span filled into the patterns.
     """
     input_config = example_gen_pb2.Input()
