@@ -32,7 +32,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TWO_BEAM_PROCESSES = ("--beam-arg=--direct_running_mode=multi_processing", "--beam-arg=--direct_num_workers=2")
 LEVER_CASES = {
     "tutorial": {"cold, 2 Beam processes": TWO_BEAM_PROCESSES},
-    "fasttext": {"cold, approximate vocabulary": ("--approximate-vocabulary",),
+    "fasttext": {"cold, n-grams hashed into 2^20 rows": ("--ngram-buckets=1048576",),
+                 "cold, approximate vocabulary": ("--approximate-vocabulary",),
+                 "cold, padded ids": ("--no-ragged-ids", "--mask-padding"),
                  "cold, 2 Beam processes": TWO_BEAM_PROCESSES},
 }
 COMPONENT_COLUMNS = ("AclImdbExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")

@@ -425,7 +425,7 @@ def _command_run(args: argparse.Namespace) -> int:
     if word2vec.word2vec:
         progress.info("Word2Vec settings: %s", word2vec.training_config())
     result = local_runner.run_local(
-        local_runner.RunSettings(
+        declared.RunSettings(
             data_dir=data_dir,
             output_dir=output_dir,
             hparams=hparams,
@@ -447,14 +447,16 @@ def _command_retrain(args: argparse.Namespace) -> int:
     beam_args = beam_args_from(args)
     output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.check_dataset_dir(args.data_dir)
-    from pipeline import local_runner, report, retrain_runner
+    # TFX-free: an iteration with no new span answers from ML Metadata alone.
+    from pipeline import retrain_runner
 
-    result = retrain_runner.retrain(local_runner.RunSettings(
+    result = retrain_runner.retrain(declared.RunSettings(
         data_dir=data_dir, output_dir=output_dir, hparams=hparams, settings=settings,
         beam_pipeline_args=beam_args, word2vec=word2vec))
     if isinstance(result, retrain_runner.NoNewSpan):
         print(result.describe(), flush=True)
     else:
+        from pipeline import report
         print(report.format_run_report(result), flush=True)
     return 0
 

@@ -11,7 +11,10 @@ option errors) need not load it::
       .run.lock                held by the run using the folder
 """
 
+import contextlib
+import fcntl
 import os
+import time
 from typing import Dict, Optional
 
 LOCK_FILE = ".run.lock"
@@ -32,6 +35,41 @@ def output_paths(output_dir: str) -> Dict[str, str]:
         "serving_model": os.path.join(output_dir, "serving_model"),
         "lock": os.path.join(output_dir, LOCK_FILE),
     }
+
+
+class OutputFolderBusyError(OutputFolderError):
+    """Another run holds the output folder."""
+
+
+@contextlib.contextmanager
+def output_lock(output_dir: str):
+    """Holds an exclusive lock on the output folder for the duration of a run.
+
+    An advisory ``flock``: the kernel releases it when the holder exits, even on
+    SIGKILL, so a killed run never leaves the folder locked.
+
+    Raises:
+      OutputFolderBusyError: At once, if another process holds the lock.
+    """
+    with open(output_paths(output_dir)["lock"], "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise OutputFolderBusyError(
+                f"Another run is using the output folder {output_dir} ({holder}). Fix: wait for it to "
+                f"finish, or pass another --output-dir."
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def check_output_dir(output_dir: str) -> str:

@@ -5,69 +5,13 @@ runs ``create_pipeline`` and leaves the run report and the stable copies to
 ``results``.
 """
 
-import contextlib
-import dataclasses
-import fcntl
 import os
 import time
-from typing import Tuple
 
 from tfx import v1 as tfx
 
-from components.model.hparams import HParams
 from pipeline import data, factory, layout, metadata, progress, results
-from components.word2vec import Word2VecSettings
-from pipeline.settings import PIPELINE_NAME, PipelineSettings
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSettings:
-    """What a local run needs besides the declared settings: where to read and write, and runner options."""
-
-    data_dir: str
-    output_dir: str
-    hparams: HParams
-    settings: PipelineSettings = PipelineSettings()
-    enable_cache: bool = True
-    beam_pipeline_args: Tuple[str, ...] = ()
-    pipeline_name: str = PIPELINE_NAME
-    warm_start: bool = False  # the Trainer starts from the latest blessed model
-    word2vec: Word2VecSettings = Word2VecSettings()
-
-
-class OutputFolderBusyError(layout.OutputFolderError):
-    """Another run holds the output folder."""
-
-
-@contextlib.contextmanager
-def output_lock(output_dir: str):
-    """Holds an exclusive lock on the output folder for the duration of a run.
-
-    An advisory ``flock``: the kernel releases it when the holder exits, even on
-    SIGKILL, so a killed run never leaves the folder locked.
-
-    Raises:
-      OutputFolderBusyError: At once, if another process holds the lock.
-    """
-    with open(layout.output_paths(output_dir)["lock"], "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
-            raise OutputFolderBusyError(
-                f"Another run is using the output folder {output_dir} ({holder}). Fix: wait for it to "
-                f"finish, or pass another --output-dir."
-            ) from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
-        lock.flush()
-        try:
-            yield
-        finally:
-            lock.truncate(0)
-            fcntl.flock(lock, fcntl.LOCK_UN)
+from pipeline.settings import RunSettings
 
 
 def run_local(run: RunSettings) -> results.RunReport:
@@ -78,12 +22,12 @@ def run_local(run: RunSettings) -> results.RunReport:
       RuntimeError: If the run ended without a projector output.
     """
     output_dir = layout.check_output_dir(run.output_dir)
-    with output_lock(output_dir):
+    with layout.output_lock(output_dir):
         return run_locked(run, output_dir)
 
 
 def run_locked(run: RunSettings, output_dir: str) -> results.RunReport:
-    """Runs the pipeline; the caller holds ``output_lock(output_dir)``.
+    """Runs the pipeline; the caller holds ``layout.output_lock(output_dir)``.
 
     The data decides the pipeline's shape: a root of ``span-N/`` folders makes a
     pipeline over the window of the newest spans.

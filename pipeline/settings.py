@@ -13,8 +13,9 @@ import dataclasses
 from typing import Any, Optional, Sequence, Tuple, Type
 
 from components.example_gen import DEFAULT_EVAL_PERCENT, check_eval_percent
-from components.model.hparams import SettingError, setting
+from components.model.hparams import HParams, SettingError, setting
 from components.projector import DEFAULT_PROBE_WORDS
+from components.word2vec import Word2VecSettings
 
 # The pipeline's name in ML Metadata and on Kubeflow.
 PIPELINE_NAME = "imdb-word-embeddings"
@@ -143,3 +144,18 @@ def from_args(declaration: Type, args: argparse.Namespace, base: Optional[Any] =
         if given is not None:
             values[field.name] = given
     return declaration(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """What a local run needs besides the declared settings: where to read and write, and runner options."""
+
+    data_dir: str
+    output_dir: str
+    hparams: HParams
+    settings: PipelineSettings = PipelineSettings()
+    enable_cache: bool = True
+    beam_pipeline_args: Tuple[str, ...] = ()
+    pipeline_name: str = PIPELINE_NAME
+    warm_start: bool = False  # the Trainer starts from the latest blessed model
+    word2vec: Word2VecSettings = Word2VecSettings()

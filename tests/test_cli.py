@@ -57,15 +57,15 @@ def test_help_documents_every_option():
 
 
 def test_a_second_run_on_the_same_output_stops_at_once(tmp_path, small_corpus, capsys):
-    from pipeline import local_runner
+    from pipeline import layout
 
     root, _ = small_corpus
     output = tmp_path / "out"
     output.mkdir()
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pipeline import local_runner\n"
-         "with local_runner.output_lock(sys.argv[1]):\n"
+         "import sys, time; from pipeline import layout\n"
+         "with layout.output_lock(sys.argv[1]):\n"
          "    print('locked', flush=True); time.sleep(120)", str(output)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
@@ -79,7 +79,7 @@ def test_a_second_run_on_the_same_output_stops_at_once(tmp_path, small_corpus, c
         holder.kill()
         holder.wait()
     # The kernel released the lock of the killed holder.
-    with local_runner.output_lock(str(output)):
+    with layout.output_lock(str(output)):
         pass
 
 

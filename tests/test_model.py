@@ -60,11 +60,31 @@ def test_masking_makes_the_prediction_independent_of_padding():
     assert not np.allclose(unmasked(short).numpy(), model(short, training=False).numpy())
 
 
+def test_ragged_ids_average_each_reviews_own_rows_as_masking_does():
+    hparams = HParams(vocab_size=10, sequence_length=6, ragged_ids=True, hidden_units=0, dropout=0.2)
+    model = model_lib.build_model(12, hparams)
+    # Three reviews: rows 3 and 4; row 5 twice (a repeat counts twice); no row at all.
+    ids = tf.sparse.SparseTensor(indices=[[0, 0], [0, 1], [1, 0], [1, 1]], values=tf.constant([3, 4, 5, 5], tf.int64),
+                                 dense_shape=[3, 2])
+    table = model.get_layer(features.EMBEDDING_LAYER_NAME).get_weights()[0]
+    assert table.shape == (12, 16)
+    kernel, bias = model.get_layer("logit").get_weights()
+    expected = np.stack([table[[3, 4]].mean(axis=0), table[5], np.zeros(16)]) @ kernel + bias
+    np.testing.assert_allclose(model(ids, training=False).numpy(), expected, rtol=1e-5)
+
+    # The same reviews padded, through the tutorial's layers with the padding masked: the same logits.
+    masked = model_lib.build_model(12, HParams(vocab_size=10, sequence_length=2, mask_padding=True, hidden_units=0))
+    masked.set_weights(model.get_weights())
+    np.testing.assert_allclose(masked(np.array([[3, 4], [5, 5]])).numpy(), expected[:2], rtol=1e-5)
+    assert model.get_layer(features.EMBEDDING_LAYER_NAME).weights[0].name == "embedding/embeddings:0"
+
+
 def test_fasttext_preset_has_no_hidden_layer_and_takes_trigrams():
     hparams = PRESETS["fasttext"]
     model = model_lib.build_model(1000, hparams)
-    assert model.input_shape == (None, 3 * hparams.sequence_length - 3)
-    assert [layer.name for layer in model.layers] == ["token_ids", "embedding", "average", "dropout", "logit"]
+    assert hparams.ngram_size == 3 and hparams.ragged_ids
+    assert model.input_shape == (None, None)
+    assert [layer.name for layer in model.layers] == ["token_ids", "embedding", "dropout", "logit"]
 
 
 def test_cosine_schedule_and_early_stopping_callbacks():

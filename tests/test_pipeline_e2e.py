@@ -21,7 +21,7 @@ from components.projector import projector
 from components.projector.component import DIMENSION_PROPERTY, ROWS_PROPERTY, EmbeddingProjectorFiles
 from components.validation.anomalies import DataValidationError
 from pipeline import cli, data, layout, local_runner, metadata, report
-from pipeline.settings import PIPELINE_NAME, PipelineSettings
+from pipeline.settings import PIPELINE_NAME, PipelineSettings, RunSettings
 from tests import corpus
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +36,7 @@ HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=25, batch_size=32, 
 def finished_run(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("data") / "aclImdb")
     corpus.write_corpus(root, train_per_label=TRAIN_PER_LABEL, test_per_label=TEST_PER_LABEL, seed=1)
-    settings = local_runner.RunSettings(
+    settings = RunSettings(
         data_dir=data.check_dataset_dir(root),
         output_dir=str(tmp_path_factory.mktemp("output")),
         hparams=HPARAMS,
@@ -267,7 +267,7 @@ def test_validation_stops_a_broken_split_before_training(tmp_path):
     # Keep only 5 negative reviews in train/: both train and eval lean far to positive.
     for name in sorted(os.listdir(root / "train" / "neg"))[5:]:
         os.remove(root / "train" / "neg" / name)
-    settings = local_runner.RunSettings(data_dir=str(root), output_dir=str(tmp_path / "out"), hparams=HPARAMS)
+    settings = RunSettings(data_dir=str(root), output_dir=str(tmp_path / "out"), hparams=HPARAMS)
     with pytest.raises(DataValidationError) as raised:
         local_runner.run_local(settings)
     message = str(raised.value)

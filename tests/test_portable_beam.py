@@ -23,6 +23,7 @@ import pytest
 
 from components.model.hparams import HParams
 from pipeline import local_runner, nodes
+from pipeline.settings import RunSettings
 from tests import corpus, isolation
 
 pytestmark = pytest.mark.e2e
@@ -92,7 +93,7 @@ def test_the_beam_steps_run_in_sdk_workers_with_the_code_from_setup_file(beam_se
     beam_args = ("--runner=PortableRunner", f"--job_endpoint=localhost:{job_port}",
                  "--environment_type=EXTERNAL", f"--environment_config=localhost:{pool_port}",
                  f"--setup_file={os.path.join(ROOT, 'setup.py')}")
-    report = local_runner.run_local(local_runner.RunSettings(
+    report = local_runner.run_local(RunSettings(
         data_dir=data_dir, output_dir=str(tmp_path / "out"),
         hparams=HParams(vocab_size=200, sequence_length=40, epochs=10, batch_size=32, learning_rate=0.01),
         beam_pipeline_args=beam_args))

@@ -57,7 +57,7 @@ def test_exact_ids_padding_truncation_and_oov(tmp_path):
 
     # Frequency first (the, cat: 2), then ties in tf.Transform's order (descending bytes).
     assert output.vocabulary_by_name(features.VOCABULARY_NAME) == [b"the", b"cat", b"sat", b"ran"]
-    assert preprocessing.embedding_rows(output, hparams.num_oov_buckets) == 6
+    assert preprocessing.embedding_rows(output, hparams) == 6
     ids = [row[features.TOKEN_IDS_KEY].tolist() for row in transformed]
     assert ids == [
         [2, 3, 4, 0],  # the cat sat <pad>
@@ -124,6 +124,7 @@ def test_transform_graph_serves_raw_text_without_label(tmp_path):
         ({"epochs": -1}, "epochs must be a positive integer"),
         ({"vocab_size": 2}, "leaves no room for tokens"),
         ({"ngram_size": 4}, "ngram_size must be 1, 2 or 3"),
+        ({"ngram_buckets": -1}, "ngram_buckets must be a non-negative integer"),
         ({"standardization": "nltk"}, "standardization must be one of"),
         ({"learning_rate": 0.0}, "learning_rate must be positive"),
         ({"vocabulary": 5}, "Unknown hyperparameters"),
@@ -185,6 +186,93 @@ def test_distinct_tokens_keep_each_id_once_in_order_of_first_occurrence(tmp_path
         [film, oov, 0, 0, 0, 0, 0],  # film film | film film
         [oov, 0, 0, 0, 0, 0, 0],  # zzz qqq zzz | zzz qqq, qqq zzz
     ]
+
+
+def _bucket(ngram: str, buckets: int, first_row: int) -> int:
+    """The row TensorFlow's FarmHash bucketing gives an n-gram, after ``first_row``."""
+    return first_row + int(tf.strings.to_hash_bucket_fast([ngram], buckets).numpy()[0])
+
+
+def test_bigrams_are_hashed_into_rows_after_the_words(tmp_path):
+    rows = [{"text": [b"very good film"], "label": [1]}, {"text": [b"very good"], "label": [1]}]
+    hparams = HParams(vocab_size=20, sequence_length=3, ngram_size=2, ngram_buckets=1000)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    vocabulary = output.vocabulary_by_name(features.VOCABULARY_NAME)
+    # Words only: no n-gram is counted.
+    assert vocabulary == [b"very", b"good", b"film"]
+    # padding, 1 OOV row, 3 words, then the 1000 bucket rows from row 5.
+    assert preprocessing.embedding_rows(output, hparams) == 1005
+    very, good, film = 2, 3, 4
+    assert hparams.token_ids_length == 5
+    assert transformed[0][features.TOKEN_IDS_KEY].tolist() == [
+        very, good, film, _bucket("very good", 1000, 5), _bucket("good film", 1000, 5)]
+    assert transformed[1][features.TOKEN_IDS_KEY].tolist() == [very, good, _bucket("very good", 1000, 5), 0, 0]
+    # Pinned: FarmHash is the same in every process and release, so a bucket is the same n-grams in every run.
+    assert transformed[0][features.TOKEN_IDS_KEY].tolist()[3:] == [5 + 443, 5 + 936]
+
+
+def test_hashed_bigrams_come_from_the_kept_words_only(tmp_path):
+    rows = [{"text": [b"a b c d"], "label": [1]}]
+    hparams = HParams(vocab_size=20, sequence_length=2, ngram_size=2, ngram_buckets=50)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    row = {token: i + 2 for i, token in enumerate(output.vocabulary_by_name(features.VOCABULARY_NAME))}
+    # The vocabulary counts all four words, but only "a b" lies within the first two.
+    assert len(row) == 4
+    assert transformed[0][features.TOKEN_IDS_KEY].tolist() == [row[b"a"], row[b"b"], _bucket("a b", 50, 6)]
+
+
+def test_hashed_trigrams_follow_the_hashed_bigrams(tmp_path):
+    rows = [{"text": [b"not very good film"], "label": [0]}]
+    hparams = HParams(vocab_size=20, sequence_length=3, ngram_size=3, ngram_buckets=100)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    row = {token: i + 2 for i, token in enumerate(output.vocabulary_by_name(features.VOCABULARY_NAME))}
+    first_bucket = 2 + len(row)
+    # 3 words, 2 bigrams, 1 trigram of the first three words.
+    assert hparams.token_ids_length == 6
+    assert transformed[0][features.TOKEN_IDS_KEY].tolist() == [
+        row[b"not"], row[b"very"], row[b"good"], _bucket("not very", 100, first_bucket),
+        _bucket("very good", 100, first_bucket), _bucket("not very good", 100, first_bucket)]
+
+
+def test_distinct_tokens_keep_each_hashed_row_once(tmp_path):
+    rows = [{"text": [b"bad bad film bad"], "label": [0]}, {"text": [b"film film"], "label": [1]},
+            {"text": [b"zzz qqq zzz"], "label": [1]}]
+    # Room for the two most frequent words, "film" and "bad" (3 each; ties in descending bytes):
+    # "zzz" and "qqq" share the OOV row, which also counts once per review.
+    hparams = HParams(vocab_size=4, sequence_length=4, ngram_size=2, ngram_buckets=10, distinct_tokens=True)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    assert output.vocabulary_by_name(features.VOCABULARY_NAME) == [b"film", b"bad"]
+    film, bad, oov = 2, 3, 1
+    bigram = {text: _bucket(text, 10, 4) for text in ("bad bad", "bad film", "film bad", "film film", "zzz qqq",
+                                                       "qqq zzz")}
+    expected = [
+        [bad, film] + list(dict.fromkeys([bigram["bad bad"], bigram["bad film"], bigram["film bad"]])),
+        [film, bigram["film film"]],
+        [oov] + list(dict.fromkeys([bigram["zzz qqq"], bigram["qqq zzz"]])),
+    ]
+    assert [row[features.TOKEN_IDS_KEY].tolist() for row in transformed] == [ids + [0] * (7 - len(ids))
+                                                                            for ids in expected]
+
+
+def test_ragged_ids_keep_each_review_at_its_own_length(tmp_path):
+    rows = [{"text": [b"very good film"], "label": [1]}, {"text": [b"bad"], "label": [0]},
+            {"text": [b""], "label": [0]}]
+    hparams = HParams(vocab_size=20, sequence_length=100, ngram_size=2, ngram_buckets=1000, ragged_ids=True)
+    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    row = {token: i + 2 for i, token in enumerate(output.vocabulary_by_name(features.VOCABULARY_NAME))}
+    first_bucket = 2 + len(row)
+    # No padding: three words and two bigrams, one word, nothing.
+    assert [row_[features.TOKEN_IDS_KEY].tolist() for row_ in transformed] == [
+        [row[b"very"], row[b"good"], row[b"film"], _bucket("very good", 1000, first_bucket),
+         _bucket("good film", 1000, first_bucket)],
+        [row[b"bad"]],
+        [],
+    ]
+    spec = output.transformed_feature_spec()[features.TOKEN_IDS_KEY]
+    assert isinstance(spec, tf.io.VarLenFeature) and spec.dtype == tf.int64
+    served = output.transform_features_layer()({"text": tf.constant([["Bad FILM"]])})[features.TOKEN_IDS_KEY]
+    assert isinstance(served, tf.SparseTensor)
+    assert served.values.numpy().tolist() == [row[b"bad"], row[b"film"], _bucket("bad film", 1000, first_bucket)]
 
 
 @pytest.mark.parametrize("ngram_size, length, expected", [(1, 5, 5), (2, 5, 9), (3, 5, 12), (3, 1, 1), (3, 2, 3)])

@@ -9,16 +9,27 @@ import sys
 import pytest
 
 from components.example_gen import aclimdb
+from components.model import features
 from components.model.hparams import HParams
-from pipeline import cli, layout, local_runner, metadata, nodes, retrain_runner
-from pipeline.settings import PIPELINE_NAME
+from pipeline import cli, layout, metadata, nodes, retrain_runner
+from pipeline.settings import PIPELINE_NAME, RunSettings
 from tests import corpus, isolation
 
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=20, batch_size=32, learning_rate=0.01)
+# Bigrams hashed into 64 rows after the words', each review's ids unpadded: the warm start carries
+# the hashed rows over as a block.
+HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=20, batch_size=32, learning_rate=0.01, ngram_size=2,
+                  ngram_buckets=64, ragged_ids=True)
 PER_LABEL = 120
+
+
+def _vocabulary(report):
+    import tensorflow_transform as tft
+
+    (transform,) = [c for c in report.components if c.node_id == nodes.TRANSFORM]
+    return tft.TFTransformOutput(transform.output_uri("transform_graph")).vocabulary_by_name(features.VOCABULARY_NAME)
 
 
 def _states(output_dir):
@@ -31,7 +42,7 @@ def _states(output_dir):
 def schedule(tmp_path_factory):
     data_dir = str(tmp_path_factory.mktemp("spans"))
     output_dir = str(tmp_path_factory.mktemp("out"))
-    run = local_runner.RunSettings(data_dir=data_dir, output_dir=output_dir, hparams=HPARAMS)
+    run = RunSettings(data_dir=data_dir, output_dir=output_dir, hparams=HPARAMS)
     iterations = []
     for span in (1, 2, 3):
         # Equal file names in every span: the span in each id keeps them apart.
@@ -63,8 +74,10 @@ def test_span_2_reads_the_window_warm_starts_and_is_at_least_as_good(schedule):
     assert warm["source"] == os.path.join(served_model.output_uri("model"), "Format-Serving")
     pushed_by_first = os.path.basename(iterations[0][0].serving_model_dir)
     assert served_model.outputs["model"][0].custom_properties["served_version"].string_value == pushed_by_first
-    # Same generator, same words: every row of the new vocabulary was in the old one.
+    # Same generator, same words: every row of the new vocabulary was in the old one, and the 64 hashed
+    # bigram rows came over as a block.
     assert warm["rows_carried"] == report.training_summary["embedding_rows"] and warm["rows_new"] == 0
+    assert report.training_summary["embedding_rows"] == 1 + 1 + len(_vocabulary(report)) + 64
     assert report.evaluation.blessed
     assert set(report.evaluation.span_accuracy) == {1, 2}
     assert report.evaluation.metrics["binary_accuracy"] >= report.evaluation.baseline_metrics["binary_accuracy"]
@@ -102,6 +115,24 @@ def test_a_call_with_no_new_span_trains_nothing(schedule, capsys):
     assert isolation.tree_bytes(layout.output_paths(run.output_dir)["serving_model"]) == served
 
 
+def test_no_new_span_is_answered_from_ml_metadata_without_tensorflow_or_tfx(schedule):
+    run, _ = schedule
+    # A fresh interpreter, as cron starts one: which modules did the answer load?
+    probe = ("import json, sys; from pipeline import cli\n"
+             "code = cli.main(sys.argv[1:])\n"
+             "print(json.dumps([code, sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'tfx', 'apache_beam'})]))")
+    result = subprocess.run([sys.executable, "-c", probe, "retrain", "--data-dir", run.data_dir,
+                             "--output-dir", run.output_dir], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "no new span since span 3" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[0, []]"
+
+
+def test_the_span_property_is_tfx_s():
+    from tfx.components.example_gen.utils import SPAN_PROPERTY_NAME
+
+    assert retrain_runner.SPAN_PROPERTY == SPAN_PROPERTY_NAME
+
+
 def test_review_ids_carry_their_span(schedule):
     run, iterations = schedule
     (examples,) = [c for c in iterations[1][0].components if c.node_id == nodes.EXAMPLE_GEN]
@@ -119,8 +150,8 @@ def test_a_second_iteration_at_once_stops(schedule, capsys):
     run, _ = schedule
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pipeline import local_runner\n"
-         "with local_runner.output_lock(sys.argv[1]):\n"
+         "import sys, time; from pipeline import layout\n"
+         "with layout.output_lock(sys.argv[1]):\n"
          "    print('locked', flush=True); time.sleep(120)", run.output_dir],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )

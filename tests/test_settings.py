@@ -29,10 +29,10 @@ def test_every_declared_setting_is_an_option_with_its_help(command):
 
 
 def test_options_override_the_preset_and_keep_the_rest():
-    args = cli._parser().parse_args(["run", "--preset", "fasttext", "--epochs", "3", "--no-mask-padding",  # pylint: disable=protected-access
+    args = cli._parser().parse_args(["run", "--preset", "fasttext", "--epochs", "3", "--no-ragged-ids",  # pylint: disable=protected-access
                                      "--probe-words", "good, bad", "--accuracy-floor", "0.6"])
     hparams, pipeline_settings = cli.settings_from_args(args)
-    assert hparams == dataclasses.replace(PRESETS["fasttext"], epochs=3, mask_padding=False)
+    assert hparams == dataclasses.replace(PRESETS["fasttext"], epochs=3, ragged_ids=False)
     assert pipeline_settings == settings.PipelineSettings(probe_words=("good", "bad"), accuracy_floor=0.6)
 
 

@@ -11,14 +11,15 @@ from components.model.hparams import HParams
 from components.projector import projector
 from components.word2vec import Word2VecSettings
 from pipeline import data, layout, local_runner, nodes, report
-from pipeline.settings import PipelineSettings
+from pipeline.settings import PipelineSettings, RunSettings
 from tests import corpus
 
 pytestmark = pytest.mark.e2e
 
 HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=10, batch_size=32, learning_rate=0.01)
-# The classifier starts from the Word2Vec table: words and the bigrams of known words.
-FROM_WORD2VEC = dataclasses.replace(HPARAMS, embedding_init="word2vec", ngram_size=2, vocab_size=400)
+# The classifier starts from the Word2Vec table: words and the bigrams of known words; each review's
+# ids unpadded, as the fasttext preset.
+FROM_WORD2VEC = dataclasses.replace(HPARAMS, embedding_init="word2vec", ngram_size=2, vocab_size=400, ragged_ids=True)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def word2vec_run(tmp_path_factory):
     pairs = tmp_path_factory.mktemp("pairs") / "pairs.tsv"
     pairs.write_text("# Word 1\tWord 2\tHuman (mean)\nwonderful\tsuperb\t9.0\nawful\tterrible\t8.5\n"
                      "wonderful\tawful\t1.0\nsuperb\tdreadful\t1.5\nmovie\tfilm\t9.5\nzebra\tmovie\t2.0\n")
-    settings = local_runner.RunSettings(
+    settings = RunSettings(
         data_dir=data.check_dataset_dir(root),
         output_dir=str(tmp_path_factory.mktemp("output")),
         hparams=FROM_WORD2VEC,

@@ -13,29 +13,64 @@ from components.model import features
 from components.model.hparams import HParams
 
 
-def build_model(embedding_rows: int, hparams: HParams) -> keras.Model:
-    """Embedding -> GlobalAveragePooling1D [-> Dropout] [-> Dense(relu)] -> Dense(1) logit.
+@keras.utils.register_keras_serializable(package="imdb_embeddings")
+class MeanEmbedding(keras.layers.Layer):
+    """The mean of the embedding rows of each review's ids, given as an int64 ``SparseTensor``.
 
-    The seed tutorial's model with ``HParams()``; the options the tutorial leaves
-    out (masking, dropout, no hidden layer) come from ``hparams``.
+    What ``Embedding`` then ``GlobalAveragePooling1D`` compute with the padding masked,
+    without a padded width: a review costs its own ids. Its table is ``embeddings``, as
+    ``Embedding``'s, so warm start and the projector read either the same way. A review
+    without ids averages to zeros.
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim, self.output_dim = input_dim, output_dim
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            name="embeddings", shape=(self.input_dim, self.output_dim), initializer="uniform", trainable=True)
+        super().build(input_shape)
+
+    def call(self, ids: tf.SparseTensor) -> tf.Tensor:
+        rows = tf.gather(self.embeddings, ids.values)
+        reviews = tf.shape(ids, out_type=tf.int64)[0]
+        return tf.math.unsorted_segment_mean(rows, ids.indices[:, 0], reviews)
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}
+
+
+def build_model(embedding_rows: int, hparams: HParams) -> keras.Model:
+    """Embedding -> average [-> Dropout] [-> Dense(relu)] -> Dense(1) logit.
+
+    The seed tutorial's model with ``HParams()``: ``Embedding`` over padded ids, then
+    ``GlobalAveragePooling1D``. With ``ragged_ids`` a ``MeanEmbedding`` averages each
+    review's own ids instead. The options the tutorial leaves out (masking, dropout, no
+    hidden layer) come from ``hparams``.
 
     Args:
-      embedding_rows: Rows of the embedding table (padding, OOV and vocabulary).
+      embedding_rows: Rows of the embedding table (padding, OOV, vocabulary and n-gram buckets).
       hparams: Sequence length, widths, regularisation and learning rate.
 
     Returns:
-      A compiled model taking ``token_ids`` (int64 ``[batch, token_ids_length]``)
-      and returning one logit per review.
+      A compiled model taking ``token_ids`` (int64 ``[batch, token_ids_length]``, or a
+      ``SparseTensor`` with ``ragged_ids``) and returning one logit per review.
     """
-    token_ids = keras.Input(shape=(hparams.token_ids_length,), dtype=tf.int64, name=features.TOKEN_IDS_KEY)
-    embedded = keras.layers.Embedding(
-        embedding_rows,
-        hparams.embedding_dim,
-        # With a mask, the average below covers the review's tokens only, not its padding.
-        mask_zero=hparams.mask_padding,
-        name=features.EMBEDDING_LAYER_NAME,
-    )(token_ids)
-    representation = keras.layers.GlobalAveragePooling1D(name="average")(embedded)
+    if hparams.ragged_ids:
+        token_ids = keras.Input(shape=(None,), sparse=True, dtype=tf.int64, name=features.TOKEN_IDS_KEY)
+        representation = MeanEmbedding(embedding_rows, hparams.embedding_dim,
+                                       name=features.EMBEDDING_LAYER_NAME)(token_ids)
+    else:
+        token_ids = keras.Input(shape=(hparams.token_ids_length,), dtype=tf.int64, name=features.TOKEN_IDS_KEY)
+        embedded = keras.layers.Embedding(
+            embedding_rows,
+            hparams.embedding_dim,
+            # With a mask, the average below covers the review's tokens only, not its padding.
+            mask_zero=hparams.mask_padding,
+            name=features.EMBEDDING_LAYER_NAME,
+        )(token_ids)
+        representation = keras.layers.GlobalAveragePooling1D(name="average")(embedded)
     if hparams.dropout:
         representation = keras.layers.Dropout(hparams.dropout, name="dropout")(representation)
     if hparams.hidden_units:

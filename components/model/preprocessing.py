@@ -53,10 +53,24 @@ def tokenize(text: tf.Tensor, standardization: str = STANDARDIZATION_TUTORIAL) -
     return tf.strings.split(standardize(text, standardization))
 
 
+def ngrams(words: tf.RaggedTensor, ngram_size: int) -> tf.RaggedTensor:
+    """The bigrams ("very good") of each review, then its trigrams, up to ``ngram_size`` words."""
+    return tf.concat([tf.strings.ngrams(words, n, separator=" ") for n in range(2, ngram_size + 1)], axis=1)
+
+
 def with_ngrams(words: tf.RaggedTensor, ngram_size: int) -> tf.RaggedTensor:
-    """The words of each review, then its bigrams ("very good"), then trigrams, up to ``ngram_size`` words."""
-    return tf.concat([words] + [tf.strings.ngrams(words, n, separator=" ") for n in range(2, ngram_size + 1)],
-                     axis=1)
+    """The words of each review, then its n-grams (``ngrams``)."""
+    return tf.concat([words, ngrams(words, ngram_size)], axis=1) if ngram_size > 1 else words
+
+
+def hash_ngrams(ngram_tokens: tf.RaggedTensor, buckets: int, first_row: Any) -> tf.RaggedTensor:
+    """Rows of n-grams: ``first_row`` plus the n-gram's FarmHash fingerprint modulo ``buckets``.
+
+    fastText's answer to the number of n-grams: nothing is counted or stored, n-grams that
+    share a bucket share a row, and a given n-gram has the same row in every run and process.
+    """
+    return ngram_tokens.with_flat_values(
+        tf.strings.to_hash_bucket_fast(ngram_tokens.flat_values, buckets) + tf.cast(first_row, tf.int64))
 
 
 def distinct_ids(ids: tf.RaggedTensor, id_bound: int) -> tf.RaggedTensor:
@@ -96,7 +110,10 @@ def map_to_ids(tokens: tf.RaggedTensor, vocabulary: Any, num_oov_buckets: int) -
 def preprocessing_fn(
     inputs: Dict[str, tf.Tensor], custom_config: Optional[Mapping[str, Any]] = None
 ) -> Dict[str, tf.Tensor]:
-    """tf.Transform preprocessing: raw review text to a fixed-length row of token ids.
+    """tf.Transform preprocessing: raw review text to embedding row ids.
+
+    Rows: 0 pads, ``1..num_oov_buckets`` are out-of-vocabulary tokens, the vocabulary
+    follows (most frequent first), then, with ``ngram_buckets``, the rows of hashed n-grams.
 
     Args:
       inputs: Raw features; ``text`` is a ``[batch, 1]`` string tensor, ``label`` an
@@ -104,38 +121,44 @@ def preprocessing_fn(
       custom_config: Transform settings (``HParams.transform_config()``).
 
     Returns:
-      ``token_ids``: int64 ``[batch, HParams.token_ids_length]``: the ids of the
-      first ``sequence_length`` words (then of their n-grams; with ``distinct_tokens``
-      each id once), padded with 0; and ``label`` when given.
+      ``token_ids``: the rows of the first ``sequence_length`` words, then of their
+      n-grams (with ``distinct_tokens`` each row once): with ``ragged_ids`` an int64
+      ``SparseTensor`` of one row of ids per review, else int64
+      ``[batch, HParams.token_ids_length]`` padded with 0; and ``label`` when given.
     """
     hparams = HParams.from_dict(custom_config)
     words = tokenize(tf.reshape(inputs[features.RAW_TEXT_KEY], [-1]), hparams.standardization)
+    kept = words[:, : hparams.sequence_length]
+    # Counted tokens: words, and the n-grams unless they are hashed.
+    counted_ngram_size = 1 if hparams.hashed_ngram_rows else hparams.ngram_size
     # The vocabulary counts every token of the review, as TextVectorization.adapt does,
     # though the model only sees those of the first `sequence_length` words.
     count_tokens = tft.experimental.approximate_vocabulary if hparams.approximate_vocabulary else tft.vocabulary
-    vocabulary = count_tokens(
-        with_ngrams(words, hparams.ngram_size),
-        top_k=hparams.max_vocabulary_tokens,
-        vocab_filename=features.VOCABULARY_NAME,
-    )
-    kept = with_ngrams(words[:, : hparams.sequence_length], hparams.ngram_size)
-    ids = map_to_ids(kept, vocabulary, hparams.num_oov_buckets)
+    vocabulary = count_tokens(with_ngrams(words, counted_ngram_size), top_k=hparams.max_vocabulary_tokens,
+                              vocab_filename=features.VOCABULARY_NAME)
+    ids = map_to_ids(with_ngrams(kept, counted_ngram_size), vocabulary, hparams.num_oov_buckets)
+    if hparams.hashed_ngram_rows:
+        vocabulary_rows = tft.experimental.get_vocabulary_size_by_name(features.VOCABULARY_NAME)
+        first_ngram_row = 1 + hparams.num_oov_buckets + vocabulary_rows
+        ids = tf.concat([ids, hash_ngrams(ngrams(kept, hparams.ngram_size), hparams.ngram_buckets, first_ngram_row)],
+                        axis=1)
     if hparams.distinct_tokens:
-        ids = distinct_ids(ids, hparams.vocab_size)
-    outputs = {
-        features.TOKEN_IDS_KEY: ids.to_tensor(
-            default_value=features.PADDING_ID, shape=[None, hparams.token_ids_length]
-        ),
-    }
+        ids = distinct_ids(ids, hparams.vocab_size + hparams.hashed_ngram_rows)
+    if hparams.ragged_ids:
+        token_ids = ids.to_sparse()
+    else:
+        token_ids = ids.to_tensor(default_value=features.PADDING_ID, shape=[None, hparams.token_ids_length])
+    outputs = {features.TOKEN_IDS_KEY: token_ids}
     if features.LABEL_KEY in inputs:
         outputs[features.LABEL_KEY] = tf.cast(inputs[features.LABEL_KEY], tf.int64)
     return outputs
 
 
-def embedding_rows(tf_transform_output: tft.TFTransformOutput, num_oov_buckets: int) -> int:
-    """Rows the embedding table needs: padding, OOV rows and the vocabulary actually built.
+def embedding_rows(tf_transform_output: tft.TFTransformOutput, hparams: HParams) -> int:
+    """Rows the embedding table needs: padding, OOV rows, the vocabulary actually built, n-gram buckets.
 
-    A small corpus can have fewer distinct tokens than ``vocab_size`` allows; the
-    table is then smaller, so no row is left untrained.
+    A small corpus can have fewer distinct words than ``vocab_size`` allows; the
+    table is then smaller, so no word row is left untrained.
     """
-    return 1 + num_oov_buckets + tf_transform_output.vocabulary_size_by_name(features.VOCABULARY_NAME)
+    return (1 + hparams.num_oov_buckets + tf_transform_output.vocabulary_size_by_name(features.VOCABULARY_NAME)
+            + hparams.hashed_ngram_rows)

@@ -121,14 +121,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     train_data = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, hparams, shuffle=True)
     eval_data = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, hparams, shuffle=False)
 
-    rows = preprocessing.embedding_rows(tf_transform_output, hparams.num_oov_buckets)
+    rows = preprocessing.embedding_rows(tf_transform_output, hparams)
     model = model_lib.build_model(rows, hparams)
     model.summary(print_fn=logging.info)
     tokens = warm_start.row_tokens(
         [t.decode("utf-8", "replace") for t in tf_transform_output.vocabulary_by_name(features.VOCABULARY_NAME)],
         hparams.num_oov_buckets)
     # The pipeline gives a base model (the latest blessed one) only when it asks for a warm start.
-    started_from = warm_start.carry_over(model, tokens, fn_args.base_model)
+    started_from = warm_start.carry_over(model, tokens, fn_args.base_model, hparams.hashed_ngram_rows)
     _PROGRESS.info("Trainer: %s", started_from.describe())
 
     history = model.fit(
@@ -144,7 +144,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     )
     _write_training_summary(fn_args.model_run_dir, hparams, device, rows, history.history, started_from)
     export_serving_model(model, tf_transform_output, fn_args.serving_model_dir)
-    warm_start.save_row_tokens(fn_args.serving_model_dir, tokens)
+    warm_start.save_row_tokens(fn_args.serving_model_dir, tokens, hparams.hashed_ngram_rows)
 
 
 def _log_epoch(epoch: int, epochs: int, logs: Dict[str, float]) -> None:

@@ -2,19 +2,21 @@
 
 The base is the latest blessed classifier (scheduled retraining), or the Word2Vec
 step's table (``embedding_init='word2vec'``), saved as a SavedModel of the table alone.
-The vocabulary is ordered by frequency and changes with the data, so embedding rows
-are carried over by token, not by row number: a token in both vocabularies keeps its
-learned vector; an n-gram the base lacks starts from the mean of its words' vectors
-when the base has them all ("very good" from "very" and "good"); any other new token
-starts from its fresh initialisation. Every other weight is copied when its shape
-agrees. A model records its row tokens in ``assets.extra/row_tokens.json`` (TF Serving
-ignores ``assets.extra``) for this.
+The vocabulary is ordered by frequency and changes with the data, so its rows are
+carried over by token, not by row number: a token in both vocabularies keeps its
+learned vector; a counted n-gram the base lacks starts from the mean of its words'
+vectors when the base has them all ("very good" from "very" and "good"); any other new
+token starts from its fresh initialisation. Hashed n-gram rows follow the vocabulary's
+and are carried over as one block when both models hash into as many buckets (a bucket
+holds the same n-grams in every run). Every other weight is copied when its shape
+agrees. A model records its vocabulary rows' tokens and its number of n-gram buckets in
+``assets.extra/row_tokens.json`` (TF Serving ignores ``assets.extra``) for this.
 """
 
 import dataclasses
 import json
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -29,8 +31,8 @@ class WarmStart:
     """What was carried over from the previous model."""
 
     source: Optional[str]  # the previous model's folder; None: trained from scratch
-    rows_carried: int = 0
-    rows_composed: int = 0  # n-grams started from the mean of their words' vectors
+    rows_carried: int = 0  # vocabulary rows carried by token, hashed n-gram rows by position
+    rows_composed: int = 0  # counted n-grams started from the mean of their words' vectors
     rows_new: int = 0
     weights_copied: List[str] = dataclasses.field(default_factory=list)
     weights_fresh: List[str] = dataclasses.field(default_factory=list)
@@ -39,22 +41,36 @@ class WarmStart:
     def describe(self) -> str:
         if self.source is None:
             return f"trained from scratch ({self.reason})"
-        return (f"warm start from {self.source}: {self.rows_carried:,} embedding rows carried over by token, "
+        return (f"warm start from {self.source}: {self.rows_carried:,} embedding rows carried over, "
                 + (f"{self.rows_composed:,} n-grams from their words, " if self.rows_composed else "")
                 + f"{self.rows_new:,} new; {len(self.weights_copied)} other weights copied"
                 + (f", {len(self.weights_fresh)} fresh (shapes differ)" if self.weights_fresh else ""))
 
 
+# Keys of row_tokens.json. A file that is a plain list (a model of an earlier release) has no n-gram rows.
+TOKENS_KEY, NGRAM_BUCKETS_KEY = "tokens", "ngram_buckets"
+
+
 def row_tokens(vocabulary: Sequence[str], num_oov_buckets: int) -> List[str]:
-    """The token of every embedding row: padding, the OOV rows, then the vocabulary."""
+    """The token of every row but the hashed n-grams': padding, the OOV rows, then the vocabulary."""
     return [features.PADDING_TOKEN] + features.oov_tokens(num_oov_buckets) + list(vocabulary)
 
 
-def save_row_tokens(export_dir: str, tokens: Sequence[str]) -> None:
+def save_row_tokens(export_dir: str, tokens: Sequence[str], ngram_buckets: int = 0) -> None:
+    """Records the rows' tokens and how many hashed n-gram rows follow them."""
     path = os.path.join(export_dir, ROW_TOKENS_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as f:
-        json.dump(list(tokens), f, ensure_ascii=False)
+        json.dump({TOKENS_KEY: list(tokens), NGRAM_BUCKETS_KEY: ngram_buckets}, f, ensure_ascii=False)
+
+
+def load_row_tokens(export_dir: str) -> Tuple[List[str], int]:
+    """The rows' tokens and the number of hashed n-gram rows that ``save_row_tokens`` recorded."""
+    with tf.io.gfile.GFile(os.path.join(export_dir, ROW_TOKENS_FILE)) as f:
+        recorded = json.load(f)
+    if isinstance(recorded, list):
+        return recorded, 0
+    return recorded[TOKENS_KEY], recorded.get(NGRAM_BUCKETS_KEY, 0)
 
 
 def save_embedding_model(export_dir: str, table: np.ndarray, tokens: Sequence[str]) -> None:
@@ -84,13 +100,14 @@ def _previous_weights(model_dir: str) -> Dict[str, np.ndarray]:
     return {variable.name: variable.numpy() for variable in getattr(owner, "variables", [])}
 
 
-def carry_over(model, tokens: Sequence[str], previous_dir: Optional[str]) -> WarmStart:
+def carry_over(model, tokens: Sequence[str], previous_dir: Optional[str], ngram_buckets: int = 0) -> WarmStart:
     """Sets ``model``'s weights from the model exported in ``previous_dir``, where they fit.
 
     Args:
       model: The new, built Keras model.
-      tokens: The token of each of its embedding rows (``row_tokens``).
+      tokens: The token of each of its rows before the hashed n-grams' (``row_tokens``).
       previous_dir: The base model's SavedModel folder, or None.
+      ngram_buckets: The hashed n-gram rows that follow the word rows in ``model``.
 
     Returns:
       What was carried over; ``source`` None when nothing could be.
@@ -100,11 +117,9 @@ def carry_over(model, tokens: Sequence[str], previous_dir: Optional[str]) -> War
     if not tf.io.gfile.exists(previous_dir):
         # The ServedModel step's output when nothing is served yet.
         return WarmStart(None, reason="no model is served yet")
-    tokens_path = os.path.join(previous_dir, ROW_TOKENS_FILE)
-    if not tf.io.gfile.exists(tokens_path):
+    if not tf.io.gfile.exists(os.path.join(previous_dir, ROW_TOKENS_FILE)):
         return WarmStart(None, reason=f"the base model records no row tokens ({ROW_TOKENS_FILE})")
-    with tf.io.gfile.GFile(tokens_path) as f:
-        previous_rows = {token: row for row, token in enumerate(json.load(f))}
+    previous_tokens, previous_buckets = load_row_tokens(previous_dir)
     previous = _previous_weights(previous_dir)
     embedding_name = f"{features.EMBEDDING_LAYER_NAME}/embeddings:0"
     if embedding_name not in previous:
@@ -118,7 +133,7 @@ def carry_over(model, tokens: Sequence[str], previous_dir: Optional[str]) -> War
             if old.shape[1] != table.shape[1]:
                 return WarmStart(None, reason=f"the embedding width changed: {old.shape[1]} in the base model, "
                                               f"{table.shape[1]} now")
-            known = {token: row for token, row in previous_rows.items() if row < old.shape[0]}
+            known = {token: row for row, token in enumerate(previous_tokens) if row < old.shape[0]}
             for row, token in enumerate(tokens):
                 if token in known:
                     table[row] = old[known[token]]
@@ -126,6 +141,10 @@ def carry_over(model, tokens: Sequence[str], previous_dir: Optional[str]) -> War
                 elif " " in token and all(word in known for word in token.split(" ")):
                     table[row] = np.mean([old[known[word]] for word in token.split(" ")], axis=0)
                     composed += 1
+            if ngram_buckets and ngram_buckets == previous_buckets \
+                    and old.shape[0] == len(previous_tokens) + previous_buckets:
+                table[len(tokens):len(tokens) + ngram_buckets] = old[len(previous_tokens):]
+                carried += ngram_buckets
             variable.assign(table)
         elif old is not None and tuple(old.shape) == tuple(variable.shape):
             variable.assign(old)
@@ -133,5 +152,5 @@ def carry_over(model, tokens: Sequence[str], previous_dir: Optional[str]) -> War
         else:
             fresh.append(variable.name)
     return WarmStart(previous_dir, rows_carried=carried, rows_composed=composed,
-                     rows_new=len(tokens) - carried - composed,
+                     rows_new=len(tokens) + ngram_buckets - carried - composed,
                      weights_copied=copied, weights_fresh=fresh)

@@ -43,7 +43,8 @@ def _row_counts(examples: types.Artifact, transform_output: tft.TFTransformOutpu
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(1024).map(
         lambda records: tf.io.parse_example(records, spec)[features.TOKEN_IDS_KEY])
     for ids in dataset:
-        counts += np.bincount(ids.numpy().ravel(), minlength=rows)[:rows]
+        flat = ids.values if isinstance(ids, tf.SparseTensor) else tf.reshape(ids, [-1])
+        counts += np.bincount(flat.numpy(), minlength=rows)[:rows]
     return counts
 
 
@@ -69,6 +70,9 @@ class Executor(base_executor.BaseExecutor):
             token.decode("utf-8", errors="replace")
             for token in tft.TFTransformOutput(transform_uri).vocabulary_by_name(features.VOCABULARY_NAME)
         ]
+        oov_labels = features.oov_tokens(int(exec_properties[NUM_OOV_BUCKETS_KEY]))
+        # The Projector shows the word rows; the hashed n-gram rows after them have no token of their own.
+        table = table[: 1 + len(oov_labels) + len(vocabulary)]
         probe_words = json.loads(exec_properties.get(PROBE_WORDS_KEY) or "[]")
         history = None
         if input_dict.get(MODEL_RUN_KEY):
@@ -86,7 +90,7 @@ class Executor(base_executor.BaseExecutor):
             output.uri,
             table,
             vocabulary,
-            features.oov_tokens(int(exec_properties[NUM_OOV_BUCKETS_KEY])),
+            oov_labels,
             probe_words,
             history,
             head=projector.classifier_head(variables),
