@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 from typing import Callable, Optional
 
+from components.example_gen import SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE
+
 ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 ACLIMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
 ACLIMDB_SIZE = 84_125_825
@@ -55,12 +57,10 @@ def check_dataset_dir(data_dir: str) -> str:
     if not os.path.isdir(os.path.join(path, "train")) and os.path.isdir(os.path.join(path, DATASET_FOLDER, "train")):
         path = os.path.join(path, DATASET_FOLDER)
     if not os.path.isdir(os.path.join(path, "train")):
-        from components.example_gen import aclimdb  # loads TensorFlow: only for a root without train/
-
         spans = list_spans(path)
         if spans:
             for span in spans:
-                _check_split_folders(os.path.join(path, f"{aclimdb.SPAN_FOLDER_PREFIX}{span}"))
+                _check_split_folders(os.path.join(path, f"{SPAN_FOLDER_PREFIX}{span}"))
             return path
     _check_split_folders(path)
     return path
@@ -91,10 +91,19 @@ def _has_review(folder: str) -> bool:
 
 
 def list_spans(data_root: str) -> list:
-    """The span numbers of the ``span-N/`` folders of a data root (a path or URI), ascending."""
-    from components.example_gen import aclimdb  # loads TensorFlow: only when asked
+    """The span numbers of the ``span-N/`` folders of a data root (a path or URI), ascending.
 
-    return aclimdb.list_spans(data_root)
+    A local folder is listed without TensorFlow, so that a retraining iteration with no new
+    span answers quickly; a URI (gs://) needs TensorFlow's file systems.
+    """
+    if "://" in data_root:
+        from components.example_gen import aclimdb  # loads TensorFlow: only for a URI
+
+        return aclimdb.list_spans(data_root)
+    if not os.path.isdir(data_root):
+        return []
+    return sorted(int(match.group(1)) for match in map(SPAN_FOLDER_RE.match, os.listdir(data_root))
+                  if match and os.path.isdir(os.path.join(data_root, match.group(0))))
 
 
 def has_unsup_split(data_root: str) -> bool:

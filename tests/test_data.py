@@ -109,3 +109,15 @@ def test_resolve_prefers_argument_then_environment(small_corpus, monkeypatch, tm
     assert data.resolve_data_dir(None) == root
     with pytest.raises(data.DataError, match="does not exist"):
         data.resolve_data_dir(str(tmp_path / "elsewhere"))
+
+
+def test_spans_of_a_local_folder_are_listed_as_tensorflows_file_systems_list_them(tmp_path):
+    from components.example_gen import aclimdb
+
+    for name in ("span-2", "span-10", "span-1", "span-x", "spans-3", "notes"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "span-7").write_text("a file, not a span")
+    assert data.list_spans(str(tmp_path)) == [1, 2, 10]
+    # The same answer as the ExampleGen's listing through tf.io.gfile, which a gs:// root takes.
+    assert aclimdb.list_spans(str(tmp_path)) == [1, 2, 10]
+    assert data.list_spans(str(tmp_path / "missing")) == []

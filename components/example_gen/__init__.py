@@ -1,7 +1,13 @@
 """An ExampleGen over the aclImdb folder layout (Large Movie Review Dataset v1.0)."""
 
+import re
+
 # Kept here, free of TensorFlow imports, so that the command line can show it quickly.
 DEFAULT_EVAL_PERCENT = 20  # share of train/ held out as the eval split, in percent
+
+# A data root of spans holds one aclImdb folder per span: span-1/, span-2/, ...
+SPAN_FOLDER_PREFIX = "span-"
+SPAN_FOLDER_RE = re.compile(r"^span-(\d+)$")
 
 
 def check_eval_percent(eval_percent: int) -> None:

@@ -25,6 +25,8 @@ from typing import Dict, Iterable, List, Mapping, Optional
 
 import tensorflow as tf
 
+from components.example_gen import SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE
+
 # Feature keys of the tf.Examples this reader produces.
 TEXT_KEY = "text"
 LABEL_KEY = "label"
@@ -32,8 +34,6 @@ RATING_KEY = "rating"
 ID_KEY = "id"
 SPAN_KEY = "span"  # the review's span; 0 in a plain aclImdb folder
 
-SPAN_FOLDER_PREFIX = "span-"
-_SPAN_FOLDER_RE = re.compile(r"^span-(\d+)$")
 
 LABEL_FOLDERS = {"neg": 0, "pos": 1}
 UNLABELLED_FOLDER = "unsup"
@@ -73,7 +73,7 @@ class Review:
     @property
     def span(self) -> int:
         """The span the review came from (``span-N/`` leading its id), or 0."""
-        match = _SPAN_FOLDER_RE.match(self.review_id.split("/", 1)[0])
+        match = SPAN_FOLDER_RE.match(self.review_id.split("/", 1)[0])
         return int(match.group(1)) if match else 0
 
 
@@ -111,7 +111,7 @@ def parse_review_path(path: str) -> tuple:
         raise ValueError(f"{path} is not in a pos/, neg/ or unsup/ folder")
     split_folder = os.path.basename(os.path.dirname(folder))
     span_folder = os.path.basename(os.path.dirname(os.path.dirname(folder)))
-    prefix = f"{span_folder}/" if _SPAN_FOLDER_RE.match(span_folder) else ""
+    prefix = f"{span_folder}/" if SPAN_FOLDER_RE.match(span_folder) else ""
     name = os.path.basename(path)
     match = _FILE_NAME_RE.match(name)
     rating = int(match.group(2)) if match else UNKNOWN_RATING
@@ -123,7 +123,7 @@ def list_spans(data_root: str) -> List[int]:
     """The span numbers of the ``span-N`` folders under a data root (a path or URI), ascending."""
     spans = []
     for path in tf.io.gfile.glob(f"{data_root.rstrip('/')}/{SPAN_FOLDER_PREFIX}*"):
-        match = _SPAN_FOLDER_RE.match(os.path.basename(path.rstrip("/")))
+        match = SPAN_FOLDER_RE.match(os.path.basename(path.rstrip("/")))
         if match and tf.io.gfile.isdir(path):
             spans.append(int(match.group(1)))
     return sorted(spans)
