@@ -34,7 +34,6 @@ RATING_KEY = "rating"
 ID_KEY = "id"
 SPAN_KEY = "span"  # the review's span; 0 in a plain aclImdb folder
 
-
 LABEL_FOLDERS = {"neg": 0, "pos": 1}
 UNLABELLED_FOLDER = "unsup"
 # Written when a file name does not follow ID_RATING.txt; real ratings are 1-10.
