@@ -164,6 +164,11 @@ def create_pipeline(
         custom_config=hparams.transform_config(),
         # The vocabulary comes from the train split alone.
         splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN_SPLIT], transform=[TRAIN_SPLIT, EVAL_SPLIT]),
+        # StatisticsGen has the raw data's statistics; nothing reads those of the transformed ids.
+        disable_statistics=True,
+        # No later run is given this run's analyzer cache, and writing it (every vocabulary
+        # accumulator as a record) took a third of the default's Transform.
+        disable_analyzer_cache=True,
     ).with_id(nodes.TRANSFORM)
     # Nothing is transformed or trained on data with anomalies.
     transform.add_upstream_node(data_gate)

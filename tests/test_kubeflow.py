@@ -73,6 +73,16 @@ def test_compiled_tasks_and_edges_are_the_local_pipelines_and_the_probe(compiled
     assert all(task.caching_options.enable_cache for name, task in tasks.items() if name != nodes.INPUT_PROBE)
 
 
+def test_transform_writes_its_graph_and_examples_only(compiled):
+    # No analyzer cache (nothing reads it back) and no statistics of its input or output.
+    kubeflow, output = compiled
+    transform = {c.id: c for c in _local_pipeline(kubeflow).components}[nodes.TRANSFORM]
+    assert set(transform.outputs) == {"transform_graph", "transformed_examples"}
+    tasks = kfp_launcher.load_pipeline_spec(output).root.dag.tasks
+    component = kfp_launcher.load_pipeline_spec(output).components[tasks[nodes.TRANSFORM].component_ref.name]
+    assert set(component.output_definitions.artifacts) == {"transform_graph", "transformed_examples"}
+
+
 def test_every_executor_is_a_container_the_open_source_backend_runs(compiled):
     kubeflow, output = compiled
     spec = kfp_launcher.load_pipeline_spec(output)

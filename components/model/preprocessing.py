@@ -132,9 +132,12 @@ def preprocessing_fn(
     # Counted tokens: words, and the n-grams unless they are hashed.
     counted_ngram_size = 1 if hparams.hashed_ngram_rows else hparams.ngram_size
     # The vocabulary counts every token of the review, as TextVectorization.adapt does,
-    # though the model only sees those of the first `sequence_length` words.
+    # though the model only sees those of the first `sequence_length` words. A weight of 1
+    # per occurrence makes tf.Transform count within each batch in the graph, so Beam sums one
+    # (token, count) pair per distinct token of a batch, not one element per occurrence.
     count_tokens = tft.experimental.approximate_vocabulary if hparams.approximate_vocabulary else tft.vocabulary
-    vocabulary = count_tokens(with_ngrams(words, counted_ngram_size), top_k=hparams.max_vocabulary_tokens,
+    counted = with_ngrams(words, counted_ngram_size).flat_values
+    vocabulary = count_tokens(counted, top_k=hparams.max_vocabulary_tokens, weights=tf.ones_like(counted, tf.float32),
                               vocab_filename=features.VOCABULARY_NAME)
     ids = map_to_ids(with_ngrams(kept, counted_ngram_size), vocabulary, hparams.num_oov_buckets)
     if hparams.hashed_ngram_rows:
