@@ -37,12 +37,14 @@ def test_model_learns_a_token_signal():
     assert accuracy > 0.9
 
 
-def test_training_device_names_cpu_or_gpu():
-    device = trainer.training_device()
-    if tf.config.list_physical_devices("GPU"):
-        assert device.startswith("GPU")
-    else:
-        assert device.startswith("CPU")
+def test_training_device_names_the_first_gpu_or_the_cpu(monkeypatch):
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda device_type=None: [])
+    assert trainer.training_device() == "CPU (TensorFlow sees no GPU)"
+    gpus = [tf.config.PhysicalDevice(name=f"/physical_device:GPU:{i}", device_type="GPU") for i in range(2)]
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda device_type=None: gpus)
+    monkeypatch.setattr(tf.config.experimental, "get_device_details",
+                        lambda device: {"device_name": f"NVIDIA H200 #{device.name[-1]}"})
+    assert trainer.training_device() == "GPU (/physical_device:GPU:0, NVIDIA H200 #0)"
 
 
 def test_masking_makes_the_prediction_independent_of_padding():

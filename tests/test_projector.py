@@ -168,7 +168,6 @@ def test_component_spec_wires_channels():
     assert component.outputs[executor.PROJECTOR_KEY].type is EmbeddingProjectorFiles
     assert component.exec_properties[executor.NUM_OOV_BUCKETS_KEY] == 2
     assert json.loads(component.exec_properties[executor.PROBE_WORDS_KEY]) == ["good"]
-    assert EmbeddingProjectorFiles.TYPE_NAME == "imdb_embeddings.EmbeddingProjectorFiles"
 
 
 def test_artifact_type_is_importable_by_its_type_name():
