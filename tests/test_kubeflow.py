@@ -78,8 +78,8 @@ def test_transform_writes_its_graph_and_examples_only(compiled):
     kubeflow, output = compiled
     transform = {c.id: c for c in _local_pipeline(kubeflow).components}[nodes.TRANSFORM]
     assert set(transform.outputs) == {"transform_graph", "transformed_examples"}
-    tasks = kfp_launcher.load_pipeline_spec(output).root.dag.tasks
-    component = kfp_launcher.load_pipeline_spec(output).components[tasks[nodes.TRANSFORM].component_ref.name]
+    spec = kfp_launcher.load_pipeline_spec(output)
+    component = spec.components[spec.root.dag.tasks[nodes.TRANSFORM].component_ref.name]
     assert set(component.output_definitions.artifacts) == {"transform_graph", "transformed_examples"}
 
 
