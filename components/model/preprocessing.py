@@ -11,7 +11,7 @@ from typing import Any, Dict, Mapping, Optional
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.model import features
+from components.model import features, token_counts
 from components.model.hparams import (
     STANDARDIZATION_SPLIT_PUNCTUATION, STANDARDIZATION_TUTORIAL, STANDARDIZATIONS, HParams)
 
@@ -132,17 +132,17 @@ def preprocessing_fn(
     # Counted tokens: words, and the n-grams unless they are hashed.
     counted_ngram_size = 1 if hparams.hashed_ngram_rows else hparams.ngram_size
     # The vocabulary counts every token of the review, as TextVectorization.adapt does,
-    # though the model only sees those of the first `sequence_length` words. A weight of 1
-    # per occurrence makes tf.Transform count within each batch in the graph, so Beam sums one
-    # (token, count) pair per distinct token of a batch, not one element per occurrence.
-    count_tokens = tft.experimental.approximate_vocabulary if hparams.approximate_vocabulary else tft.vocabulary
+    # though the model only sees those of the first `sequence_length` words.
     counted = with_ngrams(words, counted_ngram_size).flat_values
-    vocabulary = count_tokens(counted, top_k=hparams.max_vocabulary_tokens, weights=tf.ones_like(counted, tf.float32),
-                              vocab_filename=features.VOCABULARY_NAME)
+    if hparams.approximate_vocabulary:
+        vocabulary = tft.experimental.approximate_vocabulary(
+            counted, top_k=hparams.max_vocabulary_tokens, weights=tf.ones_like(counted, tf.float32),
+            vocab_filename=features.VOCABULARY_NAME)
+    else:
+        vocabulary = token_counts.top_tokens(counted, hparams.max_vocabulary_tokens, features.VOCABULARY_NAME)
     ids = map_to_ids(with_ngrams(kept, counted_ngram_size), vocabulary, hparams.num_oov_buckets)
     if hparams.hashed_ngram_rows:
-        vocabulary_rows = tft.experimental.get_vocabulary_size_by_name(features.VOCABULARY_NAME)
-        first_ngram_row = 1 + hparams.num_oov_buckets + vocabulary_rows
+        first_ngram_row = 1 + hparams.num_oov_buckets + token_counts.vocabulary_size(vocabulary)
         ids = tf.concat([ids, hash_ngrams(ngrams(kept, hparams.ngram_size), hparams.ngram_buckets, first_ngram_row)],
                         axis=1)
     if hparams.distinct_tokens:
