@@ -67,7 +67,7 @@ class HParams:
         "(fastText's buckets), the vocabulary holds words only and no n-gram is counted")
     approximate_vocabulary: bool = setting(
         False, "count tokens with tf.Transform's approximate_vocabulary (Misra-Gries, one bounded sketch per "
-        "batch): about 3x faster with bigrams; the most frequent tokens are exact, the rarest kept ones may differ")
+        "batch) instead of exactly: the most frequent tokens are the same, the rarest kept ones may differ")
     distinct_tokens: bool = setting(
         False, "a review is the set of its tokens: each distinct word or n-gram counts once in the average "
         "(a binary bag of n-grams, as in NBSVM), not once per occurrence")
@@ -164,9 +164,8 @@ _FASTTEXT = HParams(
     vocab_size=200_000,
     sequence_length=1000,
     ngram_size=3,
-    # Exact: on the real train split, the approximate vocabulary (Misra-Gries) made Transform
-    # 5x faster (37.8 s against 203.9 s) but cost 0.48 points (0.9070 against 0.9118), which
-    # the 0.91 goal of issue 10 cannot spare. The benchmark runs both ways.
+    # Exact (components/model/token_counts.py): on the real train split the approximate
+    # vocabulary (Misra-Gries) cost 0.48 points (0.9070 against 0.9118). The benchmark runs both ways.
     approximate_vocabulary=False,
     distinct_tokens=True,
     # Each review's own ids, no padding to the widest review's 2,997 (words, bigrams, trigrams):
