@@ -276,7 +276,7 @@ def _check_package(package: str) -> None:
                          f"--target kubeflow --output {package} ...`, or pass its path.")
     if not package.endswith((".yaml", ".yml")):
         raise UsageError(f"--package {package} is not a KFP PipelineSpec YAML. Fix: compile with --target kubeflow "
-                         "(a Vertex JSON goes to Vertex AI, see README.md).")
+                         "(a Vertex JSON goes to Vertex AI, see docs/kubeflow.md).")
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ from components.word2vec.component import Word2Vec
 from pipeline import nodes
 from pipeline.settings import PipelineSettings, check_beam_args
 
-# The raw-data schema kept in the repository (see README.md to regenerate it), relative to the installed
+# The raw-data schema kept in the repository (docs/pipeline.md says how to regenerate it), relative to the installed
 # project, so that a compiled spec names the same file inside the pipeline image.
 SCHEMA_FILE = "pipeline/schema/schema.pbtxt"
 

@@ -159,7 +159,7 @@ class HParams:
 
 _FASTTEXT = HParams(
     # Punctuation separates words and "!", "?" and ratings ("7/10") are words: +0.5 points on the
-    # movie-disjoint eval split over the seed's standardization (README.md, issue 10).
+    # movie-disjoint eval split over the seed's standardization (docs/settings.md).
     standardization=STANDARDIZATION_SPLIT_PUNCTUATION,
     vocab_size=200_000,
     sequence_length=1000,
@@ -186,7 +186,7 @@ PRESETS: Dict[str, HParams] = {
     "tutorial": HParams(),
     # A fastText-style classifier (Joulin et al., 2016): the average of the embeddings of a
     # review's distinct words, bigrams and trigrams, unpadded, a linear output. Tuned on
-    # the movie-disjoint eval split carved from aclImdb/train; see README.md for the figures.
+    # the movie-disjoint eval split carved from aclImdb/train; see docs/settings.md for the figures.
     "fasttext": _FASTTEXT,
     # fasttext with the rows started from the Word2Vec step's table, learned from all the
     # review text (unsup/ too), then fine-tuned: 64 wide, Word2Vec's width.
