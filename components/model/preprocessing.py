@@ -135,6 +135,7 @@ def preprocessing_fn(
     # though the model only sees those of the first `sequence_length` words.
     counted = with_ngrams(words, counted_ngram_size).flat_values
     if hparams.approximate_vocabulary:
+        # A weight of 1 per occurrence: tf.Transform counts within each batch in the graph.
         vocabulary = tft.experimental.approximate_vocabulary(
             counted, top_k=hparams.max_vocabulary_tokens, weights=tf.ones_like(counted, tf.float32),
             vocab_filename=features.VOCABULARY_NAME)

@@ -24,12 +24,14 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
+from tensorflow_transform import analyzers as tft_analyzers
 
 # Shards of the token space; the sums of each are merged on their own (a worker each on a
 # distributed runner).
 TOKEN_SHARDS = 16
-# What tft.vocabulary writes when no token was seen: a lookup table cannot start from an empty file.
-EMPTY_VOCABULARY_TOKEN = b"49d0cd50-04bb-48c0-bc6f-5b575dce351a"
+# What tft.vocabulary writes when no token was seen (a lookup table cannot start from an empty
+# file), taken from tf.Transform so the two stay the same.
+EMPTY_VOCABULARY_TOKEN = tft_analyzers.get_empy_vocabulary_dummy_value(tf.string)[1]
 
 CountedToken = Tuple[int, bytes]
 
