@@ -132,6 +132,7 @@ def _pipeline_case(preset, case, data_dir, output_dir, pipeline_args, logs) -> C
 
 def _read_run(output_dir: str, result: Case) -> None:
     """Per-component times, what executed, and the eval accuracy of the latest run, from ML Metadata."""
+    from components.model import TRAINING_SUMMARY_FILE
     from pipeline import layout, metadata, nodes
     from pipeline.settings import PIPELINE_NAME
 
@@ -139,10 +140,11 @@ def _read_run(output_dir: str, result: Case) -> None:
     run_id = metadata.latest_run_id(store, PIPELINE_NAME)
     for component in metadata.component_runs(store, PIPELINE_NAME, run_id):
         result.components[component.node_id] = component.seconds
-        if component.state == "ran":
+        if component.state == nodes.RAN:
             result.executed.append(component.node_id)
-        if component.node_id == nodes.TRAINER and component.output_uri("model_run"):
-            summary = metadata.read_json(os.path.join(component.output_uri("model_run"), "training_summary.json"))
+        if component.node_id == nodes.TRAINER and component.output_uri(nodes.MODEL_RUN_OUTPUT):
+            summary = metadata.read_json(os.path.join(component.output_uri(nodes.MODEL_RUN_OUTPUT),
+                                                      TRAINING_SUMMARY_FILE))
             result.eval_accuracy = (summary or {}).get("eval_accuracy")
 
 

@@ -12,7 +12,8 @@ import sys  # noqa: E402
 import warnings  # noqa: E402
 from typing import List, Optional  # noqa: E402
 
-from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams, SettingError  # noqa: E402
+from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams  # noqa: E402
+from components.setting import SettingError  # noqa: E402
 from components.word2vec import Word2VecSettings  # noqa: E402
 from pipeline import settings as declared  # noqa: E402
 from pipeline.layout import OutputFolderError  # noqa: E402
@@ -302,10 +303,12 @@ def _read_reviews(args: argparse.Namespace) -> List[str]:
 
 
 def _command_predict(args: argparse.Namespace) -> int:
-    from pipeline import serving
+    from pipeline import layout
 
     reviews = _read_reviews(args)
-    model_dir = serving.resolve_model_dir(args.model, args.output_dir)
+    model_dir = layout.resolve_model_dir(args.model, args.output_dir)  # before TensorFlow loads (seconds)
+    from pipeline import serving
+
     probabilities = serving.predict(model_dir, reviews)
     print(f"# model: {model_dir}", file=sys.stderr)
     for review, probability in zip(reviews, probabilities):
@@ -320,9 +323,11 @@ def _command_evaluate(args: argparse.Namespace) -> int:
         declared.PipelineSettings(eval_percent=args.eval_percent)
     except SettingError as err:
         raise UsageError(f"invalid --eval-percent: {err}. Fix: pass --eval-percent a valid value.") from err
+    from pipeline import layout
+
+    model_dir = layout.resolve_model_dir(args.model, args.output_dir)  # before TensorFlow loads (seconds)
     from pipeline import data, serving
 
-    model_dir = serving.resolve_model_dir(args.model, args.output_dir)
     data_dir = data.check_dataset_dir(args.data_dir) if args.split != "test" else os.path.abspath(args.data_dir)
     result = serving.evaluate(model_dir, serving.split_reviews(data_dir, args.split, args.eval_percent))
     print(f"model:     {model_dir}\ndata:      {data_dir} (split {args.split})")
@@ -343,6 +348,7 @@ def _command_runs(args: argparse.Namespace) -> int:
 
 
 def _command_tensorboard(args: argparse.Namespace) -> int:
+    import signal
     import subprocess
 
     from pipeline import layout
@@ -356,10 +362,23 @@ def _command_tensorboard(args: argparse.Namespace) -> int:
                "--host", args.host, "--port", str(args.port)]
     print(f"TensorBoard on http://{args.host}:{args.port}/ (Scalars: training curves; Projector: embedding). "
           "Ctrl-C to stop.", flush=True)
+    server = subprocess.Popen(command)
+    stopped = []
+
+    def stop(*_):
+        stopped.append(True)
+        server.terminate()
+
+    # Ctrl-C reaches the server too (same process group); a SIGTERM sent to this process alone
+    # (kill, a supervisor, a notebook's stop button) must not leave the server running.
+    signal.signal(signal.SIGTERM, stop)
     try:
-        return subprocess.call(command)
+        code = server.wait()
     except KeyboardInterrupt:
-        return 0
+        stop()
+        code = server.wait()
+    # Stopped on request: a clean exit; otherwise the server's own code (e.g. its port taken).
+    return 0 if stopped else code
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple:

@@ -36,21 +36,21 @@ def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
     result = []
     for run_id, started_ms in metadata.run_ids(store, pipeline_name):
         components = {c.node_id: c for c in metadata.component_runs(store, pipeline_name, run_id)}
-        failed = [c.node_id for c in components.values() if c.state == "failed"]
-        interrupted = [c.node_id for c in components.values() if c.state in ("canceled", "running", "new")]
+        failed = [c.node_id for c in components.values() if c.state == nodes.FAILED]
+        interrupted = [c.node_id for c in components.values() if c.state in (nodes.CANCELED, nodes.RUNNING, nodes.NEW)]
         evaluator = components.get(nodes.EVALUATOR)
         if failed:
             status = f"failed at {failed[0]}"
         elif interrupted:
             status = f"interrupted at {interrupted[0]}"
-        elif evaluator and evaluator.outputs.get("blessing"):
-            status = "blessed, pushed" if metadata.is_blessed(evaluator.outputs["blessing"][0]) else "not blessed"
+        elif evaluator and evaluator.outputs.get(nodes.BLESSING_OUTPUT):
+            status = "blessed, pushed" if metadata.is_blessed(evaluator.outputs[nodes.BLESSING_OUTPUT][0]) else "not blessed"
         else:
             status = "incomplete"
         trainer = components.get(nodes.TRAINER)
         accuracy = None
-        if trainer and trainer.output_uri("model_run"):
-            accuracy = _training_accuracy(trainer.output_uri("model_run"))
+        if trainer and trainer.output_uri(nodes.MODEL_RUN_OUTPUT):
+            accuracy = _training_accuracy(trainer.output_uri(nodes.MODEL_RUN_OUTPUT))
         example_gen = components.get(nodes.EXAMPLE_GEN)
         seconds = sum(c.seconds for c in components.values())
         result.append(

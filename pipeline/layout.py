@@ -1,7 +1,7 @@
 """Where a local run keeps its results: the output folder's layout.
 
 Free of TensorFlow imports, so that quick commands (``runs``, ``tensorboard``,
-option errors) need not load it::
+option errors, ``predict`` without a model) need not load it::
 
     OUTPUT/
       tfx/                     pipeline root: every component's artifacts
@@ -88,3 +88,23 @@ def latest_serving_model(serving_model_dir: str) -> Optional[str]:
     versions = [v for v in os.listdir(serving_model_dir) if v.isdigit() and
                 os.path.exists(os.path.join(serving_model_dir, v, "saved_model.pb"))]
     return os.path.join(serving_model_dir, max(versions, key=int)) if versions else None
+
+
+def resolve_model_dir(model_dir: Optional[str], output_dir: str) -> str:
+    """``model_dir``, else the newest model pushed under ``output_dir/serving_model``.
+
+    Raises:
+      OutputFolderError: If no model was pushed there, or a local ``model_dir`` is not a folder
+        (a URI such as gs://... is checked when it is loaded).
+    """
+    if model_dir:
+        if "://" not in model_dir and not os.path.isdir(model_dir):
+            raise OutputFolderError(f"--model {model_dir} is not a folder. Fix: pass a serving_model/<version> folder.")
+        return model_dir if "://" in model_dir else os.path.abspath(model_dir)
+    serving = output_paths(os.path.abspath(output_dir))["serving_model"]
+    latest = latest_serving_model(serving)
+    if latest is None:
+        raise OutputFolderError(
+            f"No served model under {serving}. Fix: run `python pipeline.py run` first, or pass --model DIR."
+        )
+    return latest

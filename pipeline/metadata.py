@@ -12,17 +12,19 @@ from typing import Any, Dict, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline import nodes
+
 _PIPELINE_CONTEXT = "pipeline"
 _PIPELINE_RUN_CONTEXT = "pipeline_run"
 _NODE_CONTEXT = "node"
 
 EXECUTION_STATES = {
-    metadata_store_pb2.Execution.COMPLETE: "ran",
-    metadata_store_pb2.Execution.CACHED: "cached",
-    metadata_store_pb2.Execution.FAILED: "failed",
-    metadata_store_pb2.Execution.RUNNING: "running",
-    metadata_store_pb2.Execution.NEW: "new",
-    metadata_store_pb2.Execution.CANCELED: "canceled",
+    metadata_store_pb2.Execution.COMPLETE: nodes.RAN,
+    metadata_store_pb2.Execution.CACHED: nodes.CACHED,
+    metadata_store_pb2.Execution.FAILED: nodes.FAILED,
+    metadata_store_pb2.Execution.RUNNING: nodes.RUNNING,
+    metadata_store_pb2.Execution.NEW: nodes.NEW,
+    metadata_store_pb2.Execution.CANCELED: nodes.CANCELED,
 }
 
 

@@ -4,7 +4,8 @@ import contextlib
 import logging
 import os
 import threading
-from typing import Dict, Optional, Set
+import time
+from typing import Callable, Dict, Optional, Set
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -13,10 +14,13 @@ from components.example_gen.executor import INPUT_REPORT_FILE
 from components.model import features
 from components.model import TRAINING_SUMMARY_FILE
 from components.projector.component import ROWS_PROPERTY
+from components.projector.executor import PROJECTOR_KEY
 from pipeline import metadata, nodes
 
 # Progress lines of the command line go through this logger; `--quiet` silences it.
 LOGGER = logging.getLogger("imdb_embeddings")
+# A component still running is reported again this often (seconds).
+HEARTBEAT_S = 60.0
 
 
 def vocabulary_size(transform_graph_uri: str) -> Optional[int]:
@@ -36,18 +40,18 @@ def highlight(component: metadata.ComponentRun) -> str:
             if report:
                 problems = sum(report["issue_counts"].values())
                 return f"{report['reviews_kept']:,} reviews read, {problems:,} input problems"
-        if component.node_id == nodes.TRANSFORM and uri("transform_graph"):
-            size = vocabulary_size(uri("transform_graph"))
+        if component.node_id == nodes.TRANSFORM and uri(nodes.TRANSFORM_GRAPH_OUTPUT):
+            size = vocabulary_size(uri(nodes.TRANSFORM_GRAPH_OUTPUT))
             if size is not None:
                 return f"vocabulary of {size:,} tokens"
-        if component.node_id == nodes.TRAINER and uri("model_run"):
-            summary = metadata.read_json(os.path.join(uri("model_run"), TRAINING_SUMMARY_FILE))
+        if component.node_id == nodes.TRAINER and uri(nodes.MODEL_RUN_OUTPUT):
+            summary = metadata.read_json(os.path.join(uri(nodes.MODEL_RUN_OUTPUT), TRAINING_SUMMARY_FILE))
             if summary and summary.get("eval_accuracy") is not None:
                 return f"eval accuracy {summary['eval_accuracy']:.4f} ({summary['epochs_run']} epochs, {summary['device']})"
-        if component.node_id == nodes.EVALUATOR and component.outputs.get("blessing"):
-            return "model blessed" if metadata.is_blessed(component.outputs["blessing"][0]) else "model NOT blessed"
-        if component.node_id == nodes.PROJECTOR_EXPORTER and component.outputs.get("projector"):
-            return f"{component.outputs['projector'][0].custom_properties[ROWS_PROPERTY].int_value:,} embedding rows"
+        if component.node_id == nodes.EVALUATOR and component.outputs.get(nodes.BLESSING_OUTPUT):
+            return "model blessed" if metadata.is_blessed(component.outputs[nodes.BLESSING_OUTPUT][0]) else "model NOT blessed"
+        if component.node_id == nodes.PROJECTOR_EXPORTER and component.outputs.get(PROJECTOR_KEY):
+            return f"{component.outputs[PROJECTOR_KEY][0].custom_properties[ROWS_PROPERTY].int_value:,} embedding rows"
     except (OSError, ValueError, KeyError, tf.errors.OpError):
         pass
     return ""
@@ -57,18 +61,25 @@ class ProgressMonitor(threading.Thread):
     """Polls ML Metadata during a run and logs each component as it starts and ends.
 
     Reads ML Metadata rather than the runner's log records: libraries reset the
-    absl logger's level while components run, which silences those records.
+    absl logger's level while components run, which silences those records. A component
+    still running after ``heartbeat_s`` gets a line saying so, and another every ``heartbeat_s``,
+    so that a long Transform or Trainer does not look hung.
     """
 
-    def __init__(self, metadata_path: str, pipeline_name: str, interval_s: float = 0.5):
+    def __init__(self, metadata_path: str, pipeline_name: str, interval_s: float = 0.5,
+                 heartbeat_s: float = HEARTBEAT_S, clock: Callable[[], float] = time.monotonic):
         super().__init__(name="progress-monitor", daemon=True)
         self._metadata_path = metadata_path
         self._pipeline_name = pipeline_name
         self._interval_s = interval_s
+        self._heartbeat_s = heartbeat_s
+        self._clock = clock
         self._stop_event = threading.Event()
         self._earlier_run = self._current_run_id()
         self._reported_started: Set[str] = set()
         self._reported_finished: Set[str] = set()
+        self._started_at: Dict[str, float] = {}  # clock time of each running component's "started" line
+        self._last_line_at: Dict[str, float] = {}
 
     def _current_run_id(self) -> Optional[str]:
         if not os.path.exists(self._metadata_path):
@@ -91,13 +102,17 @@ class ProgressMonitor(threading.Thread):
             node_id = component.node_id
             if node_id in self._reported_finished:
                 continue
-            if component.state in ("ran", "cached", "failed", "canceled"):
+            if component.state in (*nodes.FINISHED_STATES, nodes.FAILED, nodes.CANCELED):
                 self._reported_finished.add(node_id)
-                figure = highlight(component) if component.state != "failed" else ""
+                figure = highlight(component) if component.state != nodes.FAILED else ""
                 LOGGER.info("%-30s %-7s %7.1f s  %s", node_id, component.state, component.seconds, figure)
             elif node_id not in self._reported_started:
                 self._reported_started.add(node_id)
+                self._started_at[node_id] = self._last_line_at[node_id] = self._clock()
                 LOGGER.info("%-30s started", node_id)
+            elif self._clock() - self._last_line_at[node_id] >= self._heartbeat_s:
+                self._last_line_at[node_id] = self._clock()
+                LOGGER.info("%-30s running %5.0f s", node_id, self._last_line_at[node_id] - self._started_at[node_id])
 
     def run(self) -> None:
         while not self._stop_event.wait(self._interval_s):

@@ -4,6 +4,7 @@ import os
 
 from components.example_gen import BY_MOVIE, BY_REVIEW, EVAL_SPLIT_REPORT_KEY
 from components.model.warm_start import WarmStart
+from pipeline import nodes
 from pipeline.results import RunReport
 
 
@@ -32,7 +33,8 @@ def format_run_report(result: RunReport) -> str:
     if result.word2vec:
         lines.extend(format_word2vec(result.word2vec))
     if result.evaluation:
-        lines.extend(format_evaluation(result.evaluation))
+        states = {component.node_id: component.state for component in result.components}
+        lines.extend(format_evaluation(result.evaluation, cached=states.get(nodes.EVALUATOR) == nodes.CACHED))
     lines.append(f"Projector files and training logs: {result.projector_dir}  "
                  f"(python pipeline.py tensorboard --output-dir {os.path.dirname(result.projector_dir)})")
     if result.serving_model_dir is None:
@@ -40,7 +42,8 @@ def format_run_report(result: RunReport) -> str:
     elif result.pushed_new_version:
         served = f"{result.serving_model_dir} (pushed by this run)"
     else:
-        served = f"{result.serving_model_dir} (unchanged: this run pushed nothing)"
+        served = (f"{result.serving_model_dir} (unchanged: this run pushed nothing; "
+                  f"version {os.path.basename(result.serving_model_dir)} is served)")
     lines.append(f"Serving model:   {served}")
     return "\n".join(lines)
 
@@ -65,10 +68,15 @@ def format_word2vec(summary: dict) -> list:
 _METRIC_ORDER = ("binary_accuracy", "auc", "precision", "recall", "loss", "example_count")
 
 
-def format_evaluation(summary) -> list:
-    """The Evaluator's metrics next to the baseline's, and the verdict."""
+def format_evaluation(summary, cached: bool = False) -> list:
+    """The Evaluator's metrics next to the baseline's, and the verdict.
+
+    ``cached``: the Evaluator's result was reused from an earlier run (same model, same baseline),
+    so the verdict is that run's, not a new one.
+    """
     names = [n for n in _METRIC_ORDER if n in summary.metrics] + sorted(set(summary.metrics) - set(_METRIC_ORDER))
-    lines = ["Evaluation (new model vs latest blessed model):"]
+    lines = ["Evaluation (cached: the earlier run that evaluated this same model against the same baseline):"
+             if cached else "Evaluation (new model vs latest blessed model):"]
     for name in names:
         value = summary.metrics[name]
         baseline = summary.baseline_metrics.get(name)
@@ -77,7 +85,8 @@ def format_evaluation(summary) -> list:
             shown += f"   baseline {baseline:,.0f}" if name == "example_count" else f"   baseline {baseline:.4f}"
         lines.append(f"  {name:<16} {shown}")
     if not summary.baseline_metrics:
-        lines.append("  (no model served yet: only the accuracy floor applies)")
+        lines.append("  (no model was served when it was evaluated: only the accuracy floor applied)" if cached
+                     else "  (no model served yet: only the accuracy floor applies)")
     for span in sorted(summary.span_accuracy):
         baseline = summary.span_baseline_accuracy.get(span)
         lines.append(f"  span {span:<11} accuracy {summary.span_accuracy[span]:.4f}"
@@ -85,7 +94,12 @@ def format_evaluation(summary) -> list:
     problem = summary.data_problem()
     if problem:
         lines.append(f"WARNING: {problem}")
-    if summary.blessed:
+    if cached:
+        lines.append(f"Verdict of that run: {'BLESSED' if summary.blessed else 'NOT BLESSED'} "
+                     "(this run evaluated nothing new)")
+        if not summary.blessed:
+            lines.extend(f"  {failure}" for failure in summary.failures)
+    elif summary.blessed:
         lines.append("Verdict: BLESSED, pushed to the serving folder")
     else:
         lines.append("Verdict: NOT BLESSED, the serving folder is unchanged")

@@ -16,12 +16,12 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.types import artifact_utils
 
 from components.example_gen.executor import INPUT_REPORT_FILE
-from components.word2vec import SUMMARY_FILE as WORD2VEC_SUMMARY_FILE, WORD_EMBEDDING_KEY
 from components.model import TRAINING_SUMMARY_FILE
+from components.projector.executor import PROJECTOR_KEY
 from components.projector.projector import NEIGHBOURS_FILE
+from components.validation.anomalies import STATISTICS_FILE
+from components.word2vec import SUMMARY_FILE as WORD2VEC_SUMMARY_FILE, WORD_EMBEDDING_KEY
 from pipeline import evaluation, layout, metadata, nodes, progress
-
-STATISTICS_FILE = "FeatureStats.pb"  # StatisticsGen's file in each Split-NAME folder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,13 +89,13 @@ def publish_projector(components: Dict[str, metadata.ComponentRun], projector_di
       RuntimeError: If the run produced no projector files.
     """
     exporter = components.get(nodes.PROJECTOR_EXPORTER)
-    if not exporter or not exporter.output_uri("projector"):
+    if not exporter or not exporter.output_uri(PROJECTOR_KEY):
         raise RuntimeError("The run produced no projector files; see the log above.")
     trainer = components.get(nodes.TRAINER)
     training_logs = {}
-    if trainer and trainer.output_uri("model_run"):
-        training_logs[layout.TRAINING_LOGS_FOLDER] = trainer.output_uri("model_run")
-    replace_dir(exporter.output_uri("projector"), projector_dir, training_logs)
+    if trainer and trainer.output_uri(nodes.MODEL_RUN_OUTPUT):
+        training_logs[layout.TRAINING_LOGS_FOLDER] = trainer.output_uri(nodes.MODEL_RUN_OUTPUT)
+    replace_dir(exporter.output_uri(PROJECTOR_KEY), projector_dir, training_logs)
 
 
 def collect(
@@ -115,13 +115,13 @@ def collect(
     training_summary = metadata.read_json(os.path.join(model_run, TRAINING_SUMMARY_FILE)) if model_run else None
     examples = output(nodes.EXAMPLE_GEN, "examples")
     input_report = metadata.read_json(os.path.join(examples, INPUT_REPORT_FILE)) if examples else None
-    statistics = by_node[nodes.STATISTICS_GEN].outputs.get("statistics") if nodes.STATISTICS_GEN in by_node else None
+    statistics = by_node[nodes.STATISTICS_GEN].outputs.get(nodes.STATISTICS_OUTPUT) if nodes.STATISTICS_GEN in by_node else None
     evaluator = by_node.get(nodes.EVALUATOR)
     evaluation_summary = None
-    if evaluator and evaluator.output_uri("evaluation") and evaluator.outputs.get("blessing"):
-        evaluation_summary = evaluation.read_evaluation(evaluator.output_uri("evaluation"),
-                                                        evaluator.outputs["blessing"][0])
-    transform_graph = output(nodes.TRANSFORM, "transform_graph")
+    if evaluator and evaluator.output_uri(nodes.EVALUATION_OUTPUT) and evaluator.outputs.get(nodes.BLESSING_OUTPUT):
+        evaluation_summary = evaluation.read_evaluation(evaluator.output_uri(nodes.EVALUATION_OUTPUT),
+                                                        evaluator.outputs[nodes.BLESSING_OUTPUT][0])
+    transform_graph = output(nodes.TRANSFORM, nodes.TRANSFORM_GRAPH_OUTPUT)
     word_embedding = output(nodes.WORD2VEC, WORD_EMBEDDING_KEY)
     return RunReport(
         run_id=run_id,

@@ -42,12 +42,12 @@ def last_judged_span(metadata_path: str, pipeline_name: str) -> Optional[int]:
     if run_id is None:
         return None
     components = {c.node_id: c for c in metadata.component_runs(store, pipeline_name, run_id)}
-    finished = ("ran", "cached")
     example_gen = components.get(nodes.EXAMPLE_GEN)
-    if not example_gen or not example_gen.outputs.get("examples") or any(
-            node not in components or components[node].state not in finished for node in (nodes.EVALUATOR, nodes.PUSHER)):
+    if not example_gen or not example_gen.outputs.get(nodes.EXAMPLES_OUTPUT) or any(
+            node not in components or components[node].state not in nodes.FINISHED_STATES
+            for node in (nodes.EVALUATOR, nodes.PUSHER)):
         return None
-    examples = example_gen.outputs["examples"][0]
+    examples = example_gen.outputs[nodes.EXAMPLES_OUTPUT][0]
     # TFX's ExampleGen driver records the span as a custom property of the Examples artifact.
     for values in (examples.custom_properties, examples.properties):
         if SPAN_PROPERTY in values:

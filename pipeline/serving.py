@@ -2,14 +2,13 @@
 
 import dataclasses
 import os
-from typing import Iterable, List, Optional, Sequence
+from typing import Iterable, List, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from components.example_gen import DEFAULT_EVAL_PERCENT, aclimdb
 from components.model import trainer
-from pipeline import layout
 from pipeline.data import DataError
 
 BATCH_SIZE = 256
@@ -98,16 +97,3 @@ def evaluate(model_dir: str, reviews: Iterable[aclimdb.Review]) -> Evaluation:
         recall=float(metrics.recall_score(labels, predicted, zero_division=0)),
         auc=float(metrics.roc_auc_score(labels, probability)) if len(set(labels)) == 2 else float("nan"),
     )
-
-
-def resolve_model_dir(model_dir: Optional[str], output_dir: str) -> str:
-    """``model_dir``, else the newest model pushed under ``output_dir/serving_model``."""
-    if model_dir:
-        return os.path.abspath(model_dir)
-    serving = layout.output_paths(os.path.abspath(output_dir))["serving_model"]
-    latest = layout.latest_serving_model(serving)
-    if latest is None:
-        raise DataError(
-            f"No served model under {serving}. Fix: run `python pipeline.py run` first, or pass --model DIR."
-        )
-    return latest

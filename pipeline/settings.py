@@ -13,7 +13,8 @@ import dataclasses
 from typing import Any, Optional, Sequence, Tuple, Type
 
 from components.example_gen import DEFAULT_EVAL_PERCENT, check_eval_percent
-from components.model.hparams import HParams, SettingError, setting
+from components.model.hparams import HParams
+from components.setting import SettingError, setting
 from components.projector import DEFAULT_PROBE_WORDS
 from components.word2vec import Word2VecSettings
 

@@ -46,7 +46,7 @@ def test_ptransform_reads_every_labelled_review(small_corpus):
         for name in os.listdir(os.path.join(root, "test", label))
     )
     with beam.Pipeline() as pipeline:
-        examples = pipeline | executor.AclImdbToExample(_exec_properties(root), executor.TEST_FOLDER_PATTERN)
+        examples = (pipeline | executor.ReadAclImdb(root, executor.TEST_FOLDER_PATTERN)).examples
 
         def check(actual):
             assert _ids(actual) == expected_ids
@@ -64,7 +64,7 @@ def test_ptransform_fails_clearly_without_reviews(tmp_path):
     (tmp_path / "train" / "pos").mkdir(parents=True)
     with pytest.raises(ValueError, match="No labelled review matches"):
         with beam.Pipeline() as pipeline:
-            _ = pipeline | executor.AclImdbToExample(_exec_properties(str(tmp_path)), executor.TRAIN_FOLDER_PATTERN)
+            _ = pipeline | executor.ReadAclImdb(str(tmp_path), executor.TRAIN_FOLDER_PATTERN)
 
 
 def _run_do(root, output_dir, include_test_split=True, include_unsup_split=False):

@@ -193,7 +193,7 @@ def test_tensorboard_command_serves_curves_and_projector(finished_run):
     try:
         assert _get_json(f"{base}/projector/runs", deadline_s=120) == ["."]
         (embedding,) = _get_json(f"{base}/projector/info?run=.")["embeddings"]
-        assert embedding["tensorName"] == projector.CHECKPOINT_TENSOR_NAME
+        assert embedding["tensorName"] == "classifier"
         with open(os.path.join(report.projector_dir, projector.METADATA_FILE), encoding="utf-8") as f:
             metadata_rows = f.read().split("\n")[:-1]  # a header, then a row per embedding row
         assert embedding["tensorShape"] == [len(metadata_rows) - 1, HPARAMS.embedding_dim]
@@ -203,8 +203,20 @@ def test_tensorboard_command_serves_curves_and_projector(finished_run):
         # The Scalars tab has the per-epoch training curves.
         scalar_runs = _get_json(f"{base}/scalars/tags")
         assert "epoch_loss" in scalar_runs["training/train"] and "epoch_accuracy" in scalar_runs["training/validation"]
+        # SIGTERM to the command alone, as a supervisor sends it: its TensorBoard server stops with it.
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        # TensorBoard's data server exits once TensorBoard closes its stdin: give it seconds.
+        deadline = time.monotonic() + 20
+        with pytest.raises(ProcessLookupError):  # no process is left in the command's group
+            while time.monotonic() < deadline:
+                os.killpg(server.pid, 0)
+                time.sleep(0.5)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         server.wait(timeout=30)
 
 
@@ -229,7 +241,14 @@ def test_second_run_reuses_everything_and_pushes_nothing(finished_run):
     assert _serving_tree(serving_dir) == before
     assert not second.pushed_new_version and second.serving_model_dir == first.serving_model_dir
     assert first.pushed_new_version
-    assert "(unchanged: this run pushed nothing)" in report.format_run_report(second)
+    summary = report.format_run_report(second)
+    # The verdict is the cached run's, not news; the served version is named.
+    assert "Evaluation (cached: the earlier run that evaluated this same model" in summary
+    assert "Verdict of that run: BLESSED (this run evaluated nothing new)" in summary
+    assert "pushed to the serving folder" not in summary and "no model served yet" not in summary
+    assert (f"(unchanged: this run pushed nothing; version {os.path.basename(first.serving_model_dir)} is served)"
+            in summary)
+    assert "Verdict: BLESSED, pushed to the serving folder" in report.format_run_report(first)
     assert second.evaluation.blessed and second.evaluation.baseline_metrics == {}
     assert second.neighbours == first.neighbours
 
@@ -242,7 +261,7 @@ def _serving_tree(serving_dir):
     )
 
 
-def test_a_model_trained_on_shuffled_labels_is_refused(finished_run, tmp_path):
+def test_a_model_trained_on_shuffled_labels_is_refused_and_listed(finished_run, tmp_path, capsys):
     settings, _ = finished_run
     serving_dir = layout.output_paths(settings.output_dir)["serving_model"]
     before = _serving_tree(serving_dir)
@@ -259,6 +278,18 @@ def test_a_model_trained_on_shuffled_labels_is_refused(finished_run, tmp_path):
     assert any("binary_accuracy" in failure for failure in report.evaluation.failures)
     assert _serving_tree(serving_dir) == before
     assert report.serving_model_dir == latest_before
+
+    # `runs` lists it last, refused, beside the first run of the folder (blessed).
+    capsys.readouterr()
+    assert cli.main(["runs", "--output-dir", settings.output_dir]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    store = metadata.open_store(layout.output_paths(settings.output_dir)["metadata"])
+    assert len(lines) == 1 + len(metadata.run_ids(store, PIPELINE_NAME))  # a header, then a line per run
+    assert lines[0].split() == ["started", "eval", "acc", "seconds", "status", "data"]
+    assert "blessed, pushed" in lines[1] and lines[1].endswith(settings.data_dir)
+    assert float(lines[1].split()[2]) > 0.8
+    assert "not blessed" in lines[-1] and lines[-1].endswith(root)
+    assert float(lines[-1].split()[2]) == pytest.approx(report.training_summary["eval_accuracy"], abs=5e-5)
 
 
 def test_validation_stops_a_broken_split_before_training(tmp_path):
@@ -297,17 +328,3 @@ def test_predict_and_evaluate_commands(finished_run, capsys):
     assert f"examples:  {2 * TEST_PER_LABEL}" in out
     accuracy = float(out.split("accuracy:")[1].split()[0])
     assert accuracy > 0.8
-
-
-def test_runs_command_lists_every_run(finished_run, capsys):
-    settings, _ = finished_run
-    assert cli.main(["runs", "--output-dir", settings.output_dir]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    store = metadata.open_store(layout.output_paths(settings.output_dir)["metadata"])
-    runs = metadata.run_ids(store, PIPELINE_NAME)
-    # A header, then one line per run (the earlier tests of this module add runs).
-    assert len(lines) == 1 + len(runs)
-    assert "blessed, pushed" in lines[1] and settings.data_dir in lines[1]
-    assert float(lines[1].split()[2]) > 0.8
-    shuffled = [line for line in lines if "shuffl" in line]
-    assert all("not blessed" in line for line in shuffled)

@@ -11,6 +11,7 @@ from tensorboard.plugins import projector as tb_projector
 from google.protobuf import text_format
 from tfx.types import standard_artifacts
 
+from components.model import warm_start
 from components.projector import executor, projector
 from components.projector.component import EmbeddingProjectorFiles, ProjectorExporter
 
@@ -44,17 +45,23 @@ def test_rows_stay_aligned_whatever_the_tokens(tmp_path):
     np.testing.assert_allclose(parsed, vectors, rtol=1e-6)
 
 
-def test_tensorboard_files_point_at_the_same_matrix(tmp_path):
+def test_projector_config_names_the_table_and_points_at_its_files(tmp_path):
     vectors = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
-    projector.write_projector_files(str(tmp_path), vectors, ["a", "b", "c", "d"])
+    projector.write_projector_files(str(tmp_path), vectors, ["a", "b", "c", "d"], {"kind": ["word"] * 4})
+    projector.write_projector_files(str(tmp_path / "other"), vectors, ["a", "b", "c", "d"], {"count": [4, 3, 2, 1]},
+                                   table_name="word2vec")
     config = text_format.Parse(
         (tmp_path / projector.PROJECTOR_CONFIG_FILE).read_text(), tb_projector.ProjectorConfig()
     )
     (embedding,) = config.embeddings
-    assert embedding.metadata_path == projector.METADATA_FILE
-    checkpoint = tf.train.latest_checkpoint(str(tmp_path))
-    assert checkpoint is not None
-    np.testing.assert_array_equal(tf.train.load_variable(checkpoint, embedding.tensor_name), vectors)
+    # The name the Projector's menu shows; relative paths, so the folder can move.
+    assert (embedding.tensor_name, embedding.tensor_path, embedding.metadata_path) == (
+        "classifier", "vectors.tsv", "metadata.tsv")
+    other = text_format.Parse(
+        (tmp_path / "other" / projector.PROJECTOR_CONFIG_FILE).read_text(), tb_projector.ProjectorConfig())
+    assert [e.tensor_name for e in other.embeddings] == ["word2vec"]
+    # No checkpoint: TensorBoard would list its tensors as further tables named by checkpoint keys.
+    assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
 def test_export_embedding_drops_padding_and_checks_row_count(tmp_path):
@@ -113,11 +120,13 @@ def _saved_model_with_embedding(path, rows=6, dim=3):
     return model.get_layer("embedding").get_weights()[0]
 
 
-def test_load_embedding_table_by_layer_name(tmp_path):
-    expected = _saved_model_with_embedding(str(tmp_path / "model"))
-    np.testing.assert_array_equal(projector.load_embedding_table(str(tmp_path / "model"), "embedding"), expected)
+def test_embedding_table_by_layer_name(tmp_path):
+    path = str(tmp_path / "model")
+    expected = _saved_model_with_embedding(path)
+    variables = warm_start.load_model_variables(path)
+    np.testing.assert_array_equal(projector.embedding_table(variables, "embedding", path), expected)
     with pytest.raises(ValueError, match="no embedding layer named 'words'"):
-        projector.load_embedding_table(str(tmp_path / "model"), "words")
+        projector.embedding_table(variables, "words", path)
 
 
 def test_executor_writes_artifact_and_properties(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Help, option errors and `runs` answer without loading TensorFlow or TFX (the benchmark times them)."""
+"""Help, option errors, `runs` and `predict`/`evaluate` without a model answer without loading TensorFlow or TFX (the benchmark times them)."""
 
 import os
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from pipeline import history, metadata
+from pipeline import history, metadata, nodes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -33,6 +33,16 @@ def test_option_errors_load_no_tensorflow(argv):
     assert result.stdout.split() == ["2", "-"], result.stdout + result.stderr
 
 
+def test_predict_without_a_served_model_loads_no_tensorflow(tmp_path):
+    for argv in (["predict", "--output-dir", str(tmp_path / "empty"), "a fine film"],
+                 ["predict", "--model", str(tmp_path / "missing"), "a fine film"],
+                 ["evaluate", "--output-dir", str(tmp_path / "empty"), "--data-dir", str(tmp_path)]):
+        result = subprocess.run([sys.executable, "-c", _CHECK, *argv], cwd=ROOT, capture_output=True, text=True,
+                                timeout=120)
+        assert result.stdout.split() == ["2", "-"], result.stdout + result.stderr
+        assert "Fix:" in result.stderr
+
+
 def test_runs_loads_no_tensorflow(tmp_path):
     (tmp_path / "out").mkdir()
     result = subprocess.run([sys.executable, "-c", _CHECK, "runs", "--output-dir", str(tmp_path / "out")],
@@ -46,3 +56,24 @@ def test_property_names_are_tfxs():
 
     assert metadata.BLESSED_PROPERTY == constants.ARTIFACT_PROPERTY_BLESSED_KEY
     assert history.INPUT_BASE_PROPERTY == standard_component_specs.INPUT_BASE_KEY
+
+
+def test_output_keys_are_tfxs():
+    from tfx.types import standard_component_specs as specs
+
+    assert (nodes.EXAMPLES_OUTPUT, nodes.STATISTICS_OUTPUT, nodes.TRANSFORM_GRAPH_OUTPUT, nodes.MODEL_OUTPUT,
+            nodes.MODEL_RUN_OUTPUT, nodes.EVALUATION_OUTPUT, nodes.BLESSING_OUTPUT) == (
+        specs.EXAMPLES_KEY, specs.STATISTICS_KEY, specs.TRANSFORM_GRAPH_KEY, specs.MODEL_KEY,
+        specs.MODEL_RUN_KEY, specs.EVALUATION_KEY, specs.BLESSING_KEY)
+    # And the components that give them declare them so.
+    assert specs.EVALUATION_KEY in specs.EvaluatorSpec.OUTPUTS and specs.BLESSING_KEY in specs.EvaluatorSpec.OUTPUTS
+    assert specs.MODEL_RUN_KEY in specs.TrainerSpec.OUTPUTS
+
+
+def test_every_execution_state_of_ml_metadata_has_a_name():
+    from ml_metadata.proto import metadata_store_pb2
+
+    states = metadata_store_pb2.Execution.State
+    assert set(metadata.EXECUTION_STATES) == set(states.values()) - {states.UNKNOWN}
+    assert metadata.EXECUTION_STATES[states.COMPLETE] == "ran" and metadata.EXECUTION_STATES[states.CACHED] == "cached"
+    assert len(set(metadata.EXECUTION_STATES.values())) == len(metadata.EXECUTION_STATES)

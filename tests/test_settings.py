@@ -5,7 +5,8 @@ import dataclasses
 
 import pytest
 
-from components.model.hparams import PRESETS, HParams, SettingError
+from components.model.hparams import PRESETS, HParams
+from components.setting import SettingError
 from components.word2vec import Word2VecSettings
 from pipeline import cli, settings
 

@@ -5,7 +5,7 @@ import tensorflow as tf
 import pytest
 
 from components.word2vec import Word2VecSettings, skipgram
-from components.model.hparams import SettingError
+from components.setting import SettingError
 
 
 def test_pairs_stay_inside_a_review_and_inside_the_window():

@@ -134,7 +134,6 @@ ISSUE_UNKNOWN_RATING = "unknown_rating"  # kept, name not ID_RATING.txt: rating 
 ISSUE_TRUNCATED = "truncated"  # kept, cut at aclimdb.MAX_REVIEW_BYTES
 ISSUE_EMPTY = "empty"  # skipped: no text
 ISSUE_UNREADABLE = "unreadable"  # skipped: broken or looping link, folder, no permission
-SKIPPED_ISSUES = (ISSUE_EMPTY, ISSUE_UNREADABLE)
 
 # Written into the Examples artifact beside the Split-* folders.
 INPUT_REPORT_FILE = "input_report.json"
@@ -200,30 +199,6 @@ def ReadAclImdb(  # pylint: disable=invalid-name
     )
 
 
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(tf.train.Example)
-def AclImdbToExample(  # pylint: disable=invalid-name
-    pipeline: beam.Pipeline, exec_properties: Dict[str, Any], split_pattern: str
-) -> beam.pvalue.PCollection:
-    """Reads the labelled reviews a split pattern matches into tf.Examples.
-
-    Args:
-      pipeline: The Beam pipeline.
-      exec_properties: ExampleGen's execution properties; ``input_base`` is the
-        dataset root (the folder holding ``train/``).
-      split_pattern: A glob relative to ``input_base``, e.g. ``train/*/*.txt``.
-
-    Returns:
-      A PCollection of tf.Examples with ``text``, ``label``, ``rating`` and ``id``.
-
-    Raises:
-      ValueError: If the pattern matches no review in a ``pos`` or ``neg`` folder.
-    """
-    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    return (pipeline | "Read" >> ReadAclImdb(input_base, split_pattern)).examples
-
-
 def summarize_issues(issues: List[tuple], reviews_kept: int) -> Dict[str, Any]:
     """The input report: how many reviews were kept, and each kind of issue with example paths."""
     counts: Dict[str, int] = {}
@@ -260,7 +235,8 @@ class Executor(BaseExampleGenExecutor):
     _input_report_path = None
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        return AclImdbToExample
+        # Abstract in the base class, which calls it only from the GenerateExamplesByBeam overridden below.
+        raise NotImplementedError("GenerateExamplesByBeam reads the aclImdb folder with ReadAclImdb")
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         exec_properties = dict(exec_properties)

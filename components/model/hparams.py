@@ -1,7 +1,9 @@
 """Hyperparameters of preprocessing and training, and their named presets."""
 
 import dataclasses
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional
+
+from components.setting import SettingError, check_integers, setting
 
 # Settings that change the Transform output. Only these reach the Transform
 # component, so changing e.g. the epochs re-runs the Trainer but not Transform.
@@ -16,28 +18,6 @@ STANDARDIZATIONS = (STANDARDIZATION_TUTORIAL, STANDARDIZATION_SPLIT_PUNCTUATION)
 # Where the embedding table starts: Keras' random initialisation, or the Word2Vec step's table.
 EMBEDDING_INIT_RANDOM, EMBEDDING_INIT_WORD2VEC = "random", "word2vec"
 EMBEDDING_INITS = (EMBEDDING_INIT_RANDOM, EMBEDDING_INIT_WORD2VEC)
-
-
-class SettingError(ValueError):
-    """An invalid setting; ``field`` names it."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
-def check_integers(settings: Any, names: Sequence[str], minimum: int) -> None:
-    """Raises a SettingError naming the first of ``names`` that is not an integer of at least ``minimum`` (0 or 1)."""
-    kind = "positive" if minimum == 1 else "non-negative"
-    for name in names:
-        value = getattr(settings, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise SettingError(name, f"{name} must be a {kind} integer, got {value!r}")
-
-
-def setting(default: Any, help_text: str) -> Any:
-    """A field with its help text, which the command line shows for its option."""
-    return dataclasses.field(default=default, metadata={"help": help_text})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -94,8 +94,13 @@ def save_embedding_model(export_dir: str, table: np.ndarray, tokens: Sequence[st
     save_row_tokens(export_dir, tokens)
 
 
-def _previous_weights(model_dir: str) -> Dict[str, np.ndarray]:
-    loaded = tf.saved_model.load(model_dir)
+def load_model_variables(saved_model_dir: str) -> Dict[str, np.ndarray]:
+    """The Keras model's variables in a SavedModel, by name (``embedding/embeddings:0``, ...).
+
+    The SavedModel's root is expected to track the Keras model as ``model``, as the Trainer's
+    serving module and ``save_embedding_model`` do; its root variables are read otherwise.
+    """
+    loaded = tf.saved_model.load(saved_model_dir)
     owner = getattr(loaded, "model", loaded)
     return {variable.name: variable.numpy() for variable in getattr(owner, "variables", [])}
 
@@ -120,7 +125,7 @@ def carry_over(model, tokens: Sequence[str], previous_dir: Optional[str], ngram_
     if not tf.io.gfile.exists(os.path.join(previous_dir, ROW_TOKENS_FILE)):
         return WarmStart(None, reason=f"the base model records no row tokens ({ROW_TOKENS_FILE})")
     previous_tokens, previous_buckets = load_row_tokens(previous_dir)
-    previous = _previous_weights(previous_dir)
+    previous = load_model_variables(previous_dir)
     embedding_name = f"{features.EMBEDDING_LAYER_NAME}/embeddings:0"
     if embedding_name not in previous:
         return WarmStart(None, reason=f"the base model has no {embedding_name}")

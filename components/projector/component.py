@@ -30,8 +30,8 @@ class EmbeddingProjectorFiles(types.Artifact):
         nearest_neighbours.json  ten nearest neighbours (cosine) of each probe word
         embedding_pca.png        2-D PCA map of the embedding, probe words labelled
         training_curves.png      loss and accuracy per epoch (when ``model_run`` is given)
-        embedding.ckpt-1.*       TF checkpoint of the same matrix, and its `checkpoint` index
-        projector_config.pbtxt   TensorBoard projector config linking both
+        projector_config.pbtxt   TensorBoard projector config: the table "classifier" (and
+                                 "word2vec" with a Word2Vec table, in ``word2vec/``)
 
     The padding row is left out. Custom properties: ``vocabulary_size`` (rows
     written) and ``embedding_dim``.
@@ -78,7 +78,6 @@ class ProjectorExporter(base_component.BaseComponent):
         embedding_layer: str = features.EMBEDDING_LAYER_NAME,
         probe_words: Sequence[str] = projector_lib.DEFAULT_PROBE_WORDS,
         model_run: Optional[types.BaseChannel] = None,
-        projector: Optional[types.BaseChannel] = None,
         word_embedding: Optional[types.BaseChannel] = None,
         transformed_examples: Optional[types.BaseChannel] = None,
     ):
@@ -91,7 +90,6 @@ class ProjectorExporter(base_component.BaseComponent):
           embedding_layer: Name of the Keras Embedding layer to export.
           probe_words: Words whose ten nearest neighbours are written beside the TSVs.
           model_run: The Trainer's ``model_run`` output, to plot the training curves.
-          projector: Optional output channel; one is created if omitted.
           word_embedding: The Word2Vec component's output, shown as a second embedding.
           transformed_examples: Transform's output, to count each token in the train split.
         """
@@ -104,6 +102,6 @@ class ProjectorExporter(base_component.BaseComponent):
             model_run=model_run,
             word_embedding=word_embedding,
             transformed_examples=transformed_examples,
-            projector=projector or types.Channel(type=EmbeddingProjectorFiles),
+            projector=types.Channel(type=EmbeddingProjectorFiles),
         )
         super().__init__(spec=spec)

@@ -12,7 +12,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components.model import features, trainer
+from components.model import features, trainer, warm_start
 from components.projector import plots, projector
 
 # Custom properties of the output artifact (not declared PROPERTIES: KFP v2 gives a custom
@@ -31,7 +31,6 @@ PROBE_WORDS_KEY = "probe_words"
 WORD_EMBEDDING_KEY = "word_embedding"  # optional: Word2Vec's table, shown beside the classifier's
 TRANSFORMED_EXAMPLES_KEY = "transformed_examples"  # optional: to count each token in the train split
 COUNTED_SPLIT = "train"
-WORD2VEC_FOLDER = "word2vec"
 
 
 def _row_counts(examples: types.Artifact, transform_output: tft.TFTransformOutput, rows: int):
@@ -64,7 +63,7 @@ class Executor(base_executor.BaseExecutor):
 
         saved_model_dir = path_utils.serving_model_path(model_uri)
         # One load of the SavedModel for the table and the head behind the polarity.
-        variables = projector.load_model_variables(saved_model_dir)
+        variables = warm_start.load_model_variables(saved_model_dir)
         table = projector.embedding_table(variables, exec_properties[EMBEDDING_LAYER_KEY], saved_model_dir)
         vocabulary = [
             token.decode("utf-8", errors="replace")
@@ -97,7 +96,7 @@ class Executor(base_executor.BaseExecutor):
             row_counts=row_counts,
         )
         if input_dict.get(WORD_EMBEDDING_KEY):
-            projector.add_tsv_embedding(output.uri, WORD2VEC_FOLDER,
+            projector.add_tsv_embedding(output.uri, projector.WORD2VEC_TABLE_NAME,
                                         artifact_utils.get_single_uri(input_dict[WORD_EMBEDDING_KEY]),
                                         files=(plots.EMBEDDING_MAP_FILE, projector.NEIGHBOURS_FILE))
         output.set_int_custom_property(ROWS_PROPERTY, written.rows)

@@ -6,9 +6,7 @@ to projector.tensorflow.org as the two TSVs)::
     vectors.tsv              one row per token: embedding_dim tab-separated floats
     metadata.tsv             one row per token (row i labels row i of vectors.tsv): the token, then,
                              with columns, a header row and the columns (kind, train count, polarity)
-    embedding.ckpt-1.*       TF checkpoint holding the same matrix, for TensorBoard
-    checkpoint               checkpoint index naming embedding.ckpt-1
-    projector_config.pbtxt   links the checkpoint tensor to metadata.tsv
+    projector_config.pbtxt   names the table (e.g. "classifier") and links vectors.tsv to metadata.tsv
     nearest_neighbours.json  {probe word: [[neighbour, cosine similarity], ...]}
     embedding_pca.png        2-D PCA map of the embedding, probe words labelled
     training_curves.png      loss and accuracy per epoch, train against eval (given a history)
@@ -32,7 +30,6 @@ from components.projector import DEFAULT_PROBE_WORDS, plots
 
 VECTORS_FILE = "vectors.tsv"
 METADATA_FILE = "metadata.tsv"
-CHECKPOINT_PREFIX = "embedding.ckpt"
 PROJECTOR_CONFIG_FILE = "projector_config.pbtxt"
 NEIGHBOURS_FILE = "nearest_neighbours.json"
 # Metadata columns: the first is the token; the header names the others.
@@ -44,8 +41,9 @@ KIND_WORD, KIND_BIGRAM, KIND_TRIGRAM, KIND_OOV = "word", "bigram", "trigram", "o
 _KIND_BY_SPACES = {0: KIND_WORD, 1: KIND_BIGRAM, 2: KIND_TRIGRAM}
 # Layers of the classifier's head (components/model/model.py).
 HIDDEN_LAYER, LOGIT_LAYER = "hidden", "logit"
-# tf.train.Checkpoint stores the variable under this key.
-CHECKPOINT_TENSOR_NAME = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+# The tables' names in the Projector's menu (its config's tensor_name).
+CLASSIFIER_TABLE_NAME = "classifier"
+WORD2VEC_TABLE_NAME = "word2vec"
 
 # Characters that would end or split a TSV row, by the rules of TensorBoard's parser
 # (tab, newline) and of Python's str.splitlines, which tools reading the file may use.
@@ -69,19 +67,8 @@ def escape_label(label: str) -> str:
     return "".join(out)
 
 
-def load_model_variables(saved_model_dir: str) -> Dict[str, np.ndarray]:
-    """The Keras model's variables in a SavedModel, by name (``embedding/embeddings:0``, ...).
-
-    The SavedModel's root is expected to track the Keras model as ``model``, as
-    the Trainer's serving module does; its root variables are read otherwise.
-    """
-    loaded = tf.saved_model.load(saved_model_dir)
-    owner = getattr(loaded, "model", loaded)
-    return {variable.name: variable.numpy() for variable in getattr(owner, "variables", [])}
-
-
 def embedding_table(variables: Dict[str, np.ndarray], layer_name: str, source: str) -> np.ndarray:
-    """The weights of the named Keras Embedding layer among ``load_model_variables``' result.
+    """The weights of the named Keras Embedding layer among ``warm_start.load_model_variables``' result.
 
     Raises:
       ValueError: If no variable ``<layer_name>/embeddings`` exists; ``source`` names where it was looked for.
@@ -95,15 +82,6 @@ def embedding_table(variables: Dict[str, np.ndarray], layer_name: str, source: s
     return variables[wanted]
 
 
-def load_embedding_table(saved_model_dir: str, layer_name: str) -> np.ndarray:
-    """Reads the weights of the named Keras Embedding layer from a SavedModel.
-
-    Raises:
-      ValueError: If no variable ``<layer_name>/embeddings`` exists.
-    """
-    return embedding_table(load_model_variables(saved_model_dir), layer_name, saved_model_dir)
-
-
 @dataclasses.dataclass(frozen=True)
 class ProjectorFiles:
     """What ``write_projector_files`` wrote: the folder, row count and width."""
@@ -115,8 +93,13 @@ class ProjectorFiles:
 
 def write_projector_files(
     directory: str, vectors: np.ndarray, labels: Sequence[str], columns: Optional[Dict[str, Sequence]] = None,
+    table_name: str = CLASSIFIER_TABLE_NAME,
 ) -> ProjectorFiles:
-    """Writes the TSVs, the checkpoint and the projector config for aligned rows.
+    """Writes the TSVs and the projector config for aligned rows.
+
+    The config points the Projector at ``vectors.tsv`` (its ``tensor_path``) under ``table_name``.
+    No checkpoint is written: TensorBoard would list each 2-D tensor of one as a further table,
+    named by its checkpoint key.
 
     Args:
       directory: Output folder; created if missing.
@@ -125,6 +108,7 @@ def write_projector_files(
       columns: Further metadata columns, ``{name: one value per row}``, for colouring and
         searching in the Projector; ``metadata.tsv`` then starts with a header row
         (``token`` and the names), as the Projector requires of more than one column.
+      table_name: The table's name in the Projector's menu.
 
     Raises:
       ValueError: If rows, labels and columns do not pair up.
@@ -146,12 +130,11 @@ def write_projector_files(
         for row, label in enumerate(labels):
             f.write("\t".join([escape_label(label), *(_cell(values[row]) for values in columns.values())]) + "\n")
 
-    checkpoint = tf.train.Checkpoint(embedding=tf.Variable(vectors, name="embedding"))
-    checkpoint.save(os.path.join(directory, CHECKPOINT_PREFIX))
     config = tb_projector.ProjectorConfig()
     embedding = config.embeddings.add()
-    embedding.tensor_name = CHECKPOINT_TENSOR_NAME
+    embedding.tensor_name = table_name
     # Relative, so the folder can be copied or moved as a whole.
+    embedding.tensor_path = VECTORS_FILE
     embedding.metadata_path = METADATA_FILE
     tb_projector.visualize_embeddings(directory, config)
     return ProjectorFiles(directory=directory, rows=vectors.shape[0], dimension=vectors.shape[1])
@@ -183,7 +166,7 @@ def token_kinds(labels: Sequence[str], oov_rows: int) -> List[str]:
 
 
 def classifier_head(variables: Dict[str, np.ndarray]) -> List[Tuple[np.ndarray, np.ndarray, bool]]:
-    """The Dense layers after the average, ``(kernel, bias, relu)`` each, among ``load_model_variables``'
+    """The Dense layers after the average, ``(kernel, bias, relu)`` each, among ``warm_start.load_model_variables``'
     result: the tutorial's ``hidden`` (when the model has one), then ``logit``; empty without ``logit``."""
     head = []
     for layer, relu in ((HIDDEN_LAYER, True), (LOGIT_LAYER, False)):

@@ -8,7 +8,8 @@ import dataclasses
 import os
 from typing import Optional
 
-from components.model.hparams import EMBEDDING_INIT_WORD2VEC, HParams, SettingError, check_integers, setting
+from components.model.hparams import EMBEDDING_INIT_WORD2VEC, HParams
+from components.setting import SettingError, check_integers, setting
 
 # Key names shared by the component spec, the executor and the tests.
 EXAMPLES_KEY = "examples"

@@ -20,8 +20,8 @@ class WordEmbedding(types.Artifact):
 
     Layout of the artifact's folder::
 
-        vectors.tsv, metadata.tsv, embedding.ckpt-1.*, projector_config.pbtxt
-                                 the table for the Projector, one word per row
+        vectors.tsv, metadata.tsv, projector_config.pbtxt
+                                 the table for the Projector ("word2vec"), one word per row
                                  (``metadata.tsv``: header, then word and count)
         transform_fn/            tf.Transform's analysis: assets/words, "count word" lines
         word2vec_summary.json    settings, pairs and loss per epoch, seconds, device,

@@ -96,7 +96,8 @@ class Executor(BaseBeamExecutor):
             log=lambda line: _PROGRESS.info("Word2Vec: %s", line))
 
         written = projector_lib.write_projector_files(
-            output.uri, result.table, words, {COUNT_COLUMN: [int(c) for c in counts]})
+            output.uri, result.table, words, {COUNT_COLUMN: [int(c) for c in counts]},
+            table_name=projector_lib.WORD2VEC_TABLE_NAME)
         probe_words = json.loads(exec_properties[PROBE_WORDS_KEY])
         neighbours = projector_lib.nearest_neighbours(result.table, words, probe_words)
         with tf.io.gfile.GFile(os.path.join(output.uri, projector_lib.NEIGHBOURS_FILE), "w") as f:
