@@ -27,7 +27,7 @@ from typing import Dict, List, Optional
 import psutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Issue 9's levers, each measured against the default path (cold, fresh output folder).
+# Levers, each measured against the default path (cold, fresh output folder).
 # A lever on by default is shown off ("slow path"); one off by default is shown on.
 TWO_BEAM_PROCESSES = ("--beam-arg=--direct_running_mode=multi_processing", "--beam-arg=--direct_num_workers=2")
 LEVER_CASES = {
