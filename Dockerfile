@@ -30,6 +30,6 @@ COPY --from=beam /opt/apache/beam /opt/apache/beam
 
 COPY . .
 RUN tools/install python project \
- && python -c "import components.example_gen.executor, pipeline.kfp_container, imdb_embeddings"
+ && python -c "import components.example_gen.executor, pipeline.runners.kfp_container, imdb_embeddings"
 
 ENTRYPOINT ["/opt/apache/beam/boot"]

@@ -15,6 +15,6 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "components", "components.*"]),
     # The module named by the projector artifact's type name (see imdb_embeddings.py).
     py_modules=["imdb_embeddings"],
-    package_data={"pipeline": ["schema/*.pbtxt"]},
+    package_data={"pipeline.definition": ["schema/*.pbtxt"]},
     install_requires=["tfx[kfp]==1.16.0", "dill", "matplotlib"],
 )

@@ -133,8 +133,10 @@ def _pipeline_case(preset, case, data_dir, output_dir, pipeline_args, logs) -> C
 def _read_run(output_dir: str, result: Case) -> None:
     """Per-component times, what executed, and the eval accuracy of the latest run, from ML Metadata."""
     from components.model import TRAINING_SUMMARY_FILE
-    from pipeline import layout, metadata, nodes
-    from pipeline.settings import PIPELINE_NAME
+    from pipeline import layout
+    from pipeline.definition import nodes
+    from pipeline.definition.settings import PIPELINE_NAME
+    from pipeline.records import metadata
 
     store = metadata.open_store(layout.output_paths(output_dir)["metadata"])
     run_id = metadata.latest_run_id(store, PIPELINE_NAME)

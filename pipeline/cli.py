@@ -15,7 +15,7 @@ from typing import List, Optional  # noqa: E402
 from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams  # noqa: E402
 from components.setting import SettingError  # noqa: E402
 from components.word2vec import Word2VecSettings  # noqa: E402
-from pipeline import settings as declared  # noqa: E402
+from pipeline.definition import settings as declared  # noqa: E402
 from pipeline.layout import OutputFolderError  # noqa: E402
 
 
@@ -206,35 +206,29 @@ def _command_compile(args: argparse.Namespace) -> int:
     if args.gpu < 0:
         raise UsageError(f"invalid --gpu: must be 0 or more, got {args.gpu}. Fix: pass --gpu a valid value.")
     # Imported after the option checks, so that a bad option answers without loading TFX.
-    from pipeline import data, kubeflow_runner
+    from pipeline import data
+    from pipeline.runners import kubeflow_runner
 
     # The data's shape, from the options or, for those not given, from a look under --data-root.
-    shape = {"spans": args.spans, "test_split": args.test_split,
-             "unsup_split": args.unsup_split if word2vec.word2vec else False}
-    looks = {"spans": lambda: bool(data.list_spans(args.data_root)),
-             "test_split": lambda: data.has_test_split(args.data_root),
-             "unsup_split": lambda: data.has_unsup_split(args.data_root)}
-    for name in [name for name, value in shape.items() if value is None]:
-        try:
-            shape[name] = looks[name]()
-        except Exception as err:  # pylint: disable=broad-except
-            missing = " ".join(f"--[no-]{n.replace('_', '-')}" for n, v in shape.items() if v is None)
-            raise UsageError(f"could not look under --data-root {args.data_root} ({err}). Fix: give the data's "
-                             f"shape instead: {missing}.") from err
-    spans, include_test_split, unsup = shape["spans"], shape["test_split"], shape["unsup_split"]
+    try:
+        shape = data.describe_data_root(args.data_root, spans=args.spans, test_split=args.test_split,
+                                        unsup_split=args.unsup_split if word2vec.word2vec else False)
+    except data.DataRootUnreadable as err:
+        missing = " ".join(f"--[no-]{name.replace('_', '-')}" for name in err.unknown)
+        raise UsageError(f"could not look under --data-root {args.data_root} ({err.__cause__}). Fix: give the "
+                         f"data's shape instead: {missing}.") from err
     root = args.pipeline_root.rstrip("/")
     try:
         output = kubeflow_runner.compile_pipeline(hparams, settings, kubeflow_runner.KubeflowSettings(
             target=args.target, image=args.image, pipeline_root=root, data_root=args.data_root,
             serving_model_dir=args.serving_model_dir or f"{root}/serving_model",
-            include_test_split=include_test_split, beam_pipeline_args=beam_args, gpus=args.gpu,
-            gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache, spans=spans,
-            word2vec=word2vec, unsup=unsup,
+            data_shape=shape, beam_pipeline_args=beam_args, gpus=args.gpu,
+            gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache, word2vec=word2vec,
         ), args.output)
     except kubeflow_runner.CompileError as err:
         raise UsageError(str(err)) from err
-    print(f"Wrote {output} ({args.target}; {f'window of {settings.window} spans, warm start; ' if spans else ''}"
-          f"evaluates on {'test' if include_test_split else 'eval'}). "
+    print(f"Wrote {output} ({args.target}; {f'window of {settings.window} spans, warm start; ' if shape.spans else ''}"
+          f"evaluates on {'test' if shape.test_split else 'eval'}). "
           f"Parameters: {kubeflow_runner.DATA_ROOT_PARAMETER} (default {args.data_root}), "
           f"{kubeflow_runner.HPARAMS_PARAMETER} (the Trainer's settings as JSON).")
     return 0
@@ -243,7 +237,7 @@ def _command_compile(args: argparse.Namespace) -> int:
 def _command_submit(args: argparse.Namespace) -> int:
     import time
 
-    from pipeline import kubeflow_client
+    from pipeline.runners import kubeflow_client
 
     _check_package(args.package)
     name = args.run_name or f"{declared.PIPELINE_NAME} {time.strftime('%Y-%m-%d %H:%M:%S')}"
@@ -256,7 +250,7 @@ def _command_submit(args: argparse.Namespace) -> int:
 
 
 def _command_schedule(args: argparse.Namespace) -> int:
-    from pipeline import kubeflow_client
+    from pipeline.runners import kubeflow_client
 
     _check_package(args.package)
     try:
@@ -337,7 +331,8 @@ def _command_evaluate(args: argparse.Namespace) -> int:
 
 
 def _command_runs(args: argparse.Namespace) -> int:
-    from pipeline import history, layout
+    from pipeline import layout
+    from pipeline.records import history
 
     output_dir = os.path.abspath(args.output_dir)
     metadata_path = layout.output_paths(output_dir)["metadata"]
@@ -435,7 +430,8 @@ def _command_run(args: argparse.Namespace) -> int:
     output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.resolve_data_dir(args.data_dir, args.cache_dir)
     # Imported after the checks of options and folders, so that those answer without loading TFX.
-    from pipeline import local_runner, report
+    from pipeline.records import report
+    from pipeline.runners import local_runner
 
     progress = logging.getLogger("imdb_embeddings")
     progress.info("Data: %s", data_dir)
@@ -467,7 +463,7 @@ def _command_retrain(args: argparse.Namespace) -> int:
     output_dir = layout.check_output_dir(args.output_dir)
     data_dir = data.check_dataset_dir(args.data_dir)
     # TFX-free: an iteration with no new span answers from ML Metadata alone.
-    from pipeline import retrain_runner
+    from pipeline.runners import retrain_runner
 
     result = retrain_runner.retrain(declared.RunSettings(
         data_dir=data_dir, output_dir=output_dir, hparams=hparams, settings=settings,
@@ -475,7 +471,7 @@ def _command_retrain(args: argparse.Namespace) -> int:
     if isinstance(result, retrain_runner.NoNewSpan):
         print(result.describe(), flush=True)
     else:
-        from pipeline import report
+        from pipeline.records import report
         print(report.format_run_report(result), flush=True)
     return 0
 

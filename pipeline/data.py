@@ -13,9 +13,10 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 from components.example_gen import SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE
+from pipeline.definition.data_shape import DataShape
 
 ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 ACLIMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
@@ -115,6 +116,35 @@ def has_unsup_split(data_root: str) -> bool:
     spans = list_spans(data_root)
     roots = [f"{data_root.rstrip('/')}/{aclimdb.SPAN_FOLDER_PREFIX}{span}" for span in spans] or [data_root.rstrip("/")]
     return any(tf.io.gfile.glob(f"{root}/train/{aclimdb.UNLABELLED_FOLDER}/*.txt") for root in roots)
+
+
+def describe_data_root(data_root: str, spans: Optional[bool] = None, test_split: Optional[bool] = None,
+                       unsup_split: Optional[bool] = None) -> DataShape:
+    """The data root's shape: each part given, or (None) looked up under ``data_root`` (a path or URI).
+
+    Every runner and ``compile`` ask here, so that they agree on what a data root holds.
+
+    Raises:
+      DataRootUnreadable: If a part has to be looked up and the root cannot be read; it names those parts.
+    """
+    given = {"spans": spans, "test_split": test_split, "unsup_split": unsup_split}
+    looks = {"spans": lambda: bool(list_spans(data_root)), "test_split": lambda: has_test_split(data_root),
+             "unsup_split": lambda: has_unsup_split(data_root)}
+    unknown = [name for name, value in given.items() if value is None]
+    try:
+        return DataShape(**{name: looks[name]() if value is None else value for name, value in given.items()})
+    except DataError:
+        raise
+    except Exception as err:  # pylint: disable=broad-except
+        raise DataRootUnreadable(f"could not look under {data_root} ({err})", unknown) from err
+
+
+class DataRootUnreadable(DataError):
+    """A data root could not be read to learn its shape; ``unknown`` names the parts not given."""
+
+    def __init__(self, message: str, unknown: List[str]):
+        super().__init__(message)
+        self.unknown = unknown
 
 
 def has_test_split(data_root: str) -> bool:

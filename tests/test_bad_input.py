@@ -9,7 +9,8 @@ import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 
 from components.example_gen import aclimdb, executor
-from pipeline import data, report
+from pipeline import data
+from pipeline.records import report
 from tests import corpus
 from tests.test_example_gen_executor import _exec_properties
 

@@ -121,3 +121,32 @@ def test_spans_of_a_local_folder_are_listed_as_tensorflows_file_systems_list_the
     # The same answer as the ExampleGen's listing through tf.io.gfile, which a gs:// root takes.
     assert aclimdb.list_spans(str(tmp_path)) == [1, 2, 10]
     assert data.list_spans(str(tmp_path / "missing")) == []
+
+
+def test_describe_data_root_looks_only_for_what_it_is_not_told(tmp_path):
+    from pipeline.definition.data_shape import DataShape
+
+    plain = tmp_path / "plain"
+    corpus.write_corpus(str(plain), train_per_label=2, test_per_label=1, extras=False)
+    assert data.describe_data_root(str(plain)) == DataShape(spans=False, test_split=True, unsup_split=False)
+    (plain / "train" / "unsup").mkdir()
+    (plain / "train" / "unsup" / "0_0.txt").write_text("an unlabelled review")
+    assert data.describe_data_root(str(plain)).unsup_split
+    # Over spans: the newest span's test/ decides; any span's unsup/ counts.
+    spans = tmp_path / "spans"
+    corpus.write_corpus(str(spans / "span-1"), train_per_label=2, test_per_label=1, extras=False)
+    corpus.write_corpus(str(spans / "span-2"), train_per_label=2, test_per_label=None, extras=False)
+    assert data.describe_data_root(str(spans)) == DataShape(spans=True, test_split=False, unsup_split=False)
+    # Told everything, it reads nothing: a root it cannot read is no error then.
+    told = data.describe_data_root("gs://no-such-bucket/aclImdb", spans=True, test_split=False, unsup_split=True)
+    assert told == DataShape(spans=True, test_split=False, unsup_split=True)
+
+
+def test_describe_data_root_names_what_it_could_not_learn(monkeypatch):
+    def forbidden(_):
+        raise PermissionError("403 Forbidden")
+
+    monkeypatch.setattr(data, "has_test_split", forbidden)
+    with pytest.raises(data.DataRootUnreadable, match=r"could not look under gs://b/aclImdb \(403 Forbidden\)") as err:
+        data.describe_data_root("gs://b/aclImdb", spans=False, unsup_split=False)
+    assert err.value.unknown == ["test_split"] and isinstance(err.value, data.DataError)

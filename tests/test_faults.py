@@ -8,8 +8,9 @@ import threading
 
 import pytest
 
-from pipeline import cli, layout, metadata
-from pipeline.settings import PIPELINE_NAME
+from pipeline import cli, layout
+from pipeline.definition.settings import PIPELINE_NAME
+from pipeline.records import metadata
 from tests import corpus
 
 pytestmark = pytest.mark.e2e

@@ -17,8 +17,11 @@ from tfx.utils import import_utils
 from components.example_gen import executor as example_gen_executor
 from components.model.hparams import PRESETS, HParams
 from components.word2vec import Word2VecSettings
-from pipeline import cli, data, factory, kfp_container, kubeflow_runner, nodes
-from pipeline.settings import PipelineSettings
+from pipeline import cli, data
+from pipeline.definition import factory, nodes
+from pipeline.definition.data_shape import DataShape
+from pipeline.definition.settings import PipelineSettings
+from pipeline.runners import kfp_container, kubeflow_runner
 from tests import corpus, kfp_launcher
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,8 +35,9 @@ SECRETS = {"KF_PIPELINES_SA_TOKEN_PATH": "/var/run/secrets/kf-token-7f3a9c",
 
 def _kubeflow(**overrides):
     values = dict(target="kubeflow", image="registry.example/imdb-embeddings:1", pipeline_root="gs://bucket/root",
-                  data_root="gs://bucket/aclImdb", serving_model_dir="gs://bucket/serving_model",
-                  include_test_split=True)
+                  data_root="gs://bucket/aclImdb", serving_model_dir="gs://bucket/serving_model")
+    shape = {name: overrides.pop(name) for name in ("spans", "test_split", "unsup_split") if name in overrides}
+    values["data_shape"] = DataShape(**{"test_split": True, **shape})
     values.update(overrides)
     return kubeflow_runner.KubeflowSettings(**values)
 
@@ -50,8 +54,7 @@ def compiled(tmp_path_factory):
 def _local_pipeline(kubeflow, hparams=HPARAMS):
     """The pipeline as the local runner builds it."""
     return factory.create_pipeline("local", kubeflow.pipeline_root, kubeflow.data_root, kubeflow.serving_model_dir,
-                                   hparams, kubeflow.include_test_split, spans=kubeflow.spans,
-                                   warm_start=kubeflow.spans)
+                                   hparams, kubeflow.data_shape, warm_start=kubeflow.data_shape.spans)
 
 
 def test_compiled_tasks_and_edges_are_the_local_pipelines_and_the_probe(compiled):
@@ -153,7 +156,7 @@ def test_no_path_of_this_checkout_in_any_compiled_spec(tmp_path):
     pairs = "gs://bucket/wordsim353.tsv"
     for target, extension in kubeflow_runner.TARGETS.items():
         for preset, hparams in PRESETS.items():
-            kubeflow = _kubeflow(target=target, unsup=True, spans=preset == "tutorial",
+            kubeflow = _kubeflow(target=target, unsup_split=True, spans=preset == "tutorial",
                                  word2vec=Word2VecSettings(word2vec=True, word_pairs_file=pairs))
             output = kubeflow_runner.compile_pipeline(hparams, PipelineSettings(), kubeflow,
                                                       str(tmp_path / f"{preset}{extension}"))
@@ -191,7 +194,7 @@ def test_a_local_word_pairs_file_is_refused_for_compile(tmp_path):
 def test_gpu_type_is_checked_per_target_and_beam_args_reach_every_beam_step(tmp_path):
     for target, extension, gpu_type, wrong in (("kubeflow", ".yaml", "amd.com/gpu", "NVIDIA_TESLA_T4"),
                                                ("vertex", ".json", "NVIDIA_L4", "nvidia.com/gpu")):
-        kubeflow = _kubeflow(target=target, include_test_split=False, gpus=2, gpu_type=gpu_type,
+        kubeflow = _kubeflow(target=target, test_split=False, gpus=2, gpu_type=gpu_type,
                              gpu_image="registry.example/imdb-embeddings-gpu:1",
                              beam_pipeline_args=("--runner=FlinkRunner", "--flink_master=flink:8081"))
         output = kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), kubeflow, str(tmp_path / f"p{extension}"))
@@ -218,7 +221,7 @@ def test_gpu_type_is_checked_per_target_and_beam_args_reach_every_beam_step(tmp_
 
 def test_every_preset_compiles_its_settings(tmp_path):
     for preset, hparams in PRESETS.items():
-        output = kubeflow_runner.compile_pipeline(hparams, PipelineSettings(), _kubeflow(unsup=True),
+        output = kubeflow_runner.compile_pipeline(hparams, PipelineSettings(), _kubeflow(unsup_split=True),
                                                   str(tmp_path / f"{preset}.yaml"))
         spec = kfp_launcher.load_pipeline_spec(output)
         assert json.loads(spec.root.input_definitions.parameters["hparams"].default_value.string_value) == \
@@ -226,7 +229,7 @@ def test_every_preset_compiles_its_settings(tmp_path):
 
 
 def test_vertex_gets_a_pipeline_job_json_with_the_example_gen_driver(tmp_path):
-    kubeflow = _kubeflow(target="vertex", include_test_split=False, spans=True)
+    kubeflow = _kubeflow(target="vertex", test_split=False, spans=True)
     output = kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), kubeflow, str(tmp_path / "job.json"))
     with open(output) as f:
         job = json_format.Parse(f.read(), pipeline_spec_pb2.PipelineJob())
@@ -461,7 +464,7 @@ def test_the_rolling_window_and_warm_start_compile(tmp_path):
 
 def test_word2vec_compiles_with_the_unsup_split_and_the_trainers_gpu(tmp_path):
     kubeflow = _kubeflow(gpus=1,
-                         gpu_image="registry.example/imdb-embeddings-gpu:1", unsup=True,
+                         gpu_image="registry.example/imdb-embeddings-gpu:1", unsup_split=True,
                          word2vec=Word2VecSettings(word2vec=True, word2vec_epochs=2))
     output = kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), kubeflow, str(tmp_path / "w2v.yaml"))
     spec = kfp_launcher.load_pipeline_spec(output)
@@ -483,7 +486,7 @@ def test_word2vec_compiles_with_the_unsup_split_and_the_trainers_gpu(tmp_path):
 
 
 def test_the_word2vec_preset_compiles_the_table_as_the_trainers_base_model(tmp_path):
-    kubeflow = _kubeflow(unsup=True)
+    kubeflow = _kubeflow(unsup_split=True)
     output = kubeflow_runner.compile_pipeline(PRESETS["word2vec"], PipelineSettings(), kubeflow,
                                               str(tmp_path / "w2v.yaml"))
     tasks = kfp_launcher.load_pipeline_spec(output).root.dag.tasks

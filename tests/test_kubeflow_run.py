@@ -19,8 +19,10 @@ import tensorflow_transform as tft
 from components.model import TRAINING_SUMMARY_FILE, features
 from components.model.hparams import HParams
 from components.projector import projector
-from pipeline import kubeflow_runner, nodes
-from pipeline.settings import PipelineSettings
+from pipeline.definition import nodes
+from pipeline.definition.data_shape import DataShape
+from pipeline.definition.settings import PipelineSettings
+from pipeline.runners import kubeflow_runner
 from tests import corpus, isolation, kfp_launcher
 
 pytestmark = pytest.mark.e2e
@@ -65,7 +67,7 @@ def schedule(tmp_path_factory, task_env):
         patch.setattr(kubeflow_runner, "WRITABLE_SCHEMES", ("gs://", str(tmp)))
         kubeflow = kubeflow_runner.KubeflowSettings(
             target="kubeflow", image="registry.example/imdb-embeddings:1", pipeline_root=str(tmp / "root"),
-            data_root=data_root, serving_model_dir=serving, include_test_split=False, spans=True)
+            data_root=data_root, serving_model_dir=serving, data_shape=DataShape(spans=True))
         output = kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(probe_words=("wonderful", "awful")),
                                                   kubeflow, str(tmp / "pipeline.yaml"))
     spec = kfp_launcher.load_pipeline_spec(output)

@@ -20,8 +20,10 @@ from components.model.hparams import HParams
 from components.projector import projector
 from components.projector.component import DIMENSION_PROPERTY, ROWS_PROPERTY, EmbeddingProjectorFiles
 from components.validation.anomalies import DataValidationError
-from pipeline import cli, data, layout, local_runner, metadata, report
-from pipeline.settings import PIPELINE_NAME, PipelineSettings, RunSettings
+from pipeline import cli, data, layout
+from pipeline.definition.settings import PIPELINE_NAME, PipelineSettings, RunSettings
+from pipeline.records import metadata, report
+from pipeline.runners import local_runner
 from tests import corpus
 
 pytestmark = pytest.mark.e2e

@@ -22,8 +22,9 @@ import time
 import pytest
 
 from components.model.hparams import HParams
-from pipeline import local_runner, nodes
-from pipeline.settings import RunSettings
+from pipeline.definition import nodes
+from pipeline.definition.settings import RunSettings
+from pipeline.runners import local_runner
 from tests import corpus, isolation
 
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,8 @@ import logging
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import metadata, nodes, progress
+from pipeline.definition import nodes
+from pipeline.records import metadata, progress
 
 PIPELINE = "imdb-test"
 

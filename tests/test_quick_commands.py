@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from pipeline import history, metadata, nodes
+from pipeline.definition import nodes
+from pipeline.records import history, metadata
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

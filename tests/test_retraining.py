@@ -11,8 +11,11 @@ import pytest
 from components.example_gen import aclimdb
 from components.model import features
 from components.model.hparams import HParams
-from pipeline import cli, layout, metadata, nodes, retrain_runner
-from pipeline.settings import PIPELINE_NAME, RunSettings
+from pipeline import cli, layout
+from pipeline.definition import nodes
+from pipeline.definition.settings import PIPELINE_NAME, RunSettings
+from pipeline.records import metadata
+from pipeline.runners import retrain_runner
 from tests import corpus, isolation
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,8 @@ import pytest
 from components.model.hparams import PRESETS, HParams
 from components.setting import SettingError
 from components.word2vec import Word2VecSettings
-from pipeline import cli, settings
+from pipeline import cli
+from pipeline.definition import settings
 
 
 def _options(command):

@@ -10,8 +10,12 @@ from tensorboard.plugins import projector as tb_projector
 from components.model.hparams import HParams
 from components.projector import projector
 from components.word2vec import Word2VecSettings
-from pipeline import data, layout, local_runner, nodes, report
-from pipeline.settings import PipelineSettings, RunSettings
+from pipeline import data, layout
+from pipeline.definition import nodes
+from pipeline.definition.data_shape import DataShape
+from pipeline.definition.settings import PipelineSettings, RunSettings
+from pipeline.records import report
+from pipeline.runners import local_runner
 from tests import corpus
 
 pytestmark = pytest.mark.e2e
@@ -93,13 +97,13 @@ def test_the_projector_shows_both_tables(word2vec_run):
 
 def test_without_the_option_nothing_changes(word2vec_run, tmp_path):
     # The factory adds neither the component nor the unsup split unless asked.
-    from pipeline import factory
+    from pipeline.definition import factory
 
     settings, _ = word2vec_run
     pipeline = factory.create_pipeline(
         pipeline_name="p", pipeline_root=str(tmp_path), data_root=settings.data_dir,
-        serving_model_dir=str(tmp_path / "serving"), hparams=HPARAMS, include_test_split=True,
-        include_unsup_split=True)
+        serving_model_dir=str(tmp_path / "serving"), hparams=HPARAMS,
+        data_shape=DataShape(test_split=True, unsup_split=True))
     assert nodes.WORD2VEC not in {c.id for c in pipeline.components}
     example_gen = pipeline.components[0]
     assert "unsup" not in example_gen.exec_properties["input_config"]
@@ -107,8 +111,8 @@ def test_without_the_option_nothing_changes(word2vec_run, tmp_path):
     # Starting the classifier from the table adds the step, whose model is the Trainer's base.
     pipeline = factory.create_pipeline(
         pipeline_name="p", pipeline_root=str(tmp_path), data_root=settings.data_dir,
-        serving_model_dir=str(tmp_path / "serving"), hparams=FROM_WORD2VEC, include_test_split=True,
-        word2vec=Word2VecSettings(word2vec_dim=16))
+        serving_model_dir=str(tmp_path / "serving"), hparams=FROM_WORD2VEC,
+        data_shape=DataShape(test_split=True), word2vec=Word2VecSettings(word2vec_dim=16))
     components = {c.id: c for c in pipeline.components}
     base_model = components[nodes.TRAINER].inputs["base_model"]
     assert base_model.producer_component_id == nodes.WORD2VEC and base_model.output_key == "model"

@@ -10,7 +10,7 @@ Over spans (``DATA/span-N/``), the input patterns carry TFX's ``{SPAN}``: the ne
 K is resolved before the executor runs, and the executor reads the rolling window of the
 last ``window`` spans up to K into the same splits, so that Transform and Trainer work on
 the window. Who resolves K: TFX's ExampleGen driver (local runner, Vertex AI's
-``preCacheCheck``), the Kubeflow input probe (``pipeline/kfp_container.py``), or, when
+``preCacheCheck``), the Kubeflow input probe (``pipeline/runners/kfp_container.py``), or, when
 none of them ran, ``resolve_input`` in the executor itself. Either way the span and the
 input fingerprint are recorded on the Examples artifact.
 """

@@ -3,7 +3,7 @@
 The version becomes an execution property, so that the cache key changes when another
 model is served and stays the same when nothing changed. On Kubeflow Pipelines, which
 runs no custom driver, the input probe fills in the same property (see
-``pipeline/kfp_container.py``).
+``pipeline/runners/kfp_container.py``).
 """
 
 from tfx.dsl.components.base import base_driver

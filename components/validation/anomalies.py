@@ -100,7 +100,7 @@ def check(split_anomalies: Mapping[str, anomalies_pb2.Anomalies], statistics_dir
         if split in statistics_dirs:
             message.append(f"    statistics: {os.path.join(statistics_dirs[split], STATISTICS_FILE)}")
     message.append(
-        "Fix the data (or the schema in pipeline/schema/schema.pbtxt if the change is intended); "
+        "Fix the data (or the schema in pipeline/definition/schema/schema.pbtxt if the change is intended); "
         "view the statistics with tfdv.visualize_statistics(tfdv.load_stats_binary(PATH))."
     )
     raise DataValidationError("\n".join(message))

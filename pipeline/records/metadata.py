@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import nodes
+from pipeline.definition import nodes
 
 _PIPELINE_CONTEXT = "pipeline"
 _PIPELINE_RUN_CONTEXT = "pipeline_run"

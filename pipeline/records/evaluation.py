@@ -7,7 +7,7 @@ import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 
 from components.example_gen.aclimdb import SPAN_KEY
-from pipeline import metadata
+from pipeline.records import metadata
 
 ACCURACY = "binary_accuracy"
 # How much worse the served model may score on the newest span than on the older ones

@@ -21,8 +21,10 @@ from tfx.orchestration.kubeflow.v2.pipeline_builder import DEFAULT_IMAGE_PATH_KE
 
 from components.model.hparams import HParams
 from components.word2vec import Word2VecSettings
-from pipeline import factory, kfp_container, nodes
-from pipeline.settings import PIPELINE_NAME, PipelineSettings
+from pipeline.definition import factory, nodes
+from pipeline.definition.data_shape import DataShape
+from pipeline.definition.settings import PIPELINE_NAME, PipelineSettings
+from pipeline.runners import kfp_container
 
 TARGETS = {"kubeflow": ".yaml", "vertex": ".json"}  # the file format each one takes
 # Pipeline parameters, set at submit time.
@@ -36,8 +38,8 @@ DEFAULT_GPU_TYPES = {"kubeflow": "nvidia.com/gpu", "vertex": "NVIDIA_TESLA_T4"}
 WRITABLE_SCHEMES = ("gs://",)
 # TFX's container entry point, which every compiled step names; replaced by the project's wrapper.
 TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
-PROJECT_ENTRYPOINT = ["python", "-m", "pipeline.kfp_container", "executor"]
-PROBE_COMMAND = ["python", "-m", "pipeline.kfp_container", "probe"]
+PROJECT_ENTRYPOINT = ["python", "-m", "pipeline.runners.kfp_container", "executor"]
+PROBE_COMMAND = ["python", "-m", "pipeline.runners.kfp_container", "probe"]
 # A Kubernetes extended resource name, domain first: what KFP's driver puts into the pod's limits.
 KUBERNETES_RESOURCE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/"
                                       r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -56,17 +58,15 @@ class KubeflowSettings:
     pipeline_root: str
     data_root: str
     serving_model_dir: str
-    include_test_split: bool
+    # What the data root holds (pipeline.data.describe_data_root); over spans: the window of the newest
+    # spans, warm-started from the latest blessed model.
+    data_shape: DataShape
     beam_pipeline_args: Tuple[str, ...] = ()
     gpus: int = 0
     gpu_type: Optional[str] = None
     gpu_image: Optional[str] = None
     enable_cache: bool = True
-    # A data root of span-N/ folders: the window of the newest spans, warm-started from the latest blessed model.
-    spans: bool = False
     word2vec: Word2VecSettings = Word2VecSettings()
-    # With Word2Vec: the data root has train/unsup/ to read into the unsup split.
-    unsup: bool = False
 
 
 def beam_args_for_image(beam_pipeline_args: Sequence[str]) -> list:
@@ -105,8 +105,9 @@ def check_gpu_type(target: str, gpu_type: str) -> None:
                            f"{', '.join(vertex_accelerator_types())}.")
 
 
-def trainer_resources(target: str, gpus: int, gpu_type: Optional[str]):
-    """The container resources of the Trainer (and Word2Vec): ``gpus`` accelerators of ``gpu_type``, or None."""
+def accelerator_resources(target: str, gpus: int, gpu_type: Optional[str]):
+    """The container resources of the steps that train (Trainer, Word2Vec): ``gpus`` accelerators of
+    ``gpu_type``, or None."""
     if not gpus:
         return None
     spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
@@ -140,28 +141,31 @@ def parameter_defaults(hparams: HParams, kubeflow: KubeflowSettings) -> dict:
 
 
 def build_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: KubeflowSettings) -> tfx.dsl.Pipeline:
-    """``create_pipeline`` with the data root and the Trainer's settings as pipeline parameters."""
+    """``create_pipeline`` with the data root and the Trainer's settings as pipeline parameters, and the
+    steps that train given the GPUs asked for."""
     defaults = parameter_defaults(hparams, kubeflow)
-    return factory.create_pipeline(
+    pipeline = factory.create_pipeline(
         pipeline_name=PIPELINE_NAME,
         pipeline_root=kubeflow.pipeline_root,
         data_root=tfx.dsl.experimental.RuntimeParameter(
             name=DATA_ROOT_PARAMETER, ptype=str, default=defaults[DATA_ROOT_PARAMETER]),
         serving_model_dir=kubeflow.serving_model_dir,
         hparams=hparams,
-        include_test_split=kubeflow.include_test_split,
+        data_shape=kubeflow.data_shape,
         settings=settings,
         beam_pipeline_args=beam_args_for_image(kubeflow.beam_pipeline_args),
         enable_cache=kubeflow.enable_cache,
         trainer_hparams=tfx.dsl.experimental.RuntimeParameter(
             name=HPARAMS_PARAMETER, ptype=str, default=defaults[HPARAMS_PARAMETER]),
-        trainer_resources=trainer_resources(kubeflow.target, kubeflow.gpus, kubeflow.gpu_type),
-        spans=kubeflow.spans,
-        warm_start=kubeflow.spans,
+        warm_start=kubeflow.data_shape.spans,
         word2vec=kubeflow.word2vec,
-        include_unsup_split=kubeflow.unsup,
-        word2vec_resources=trainer_resources(kubeflow.target, kubeflow.gpus, kubeflow.gpu_type),
     )
+    resources = accelerator_resources(kubeflow.target, kubeflow.gpus, kubeflow.gpu_type)
+    if resources is not None:
+        for component in pipeline.components:
+            if component.id in (nodes.TRAINER, nodes.WORD2VEC):
+                component.with_platform_config(resources)
+    return pipeline
 
 
 def compile_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: KubeflowSettings, output: str) -> str:
@@ -213,7 +217,7 @@ def fit_for_backends(pipeline_spec: Dict[str, Any], kubeflow: KubeflowSettings, 
       carries them in its runtime config, the PipelineSpec (open-source KFP) in its root
       inputs and ``defaultPipelineRoot``, which the runner leaves out.
     - Every step runs TFX's entry point through the project's wrapper, which tolerates
-      outputs that the launcher adds (``pipeline/kfp_container.py``).
+      outputs that the launcher adds (``pipeline/runners/kfp_container.py``).
     - The input probe runs first, uncached, and hands the ServedModel steps the served version
       and, on open-source KFP (which runs no driver hook), the ExampleGen its span, input
       fingerprint and resolved patterns, so that the cache key of each changes exactly when

@@ -21,7 +21,9 @@ from components.projector.executor import PROJECTOR_KEY
 from components.projector.projector import NEIGHBOURS_FILE
 from components.validation.anomalies import STATISTICS_FILE
 from components.word2vec import SUMMARY_FILE as WORD2VEC_SUMMARY_FILE, WORD_EMBEDDING_KEY
-from pipeline import evaluation, layout, metadata, nodes, progress
+from pipeline import layout
+from pipeline.definition import nodes
+from pipeline.records import evaluation, metadata, progress
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,12 +18,13 @@ from components.validation.anomalies import label_balance_config
 from components.validation.component import DataValidationGate, PortableExampleValidator
 from components.word2vec import MODEL_KEY, Word2VecSettings
 from components.word2vec.component import Word2Vec
-from pipeline import nodes
-from pipeline.settings import PipelineSettings, check_beam_args
+from pipeline.definition import nodes
+from pipeline.definition.data_shape import DataShape
+from pipeline.definition.settings import PipelineSettings, check_beam_args
 
 # The raw-data schema kept in the repository (docs/pipeline.md says how to regenerate it), relative to the installed
 # project, so that a compiled spec names the same file inside the pipeline image.
-SCHEMA_FILE = "pipeline/schema/schema.pbtxt"
+SCHEMA_FILE = "pipeline/definition/schema/schema.pbtxt"
 
 PREPROCESSING_FN = "components.model.preprocessing.preprocessing_fn"
 RUN_FN = "components.model.trainer.run_fn"
@@ -82,23 +83,21 @@ def create_pipeline(
     data_root: Union[str, tfx.dsl.experimental.RuntimeParameter],
     serving_model_dir: str,
     hparams: HParams,
-    include_test_split: bool,
+    data_shape: DataShape,
     settings: PipelineSettings = PipelineSettings(),
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
     trainer_hparams: Optional[tfx.dsl.experimental.RuntimeParameter] = None,
-    trainer_resources: Optional[object] = None,
-    spans: bool = False,
     warm_start: bool = False,
     word2vec: Word2VecSettings = Word2VecSettings(),
-    include_unsup_split: bool = False,
-    word2vec_resources: Optional[object] = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline: aclImdb -> validation -> Transform -> Trainer -> evaluation, push, projector files.
 
     Pure: it reads no file and takes every decision from its arguments, so that each
-    runner (local, Kubeflow) builds the same pipeline.
+    runner (local, Kubeflow) builds the same pipeline. Platform details (a GPU for the
+    Trainer and Word2Vec on Kubeflow) are the runner's: ``with_platform_config`` on the
+    components it finds by node id.
 
     Args:
       pipeline_name: Name in ML Metadata.
@@ -108,8 +107,12 @@ def create_pipeline(
       serving_model_dir: Where the Pusher writes ``<version>/`` SavedModels; the newest is the served
         model, the Evaluator's baseline and, with ``warm_start``, the Trainer's base model.
       hparams: Preprocessing and training settings.
-      include_test_split: Whether ``data_root`` has a ``test/`` folder to read; the
-        Evaluator then judges on it, else on the eval split.
+      data_shape: What ``data_root`` holds (``pipeline.data.describe_data_root``): with
+        ``test_split`` the Evaluator judges on ``test/``, else on the eval split; with ``spans``
+        the ExampleGen ingests the newest span and reads the window of ``settings.window``
+        spans, and the Evaluator holds every span of it to the blessing conditions; with
+        ``unsup_split`` and Word2Vec, the ExampleGen reads ``train/unsup/`` into an ``unsup``
+        split (which only Word2Vec reads).
       settings: Data split, validation and blessing settings.
       metadata_connection_config: ML Metadata connection; the runner's default if None.
       beam_pipeline_args: Arguments of the Beam-based components.
@@ -118,18 +121,9 @@ def create_pipeline(
         (default ``json.dumps(hparams.to_dict())``), so that they can be changed
         when a run is submitted; None compiles ``hparams`` in. Transform always
         uses ``hparams``.
-      trainer_resources: The Trainer's container resources on Kubeflow (a KFP
-        ``ResourceSpec``, e.g. a GPU); None for the runner's default.
-      spans: Whether ``data_root`` holds ``span-N/`` folders: the ExampleGen then
-        ingests the newest span and reads the window of ``settings.window`` spans,
-        and the Evaluator holds every span of it to the blessing conditions.
       warm_start: Whether the Trainer starts from the served model.
       word2vec: Whether (``word2vec.word2vec``) and how a Word2Vec component learns word
         vectors from the text of the train, eval and unsup splits, never test.
-      include_unsup_split: With Word2Vec, whether ``data_root`` has ``train/unsup/`` for
-        the ExampleGen to read into an ``unsup`` split (which only Word2Vec reads).
-      word2vec_resources: Word2Vec's container resources on Kubeflow (its GPU), as
-        ``trainer_resources``.
 
     Returns:
       The pipeline, for any TFX runner.
@@ -140,9 +134,9 @@ def create_pipeline(
     # The classifier starting from the Word2Vec table needs the Word2Vec step.
     word2vec = word2vec.for_model(hparams)
     example_gen = AclImdbExampleGen(
-        input_base=data_root, include_test_split=include_test_split, eval_percent=settings.eval_percent,
-        window=settings.window if spans else None,
-        include_unsup_split=word2vec.word2vec and include_unsup_split,
+        input_base=data_root, include_test_split=data_shape.test_split, eval_percent=settings.eval_percent,
+        window=settings.window if data_shape.spans else None,
+        include_unsup_split=word2vec.word2vec and data_shape.unsup_split,
     ).with_id(nodes.EXAMPLE_GEN)
     schema_gen = PackagedImportSchemaGen(schema_file=SCHEMA_FILE).with_id(nodes.SCHEMA_GEN)
     statistics_gen = tfx.components.StatisticsGen(
@@ -176,15 +170,13 @@ def create_pipeline(
     if word2vec.word2vec:
         word2vec_component = Word2Vec(
             examples=example_gen.outputs["examples"],
-            splits=[TRAIN_SPLIT, EVAL_SPLIT, *([UNSUP_SPLIT] if include_unsup_split else [])],
+            splits=[TRAIN_SPLIT, EVAL_SPLIT, *([UNSUP_SPLIT] if data_shape.unsup_split else [])],
             settings=word2vec.training_config(),
             probe_words=settings.probe_words,
             word_pairs_file=word2vec.word_pairs_file,
             standardization=hparams.standardization,
         ).with_id(nodes.WORD2VEC)
         word2vec_component.add_upstream_node(data_gate)
-        if word2vec_resources is not None:
-            word2vec_component = word2vec_component.with_platform_config(word2vec_resources)
     # The served model, whose embedding rows the Trainer carries over by token.
     served_model = ServedModel(serving_model_dir=serving_model_dir).with_id(nodes.SERVED_MODEL)
     trainer = tfx.components.Trainer(
@@ -197,8 +189,6 @@ def create_pipeline(
         custom_config=trainer_hparams if trainer_hparams is not None else hparams.to_dict(),
         base_model=_base_model(hparams, warm_start, served_model, word2vec_component),
     ).with_id(nodes.TRAINER)
-    if trainer_resources is not None:
-        trainer = trainer.with_platform_config(trainer_resources)
     projector = ProjectorExporter(
         model=trainer.outputs["model"],
         transform_graph=transform.outputs["transform_graph"],
@@ -217,8 +207,8 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline_model.outputs["model"],
-        eval_config=make_eval_config(settings.accuracy_floor, settings.max_accuracy_drop, slice_by_span=spans),
-        example_splits=[TEST_SPLIT if include_test_split else EVAL_SPLIT],
+        eval_config=make_eval_config(settings.accuracy_floor, settings.max_accuracy_drop, slice_by_span=data_shape.spans),
+        example_splits=[TEST_SPLIT if data_shape.test_split else EVAL_SPLIT],
     ).with_id(nodes.EVALUATOR)
     pusher = Pusher(
         model=trainer.outputs["model"],

@@ -1,6 +1,6 @@
 """Container entry points of the compiled pipeline's steps on Kubeflow Pipelines and Vertex AI.
 
-``python -m pipeline.kfp_container executor --executor_class_path ... --json_serialized_invocation_args ...``
+``python -m pipeline.runners.kfp_container executor --executor_class_path ... --json_serialized_invocation_args ...``
     TFX's own entry point (``kubeflow_v2_run_executor``), given the task's ``ExecutorInput``
     without the outputs the launcher adds for itself. Open-source KFP's driver adds an
     ``executor-logs`` output of type ``system.Artifact`` to every task when the API server runs
@@ -9,7 +9,7 @@
     The launcher itself writes the step's logs to that artifact (``launcher_v2.go``,
     ``getLogWriter``) and uploads it, so dropping it from what TFX sees loses nothing.
 
-``python -m pipeline.kfp_container probe --executor_input ...``
+``python -m pipeline.runners.kfp_container probe --executor_input ...``
     The input probe: the first step of every run, never cached. It resolves what TFX's
     drivers would resolve before the cache is looked up, which open-source KFP never runs
     (``preCacheCheck`` hooks are Vertex AI's): the newest span, the input fingerprint and
@@ -118,11 +118,11 @@ def main(argv: List[str]) -> int:
         run_executor(argv[1:])
         return 0
     if argv[:1] == ["probe"]:
-        parser = argparse.ArgumentParser(prog="python -m pipeline.kfp_container probe")
+        parser = argparse.ArgumentParser(prog="python -m pipeline.runners.kfp_container probe")
         parser.add_argument("--executor_input", required=True)
         probe(parser.parse_args(argv[1:]).executor_input)
         return 0
-    print("usage: python -m pipeline.kfp_container {executor,probe} ...", file=sys.stderr)
+    print("usage: python -m pipeline.runners.kfp_container {executor,probe} ...", file=sys.stderr)
     return 2
 
 

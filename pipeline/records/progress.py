@@ -15,7 +15,8 @@ from components.model import features
 from components.model import TRAINING_SUMMARY_FILE
 from components.projector.component import ROWS_PROPERTY
 from components.projector.executor import PROJECTOR_KEY
-from pipeline import metadata, nodes
+from pipeline.definition import nodes
+from pipeline.records import metadata
 
 # Progress lines of the command line go through this logger; `--quiet` silences it.
 LOGGER = logging.getLogger("imdb_embeddings")

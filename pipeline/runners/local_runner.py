@@ -10,8 +10,10 @@ import time
 
 from tfx import v1 as tfx
 
-from pipeline import data, factory, layout, metadata, progress, results
-from pipeline.settings import RunSettings
+from pipeline import data, layout
+from pipeline.definition import factory
+from pipeline.definition.settings import RunSettings
+from pipeline.records import metadata, progress, results
 
 
 def run_local(run: RunSettings) -> results.RunReport:
@@ -39,12 +41,11 @@ def run_locked(run: RunSettings, output_dir: str) -> results.RunReport:
         data_root=run.data_dir,
         serving_model_dir=paths["serving_model"],
         hparams=run.hparams,
-        include_test_split=data.has_test_split(run.data_dir),
+        # train/unsup/ is looked for only when Word2Vec would read it.
+        data_shape=data.describe_data_root(run.data_dir, unsup_split=None if run.word2vec.word2vec else False),
         settings=run.settings,
-        spans=bool(data.list_spans(run.data_dir)),
         warm_start=run.warm_start,
         word2vec=run.word2vec,
-        include_unsup_split=run.word2vec.word2vec and data.has_unsup_split(run.data_dir),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata"]),
         beam_pipeline_args=list(run.beam_pipeline_args),
         enable_cache=run.enable_cache,

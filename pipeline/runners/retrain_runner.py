@@ -11,11 +11,13 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING, Optional, Union
 
-from pipeline import data, layout, metadata, nodes
-from pipeline.settings import RunSettings
+from pipeline import data, layout
+from pipeline.definition import nodes
+from pipeline.definition.settings import RunSettings
+from pipeline.records import metadata
 
 if TYPE_CHECKING:
-    from pipeline.results import RunReport
+    from pipeline.records.results import RunReport
 
 # The custom property of the Examples artifact that holds its span: TFX's
 # tfx.components.example_gen.utils.SPAN_PROPERTY_NAME, spelled out so that this module needs no TFX

@@ -4,8 +4,8 @@ import os
 
 from components.example_gen import BY_MOVIE, BY_REVIEW, EVAL_SPLIT_REPORT_KEY
 from components.model.warm_start import WarmStart
-from pipeline import nodes
-from pipeline.results import RunReport
+from pipeline.definition import nodes
+from pipeline.records.results import RunReport
 
 
 def format_run_report(result: RunReport) -> str:

@@ -6,7 +6,8 @@ import os
 from typing import List, Optional
 
 from components.model import TRAINING_SUMMARY_FILE
-from pipeline import metadata, nodes
+from pipeline.definition import nodes
+from pipeline.records import metadata
 
 # ExampleGen's execution property naming the data (tfx.types.standard_component_specs.INPUT_BASE_KEY;
 # a test pins it), read here without importing TFX, so that `runs` answers quickly.
