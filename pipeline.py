@@ -2,14 +2,12 @@
 """Command-line entry point: ``python pipeline.py run --data-dir aclImdb``; ``--help`` for more.
 
 A script, not a module: the ``pipeline/`` package beside it takes precedence on import.
+``pipeline.cli`` sets ``TF_USE_LEGACY_KERAS`` before anything imports TensorFlow.
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-from pipeline.cli import main  # noqa: E402
+from pipeline.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -75,5 +75,5 @@ def retrain(run: RunSettings) -> Union["RunReport", NoNewSpan]:
         if judged is not None and spans[-1] <= judged:
             return NoNewSpan(judged)
         # Only now: TFX is the floor of a run, and no part of the answer above.
-        from pipeline import local_runner  # pylint: disable=import-outside-toplevel
+        from pipeline.runners import local_runner  # pylint: disable=import-outside-toplevel
         return local_runner.run_locked(dataclasses.replace(run, warm_start=True), output_dir)
