@@ -300,7 +300,7 @@ def _command_predict(args: argparse.Namespace) -> int:
     from pipeline import layout
 
     reviews = _read_reviews(args)
-    model_dir = layout.resolve_model_dir(args.model, args.output_dir)  # before TensorFlow loads (seconds)
+    model_dir = layout.resolve_model_dir(args.model, args.output_dir)  # before TensorFlow loads, which takes seconds
     from pipeline import serving
 
     probabilities = serving.predict(model_dir, reviews)
@@ -319,7 +319,7 @@ def _command_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"invalid --eval-percent: {err}. Fix: pass --eval-percent a valid value.") from err
     from pipeline import layout
 
-    model_dir = layout.resolve_model_dir(args.model, args.output_dir)  # before TensorFlow loads (seconds)
+    model_dir = layout.resolve_model_dir(args.model, args.output_dir)  # before TensorFlow loads, which takes seconds
     from pipeline import data, serving
 
     data_dir = data.check_dataset_dir(args.data_dir) if args.split != "test" else os.path.abspath(args.data_dir)

@@ -36,8 +36,8 @@ def highlight(component: metadata.ComponentRun) -> str:
     """The key figure of a finished component, read from its output artifacts ('' if none)."""
     uri = component.output_uri
     try:
-        if component.node_id == nodes.EXAMPLE_GEN and uri("examples"):
-            report = metadata.read_json(os.path.join(uri("examples"), INPUT_REPORT_FILE))
+        if component.node_id == nodes.EXAMPLE_GEN and uri(nodes.EXAMPLES_OUTPUT):
+            report = metadata.read_json(os.path.join(uri(nodes.EXAMPLES_OUTPUT), INPUT_REPORT_FILE))
             if report:
                 problems = sum(report["issue_counts"].values())
                 return f"{report['reviews_kept']:,} reviews read, {problems:,} input problems"

@@ -115,7 +115,7 @@ def collect(
 
     model_run = output(nodes.TRAINER, "model_run")
     training_summary = metadata.read_json(os.path.join(model_run, TRAINING_SUMMARY_FILE)) if model_run else None
-    examples = output(nodes.EXAMPLE_GEN, "examples")
+    examples = output(nodes.EXAMPLE_GEN, nodes.EXAMPLES_OUTPUT)
     input_report = metadata.read_json(os.path.join(examples, INPUT_REPORT_FILE)) if examples else None
     statistics = by_node[nodes.STATISTICS_GEN].outputs.get(nodes.STATISTICS_OUTPUT) if nodes.STATISTICS_GEN in by_node else None
     evaluator = by_node.get(nodes.EVALUATOR)
