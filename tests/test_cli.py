@@ -112,3 +112,48 @@ def test_quiet_and_verbose_set_what_is_printed():
         absl_logger.setLevel(saved[1])
         for handler, level in zip(logging.getLogger().handlers, saved[2]):
             handler.setLevel(level)
+
+
+def test_debug_shows_the_traceback_instead_of_the_one_line(tmp_path):
+    with pytest.raises(cli.UsageError, match="invalid --epochs"):
+        cli.main(["--debug", "run", "--epochs", "-1", "--output-dir", str(tmp_path / "out")])
+
+
+@pytest.mark.parametrize("raised, code, message", [
+    (RuntimeError("boom"), 1, "error: the pipeline failed: RuntimeError: boom"),
+    (KeyboardInterrupt(), 130, "interrupted: finished components are cached; run the same command again to resume"),
+])
+def test_a_failure_and_an_interruption_have_their_exit_codes(raised, code, message, monkeypatch, tmp_path, capsys):
+    def fail(_):
+        raise raised
+
+    monkeypatch.setattr(cli, "_command_runs", fail)
+    assert cli.main(["runs", "--output-dir", str(tmp_path)]) == code
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    if code == 1:
+        assert "re-run with --debug for the traceback" in err
+        with pytest.raises(RuntimeError, match="boom"):
+            cli.main(["--debug", "runs", "--output-dir", str(tmp_path)])
+
+
+def test_the_download_cache_is_the_option_else_the_environment_else_the_users_cache(monkeypatch, tmp_path):
+    from pipeline import data
+
+    fetched = []
+    monkeypatch.setattr(data, "fetch_dataset", lambda cache_dir, **_: fetched.append(cache_dir) or str(tmp_path))
+    monkeypatch.setattr(data, "check_dataset_dir", lambda path: path)
+    for name in (data.DATA_DIR_ENV, data.CACHE_DIR_ENV, "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    data.resolve_data_dir(None)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    data.resolve_data_dir(None)
+    monkeypatch.setenv(data.CACHE_DIR_ENV, str(tmp_path / "env"))
+    data.resolve_data_dir(None)
+    data.resolve_data_dir(None, str(tmp_path / "option"))
+    assert fetched == [str(tmp_path / "home" / ".cache" / "imdb-embeddings"), str(tmp_path / "xdg" / "imdb-embeddings"),
+                       str(tmp_path / "env"), str(tmp_path / "option")]
+    # A data folder given (or $ACLIMDB_DIR) is used as it is: nothing is fetched.
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "given"))
+    assert data.resolve_data_dir(None) == str(tmp_path / "given") and len(fetched) == 4

@@ -420,6 +420,25 @@ def test_schedule_creates_one_recurring_run_without_catch_up(compiled, kfp_serve
         assert job["pipeline_spec"] == yaml.safe_load(f)
 
 
+def test_submit_in_a_namespace_creates_the_experiment_there(compiled, kfp_server, capsys):
+    _, output = compiled
+    host, recorder = kfp_server
+    assert cli.main(["submit", "--host", host, "--package", output, "--namespace", "team-a"]) == 0
+    (experiment,) = [body for method, path, body in recorder.requests if path == "/apis/v2beta1/experiments" and body]
+    assert experiment["namespace"] == "team-a"
+
+
+def test_compile_told_there_is_no_test_split_evaluates_on_eval(tmp_path, capsys):
+    for flag, split in (("--no-test-split", "eval"), ("--test-split", "test")):
+        output = str(tmp_path / f"{split}.yaml")
+        assert cli.main(["compile", "--image", "img:1", "--pipeline-root", "gs://b/root", "--data-root",
+                         "gs://never-read/aclImdb", "--output", output, "--no-spans", flag]) == 0
+        assert f"evaluates on {split})" in capsys.readouterr().out
+        tasks = kfp_launcher.load_pipeline_spec(output).root.dag.tasks
+        splits = tasks[nodes.EVALUATOR].inputs.parameters["example_splits"].runtime_value.constant.string_value
+        assert json.loads(splits) == [split]
+
+
 def test_schedule_refuses_a_five_field_cron(compiled, capsys):
     _, output = compiled
     assert cli.main(["schedule", "--host", "http://127.0.0.1:9", "--package", output, "--cron", "0 3 * * *"]) == 2

@@ -1,6 +1,7 @@
 """End-to-end: the whole pipeline with LocalDagRunner on a generated aclImdb corpus."""
 
 import dataclasses
+import io
 import json
 import os
 import signal
@@ -317,12 +318,20 @@ def test_validation_stops_a_broken_split_before_training(tmp_path):
     assert layout.latest_serving_model(paths["serving_model"]) is None
 
 
-def test_predict_and_evaluate_commands(finished_run, capsys):
+def test_predict_and_evaluate_commands(finished_run, capsys, tmp_path, monkeypatch):
     settings, report = finished_run
     assert cli.main(["predict", "--output-dir", settings.output_dir,
                      "A wonderful, brilliant film", "Awful, boring, a waste"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[1] for line in lines] == ["positive", "negative"]
+    # One review a line, from a file or from standard input; blank lines are skipped.
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("Awful, boring, a waste\n\nA wonderful, brilliant film\n", encoding="utf-8")
+    assert cli.main(["predict", "--output-dir", settings.output_dir, "--file", str(reviews)]) == 0
+    assert [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()] == ["negative", "positive"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("A wonderful, brilliant film\n"))
+    assert cli.main(["predict", "--model", report.serving_model_dir]) == 0
+    assert [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()] == ["positive"]
 
     assert cli.main(["evaluate", "--model", report.serving_model_dir, "--data-dir", settings.data_dir,
                      "--split", "test"]) == 0
