@@ -133,8 +133,6 @@ def describe_data_root(data_root: str, spans: Optional[bool] = None, test_split:
     unknown = [name for name, value in given.items() if value is None]
     try:
         return DataShape(**{name: looks[name]() if value is None else value for name, value in given.items()})
-    except DataError:
-        raise
     except Exception as err:  # pylint: disable=broad-except
         raise DataRootUnreadable(f"could not look under {data_root} ({err})", unknown) from err
 

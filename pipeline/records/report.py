@@ -97,12 +97,10 @@ def format_evaluation(summary, cached: bool = False) -> list:
     if cached:
         lines.append(f"Verdict of that run: {'BLESSED' if summary.blessed else 'NOT BLESSED'} "
                      "(this run evaluated nothing new)")
-        if not summary.blessed:
-            lines.extend(f"  {failure}" for failure in summary.failures)
-    elif summary.blessed:
-        lines.append("Verdict: BLESSED, pushed to the serving folder")
     else:
-        lines.append("Verdict: NOT BLESSED, the serving folder is unchanged")
+        lines.append("Verdict: BLESSED, pushed to the serving folder" if summary.blessed
+                     else "Verdict: NOT BLESSED, the serving folder is unchanged")
+    if not summary.blessed:
         lines.extend(f"  {failure}" for failure in summary.failures)
     return lines
 
