@@ -5,7 +5,6 @@ schema title, ``<module>.<Class>``, by importing exactly that path; the title of
 each custom type is its ``TYPE_NAME``, so this module carries those names.
 """
 
-from components.projector.component import EmbeddingProjectorFiles
-from components.word2vec.component import WordEmbedding
+from components.artifacts import EmbeddingProjectorFiles, WordEmbedding
 
 __all__ = ["EmbeddingProjectorFiles", "WordEmbedding"]

@@ -12,6 +12,7 @@ import sys  # noqa: E402
 import warnings  # noqa: E402
 from typing import List, Optional  # noqa: E402
 
+from components import PROGRESS_LOGGER_NAME  # noqa: E402
 from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams  # noqa: E402
 from components.setting import SettingError  # noqa: E402
 from components.word2vec import Word2VecSettings  # noqa: E402
@@ -433,7 +434,7 @@ def _command_run(args: argparse.Namespace) -> int:
     from pipeline.records import report
     from pipeline.runners import local_runner
 
-    progress = logging.getLogger("imdb_embeddings")
+    progress = logging.getLogger(PROGRESS_LOGGER_NAME)
     progress.info("Data: %s", data_dir)
     progress.info("Output: %s", output_dir)
     progress.info("Settings (preset %s): %s", args.preset, hparams.to_dict())
@@ -492,7 +493,7 @@ def configure_output(quiet: bool = False, verbose: bool = False) -> None:
         handler.setLevel(logging.INFO if verbose else logging.ERROR)
     if verbose:
         logging.getLogger("absl").setLevel(logging.INFO)
-    progress = logging.getLogger("imdb_embeddings")
+    progress = logging.getLogger(PROGRESS_LOGGER_NAME)
     progress.propagate = False
     progress.setLevel(logging.WARNING if quiet else logging.INFO)
     if not progress.handlers:

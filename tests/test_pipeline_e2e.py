@@ -19,7 +19,7 @@ import tensorflow_transform as tft
 from components.model import features, trainer
 from components.model.hparams import HParams
 from components.projector import projector
-from components.projector.component import DIMENSION_PROPERTY, ROWS_PROPERTY, EmbeddingProjectorFiles
+from components.artifacts import DIMENSION_PROPERTY, ROWS_PROPERTY, EmbeddingProjectorFiles
 from components.validation.anomalies import DataValidationError
 from pipeline import cli, data, layout
 from pipeline.definition.settings import PIPELINE_NAME, PipelineSettings, RunSettings

@@ -13,7 +13,8 @@ from tfx.types import standard_artifacts
 
 from components.model import warm_start
 from components.projector import executor, projector
-from components.projector.component import EmbeddingProjectorFiles, ProjectorExporter
+from components.artifacts import DIMENSION_PROPERTY, ROWS_PROPERTY, EmbeddingProjectorFiles
+from components.projector.component import ProjectorExporter
 
 
 def _read_tsv_rows(path):
@@ -152,8 +153,8 @@ def test_executor_writes_artifact_and_properties(tmp_path, monkeypatch):
         {executor.EMBEDDING_LAYER_KEY: "embedding", executor.NUM_OOV_BUCKETS_KEY: 1,
          executor.PROBE_WORDS_KEY: json.dumps(["film"])},
     )
-    assert (output.get_int_custom_property(executor.ROWS_PROPERTY),
-            output.get_int_custom_property(executor.DIMENSION_PROPERTY)) == (5, 3)
+    assert (output.get_int_custom_property(ROWS_PROPERTY),
+            output.get_int_custom_property(DIMENSION_PROPERTY)) == (5, 3)
     # No transformed examples and no `logit` layer in this model: the kind is the only column.
     assert _read_tsv_rows(os.path.join(output.uri, projector.METADATA_FILE)) == [
         "token\tkind", "[UNK]\toov", "the\tword", "film\tword", "café\tword", "good\tword"]

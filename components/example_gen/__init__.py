@@ -16,6 +16,12 @@ def check_eval_percent(eval_percent: int) -> None:
         raise ValueError(f"eval_percent must be between 1 and 99, got {eval_percent!r}")
 
 
+def check_window(window: int) -> None:
+    """Raises ValueError unless ``window`` is a positive number of spans."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive number of spans, got {window!r}")
+
+
 # How the eval split was carved, in the ExampleGen's input report: how many train reviews were
 # placed by their movie (named in the URL lists), and how many by their own id.
 EVAL_SPLIT_REPORT_KEY = "eval_split"

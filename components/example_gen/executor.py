@@ -31,7 +31,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.example_gen import (
-    BY_MOVIE, BY_REVIEW, DEFAULT_EVAL_PERCENT, EVAL_SPLIT_REPORT_KEY, aclimdb, check_eval_percent)
+    BY_MOVIE, BY_REVIEW, DEFAULT_EVAL_PERCENT, EVAL_SPLIT_REPORT_KEY, aclimdb, check_eval_percent, check_window)
 
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
@@ -80,8 +80,7 @@ def make_custom_config(eval_percent: int, window: Optional[int] = None) -> examp
     check_eval_percent(eval_percent)
     values = {EVAL_PERCENT_KEY: eval_percent}
     if window is not None:
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-            raise ValueError(f"window must be a positive number of spans, got {window!r}")
+        check_window(window)
         values[WINDOW_KEY] = window
     settings = struct_pb2.Struct()
     settings.update(values)

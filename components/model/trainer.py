@@ -20,12 +20,13 @@ import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from components import PROGRESS_LOGGER_NAME
 from components.model import TRAINING_SUMMARY_FILE, features, model as model_lib, preprocessing, warm_start
 from components.model.hparams import HParams
 
 
 # Progress lines (device, epochs) for the command line; a child of its "imdb_embeddings" logger.
-_PROGRESS = std_logging.getLogger("imdb_embeddings.trainer")
+_PROGRESS = std_logging.getLogger(f"{PROGRESS_LOGGER_NAME}.trainer")
 
 SERVING_SIGNATURE = "serving_default"
 PREDICT_TEXT_SIGNATURE = "predict_text"

@@ -1,4 +1,4 @@
-"""ProjectorExporter: spec, artifact type and component."""
+"""ProjectorExporter: spec and component (its artifact type is in components/artifacts.py)."""
 
 import json
 from typing import Optional, Sequence
@@ -8,37 +8,10 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components.artifacts import EmbeddingProjectorFiles, WordEmbedding
 from components.model import features
 from components.projector import executor
 from components.projector import projector as projector_lib
-from components.word2vec.component import WordEmbedding
-
-# Custom property names of the output artifact, shared with the executor and tests.
-ROWS_PROPERTY = executor.ROWS_PROPERTY
-DIMENSION_PROPERTY = executor.DIMENSION_PROPERTY
-
-
-class EmbeddingProjectorFiles(types.Artifact):
-    """A trained embedding table as Embedding Projector files.
-
-    Layout of the artifact's folder::
-
-        vectors.tsv              one row per token: embedding_dim tab-separated floats
-        metadata.tsv             a header, then one row per token (row i labels row i of
-                                 vectors.tsv): token, kind (word, bigram, trigram, oov), train_count,
-                                 polarity (the classifier's logit for that token alone)
-        nearest_neighbours.json  ten nearest neighbours (cosine) of each probe word
-        embedding_pca.png        2-D PCA map of the embedding, probe words labelled
-        training_curves.png      loss and accuracy per epoch (when ``model_run`` is given)
-        projector_config.pbtxt   TensorBoard projector config: the table "classifier" (and
-                                 "word2vec" with a Word2Vec table, in ``word2vec/``)
-
-    The padding row is left out. Custom properties: ``vocabulary_size`` (rows
-    written) and ``embedding_dim``.
-    """
-
-    TYPE_NAME = "imdb_embeddings.EmbeddingProjectorFiles"  # the module that exports it: see imdb_embeddings.py
-
 
 class ProjectorExporterSpec(types.ComponentSpec):
     """Inputs: the trained Model and its Transform graph; output: the projector files."""

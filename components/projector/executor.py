@@ -12,13 +12,9 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from components.artifacts import DIMENSION_PROPERTY, ROWS_PROPERTY
 from components.model import features, trainer, warm_start
 from components.projector import plots, projector
-
-# Custom properties of the output artifact (not declared PROPERTIES: KFP v2 gives a custom
-# artifact type no schema for those).
-ROWS_PROPERTY = "vocabulary_size"
-DIMENSION_PROPERTY = "embedding_dim"
 
 # Keys of the component spec, shared with component.py and the tests.
 MODEL_KEY = "model"

@@ -35,7 +35,7 @@ NEIGHBOURS_FILE = "nearest_neighbours.json"
 # Metadata columns: the first is the token; the header names the others.
 TOKEN_COLUMN = "token"
 KIND_COLUMN = "kind"
-COUNT_COLUMN = "train_count"
+TRAIN_COUNT_COLUMN = "train_count"
 POLARITY_COLUMN = "polarity"
 KIND_WORD, KIND_BIGRAM, KIND_TRIGRAM, KIND_OOV = "word", "bigram", "trigram", "oov"
 _KIND_BY_SPACES = {0: KIND_WORD, 1: KIND_BIGRAM, 2: KIND_TRIGRAM}
@@ -287,7 +287,7 @@ def export_embedding(
         )
     columns = {KIND_COLUMN: token_kinds(labels, len(oov_labels))}
     if row_counts is not None:
-        columns[COUNT_COLUMN] = [int(count) for count in row_counts[1:]]
+        columns[TRAIN_COUNT_COLUMN] = [int(count) for count in row_counts[1:]]
     if head:
         columns[POLARITY_COLUMN] = [float(value) for value in token_polarity(table[1:], head)]
     written = write_projector_files(directory, table[1:], labels, columns)

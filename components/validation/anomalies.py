@@ -8,6 +8,7 @@ from tensorflow_data_validation.anomalies.proto import custom_validation_config_
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
 from components.validation import DataValidationError  # noqa: F401  (raised here; importable from here)
+from components.validation import check_label_balance_bound
 
 ANOMALIES_FILE = "SchemaDiff.pb"  # as ExampleValidator writes it, per split
 STATISTICS_FILE = "FeatureStats.pb"  # as StatisticsGen writes it, per split
@@ -18,8 +19,7 @@ def label_balance_config(label_key: str, max_deviation: float) -> custom_validat
 
     With labels in {0, 1}, the label's mean is the positive share.
     """
-    if not 0 < max_deviation < 0.5:
-        raise ValueError(f"the label-balance bound must be between 0 and 0.5, got {max_deviation}")
+    check_label_balance_bound(max_deviation)
     low, high = 0.5 - max_deviation, 0.5 + max_deviation
     config = custom_validation_config_pb2.CustomValidationConfig()
     feature = config.feature_validations.add()

@@ -1,4 +1,4 @@
-"""Word2Vec: spec, artifact type and component."""
+"""Word2Vec: spec and component (its artifact type is in components/artifacts.py)."""
 
 import json
 from typing import Optional, Sequence
@@ -8,29 +8,12 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components.artifacts import WordEmbedding
 from components.model.hparams import STANDARDIZATION_TUTORIAL
 from components.projector import DEFAULT_PROBE_WORDS
 from components.word2vec import (
     EXAMPLES_KEY, MODEL_KEY, PROBE_WORDS_KEY, SETTINGS_KEY, SPLITS_KEY, STANDARDIZATION_KEY, WORD_EMBEDDING_KEY,
     WORD_PAIRS_FILE_KEY, executor)
-
-
-class WordEmbedding(types.Artifact):
-    """Word vectors learned without labels, as Embedding Projector files.
-
-    Layout of the artifact's folder::
-
-        vectors.tsv, metadata.tsv, projector_config.pbtxt
-                                 the table for the Projector ("word2vec"), one word per row
-                                 (``metadata.tsv``: header, then word and count)
-        transform_fn/            tf.Transform's analysis: assets/words, "count word" lines
-        word2vec_summary.json    settings, pairs and loss per epoch, seconds, device,
-                                 nearest neighbours of the probe words, word similarity
-
-    Custom properties: ``vocabulary_size`` and ``embedding_dim``.
-    """
-
-    TYPE_NAME = "imdb_embeddings.WordEmbedding"  # the module that exports it: see imdb_embeddings.py
 
 
 class Word2VecSpec(types.ComponentSpec):

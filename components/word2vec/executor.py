@@ -16,19 +16,20 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 from tfx_bsl.public import tfxio
 
+from components import PROGRESS_LOGGER_NAME
+from components.artifacts import DIMENSION_PROPERTY, ROWS_PROPERTY
 from components.model import features, warm_start
 from components.model.trainer import training_device
 from components.projector import plots, projector as projector_lib
-# The same custom properties as the projector files: rows written and their width.
-from components.projector.executor import DIMENSION_PROPERTY, ROWS_PROPERTY
 from components.word2vec import (
     EXAMPLES_KEY, MODEL_KEY, PROBE_WORDS_KEY, SETTINGS_KEY, SPLITS_KEY, STANDARDIZATION_KEY, SUMMARY_FILE,
     VOCABULARY_FOLDER, WORD_EMBEDDING_KEY, WORD_PAIRS_FILE_KEY, Word2VecSettings, skipgram)
 
-# The metadata column of each word's count in the text Word2Vec learned from (train, eval, unsup).
-COUNT_COLUMN = "count"
+# The metadata column of each word's count in the text Word2Vec learned from (train, eval, unsup),
+# hence not the classifier's "train_count".
+TEXT_COUNT_COLUMN = "count"
 # Progress lines for the command line; a child of its "imdb_embeddings" logger.
-_PROGRESS = logging.getLogger("imdb_embeddings.word2vec")
+_PROGRESS = logging.getLogger(f"{PROGRESS_LOGGER_NAME}.word2vec")
 
 # A vocabulary this large is far past what the table needs; it bounds memory on odd data.
 MAX_WORDS = 1_000_000
@@ -96,7 +97,7 @@ class Executor(BaseBeamExecutor):
             log=lambda line: _PROGRESS.info("Word2Vec: %s", line))
 
         written = projector_lib.write_projector_files(
-            output.uri, result.table, words, {COUNT_COLUMN: [int(c) for c in counts]},
+            output.uri, result.table, words, {TEXT_COUNT_COLUMN: [int(c) for c in counts]},
             table_name=projector_lib.WORD2VEC_TABLE_NAME)
         probe_words = json.loads(exec_properties[PROBE_WORDS_KEY])
         neighbours = projector_lib.nearest_neighbours(result.table, words, probe_words)

@@ -12,9 +12,10 @@ import argparse
 import dataclasses
 from typing import Any, Optional, Sequence, Tuple, Type
 
-from components.example_gen import DEFAULT_EVAL_PERCENT, check_eval_percent
+from components.example_gen import DEFAULT_EVAL_PERCENT, check_eval_percent, check_window
 from components.model.hparams import HParams
 from components.setting import SettingError, setting
+from components.validation import check_label_balance_bound
 from components.projector import DEFAULT_PROBE_WORDS
 from components.word2vec import Word2VecSettings
 
@@ -38,25 +39,22 @@ class PipelineSettings:
         3, "over a data folder of spans (span-N/), how many of the newest spans Transform and Trainer work on")
 
     def __post_init__(self):
-        try:
-            check_eval_percent(self.eval_percent)
-        except ValueError as err:
-            raise SettingError("eval_percent", str(err)) from None
+        for name, check in (("eval_percent", check_eval_percent), ("window", check_window),
+                            ("label_balance_bound", check_label_balance_bound)):
+            try:
+                check(getattr(self, name))
+            except ValueError as err:
+                raise SettingError(name, str(err)) from None
         for name in ("accuracy_floor", "max_accuracy_drop"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise SettingError(name, f"{name} must be between 0 and 1, got {value!r}")
-        if not 0 < self.label_balance_bound < 0.5:
-            raise SettingError(
-                "label_balance_bound", f"label_balance_bound must be between 0 and 0.5, got {self.label_balance_bound!r}")
-        if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 1:
-            raise SettingError("window", f"window must be a positive number of spans, got {self.window!r}")
         if not self.probe_words or not all(isinstance(w, str) and w for w in self.probe_words):
             raise SettingError("probe_words", f"probe_words must be one or more words, got {self.probe_words!r}")
         object.__setattr__(self, "probe_words", tuple(self.probe_words))
 
 
-# Beam runners that cannot run the Beam components, with what fails. Found in issue 9: Beam
+# Beam runners that cannot run the Beam components, with what fails. Beam
 # 2.74's DaskRunner computes only the bag of the pipeline's last transform (other branches,
 # e.g. the train and eval writes, never run) and recomputes a side input for each consumer,
 # so a file write finalizes a temporary folder no shard was written to: the output is empty

@@ -10,16 +10,17 @@ from typing import Callable, Dict, Optional, Set
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components import PROGRESS_LOGGER_NAME
 from components.example_gen.executor import INPUT_REPORT_FILE
 from components.model import features
 from components.model import TRAINING_SUMMARY_FILE
-from components.projector.component import ROWS_PROPERTY
+from components.artifacts import ROWS_PROPERTY
 from components.projector.executor import PROJECTOR_KEY
 from pipeline.definition import nodes
 from pipeline.records import metadata
 
 # Progress lines of the command line go through this logger; `--quiet` silences it.
-LOGGER = logging.getLogger("imdb_embeddings")
+LOGGER = logging.getLogger(PROGRESS_LOGGER_NAME)
 # A component still running is reported again this often (seconds).
 HEARTBEAT_S = 60.0
 
