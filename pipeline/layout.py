@@ -108,3 +108,27 @@ def resolve_model_dir(model_dir: Optional[str], output_dir: str) -> str:
             f"No served model under {serving}. Fix: run `python pipeline.py run` first, or pass --model DIR."
         )
     return latest
+
+
+# Below this, a failure in the output folder is taken for a full disk: SQLite and some
+# TensorFlow writers report one only as a failed commit or write.
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def is_disk_full(err: BaseException, output_dir: Optional[str] = None) -> bool:
+    """Whether an error, or one it was raised from, is a full disk (OS, TensorFlow or SQLite)."""
+    import errno
+
+    if output_dir and os.path.isdir(output_dir):
+        stats = os.statvfs(output_dir)
+        if stats.f_bavail * stats.f_frsize < _NEARLY_FULL_BYTES:
+            return True
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(text in str(err) for text in ("No space left on device", "database or disk is full")):
+            return True
+        err = err.__cause__ or err.__context__
+    return False

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from pipeline import cli
+from pipeline.cli import outputs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -127,7 +128,7 @@ def test_a_failure_and_an_interruption_have_their_exit_codes(raised, code, messa
     def fail(_):
         raise raised
 
-    monkeypatch.setattr(cli, "_command_runs", fail)
+    monkeypatch.setattr(outputs, "_runs", fail)
     assert cli.main(["runs", "--output-dir", str(tmp_path)]) == code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err

@@ -9,13 +9,14 @@ from components.model.hparams import PRESETS, HParams
 from components.setting import SettingError
 from components.word2vec import Word2VecSettings
 from pipeline import cli
+from pipeline.cli import options as cli_options
 from pipeline.definition import settings
 
 
 def _options(command):
-    parser = cli._parser()  # pylint: disable=protected-access
-    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # pylint: disable=protected-access
-    return {option: action for action in subparsers.choices[command]._actions for option in action.option_strings}  # pylint: disable=protected-access
+    parser = cli.build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {option: action for action in subparsers.choices[command]._actions for option in action.option_strings}
 
 
 @pytest.mark.parametrize("command", ["run", "compile"])
@@ -31,9 +32,9 @@ def test_every_declared_setting_is_an_option_with_its_help(command):
 
 
 def test_options_override_the_preset_and_keep_the_rest():
-    args = cli._parser().parse_args(["run", "--preset", "fasttext", "--epochs", "3", "--no-ragged-ids",  # pylint: disable=protected-access
+    args = cli.build_parser().parse_args(["run", "--preset", "fasttext", "--epochs", "3", "--no-ragged-ids",
                                      "--probe-words", "good, bad", "--accuracy-floor", "0.6"])
-    hparams, pipeline_settings = cli.settings_from_args(args)
+    hparams, pipeline_settings = cli_options.settings_from_args(args)
     assert hparams == dataclasses.replace(PRESETS["fasttext"], epochs=3, ragged_ids=False)
     assert pipeline_settings == settings.PipelineSettings(probe_words=("good", "bad"), accuracy_floor=0.6)
 
@@ -48,9 +49,9 @@ def test_options_override_the_preset_and_keep_the_rest():
     ],
 )
 def test_a_bad_value_names_its_option(options, message):
-    args = cli._parser().parse_args(["compile", "--image", "i", "--pipeline-root", "r", "--data-root", "d", *options])  # pylint: disable=protected-access
+    args = cli.build_parser().parse_args(["compile", "--image", "i", "--pipeline-root", "r", "--data-root", "d", *options])
     with pytest.raises(cli.UsageError, match=message.replace("[", r"\[").replace(")", r"\)")):
-        cli.settings_from_args(args)
+        cli_options.settings_from_args(args)
 
 
 def test_settings_check_themselves_without_the_command_line():
@@ -69,10 +70,10 @@ def test_settings_check_themselves_without_the_command_line():
     ["--runner", "DaskRunner"],
 ])
 def test_a_runner_that_loses_output_is_refused(beam_args):
-    args = cli._parser().parse_args(["run", *[f"--beam-arg={a}" for a in beam_args]])  # pylint: disable=protected-access
+    args = cli.build_parser().parse_args(["run", *[f"--beam-arg={a}" for a in beam_args]])
     with pytest.raises(cli.UsageError, match=r"invalid --beam-arg: .*DaskRunner cannot run this pipeline: .*"
                        r"empty temporary folder.*Dataflow, Flink or Spark"):
-        cli.beam_args_from(args)
+        cli_options.beam_args_from(args)
 
 
 def test_other_beam_arguments_pass_through():
@@ -83,12 +84,12 @@ def test_other_beam_arguments_pass_through():
 def test_word2vec_options_build_its_settings(tmp_path):
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("a\tb\t1.0\n")
-    args = cli._parser().parse_args(["run", "--word2vec", "--word2vec-epochs", "2", "--word-pairs-file", str(pairs)])  # pylint: disable=protected-access
-    assert cli.word2vec_from_args(args, HParams()) == Word2VecSettings(word2vec=True, word2vec_epochs=2,
+    args = cli.build_parser().parse_args(["run", "--word2vec", "--word2vec-epochs", "2", "--word-pairs-file", str(pairs)])
+    assert cli_options.word2vec_from_args(args, HParams()) == Word2VecSettings(word2vec=True, word2vec_epochs=2,
                                                             word_pairs_file=str(pairs))
-    args = cli._parser().parse_args(["run", "--word2vec-window", "0"])  # pylint: disable=protected-access
+    args = cli.build_parser().parse_args(["run", "--word2vec-window", "0"])
     with pytest.raises(cli.UsageError, match="invalid --word2vec-window: word2vec_window must be a positive integer"):
-        cli.word2vec_from_args(args, HParams())
+        cli_options.word2vec_from_args(args, HParams())
 
 
 def test_starting_from_the_word2vec_table_switches_word2vec_on_and_needs_its_width():
@@ -102,11 +103,11 @@ def test_starting_from_the_word2vec_table_switches_word2vec_on_and_needs_its_wid
 
 
 def test_a_width_mismatch_names_both_options_and_both_fixes():
-    args = cli._parser().parse_args(["run", "--embedding-init", "word2vec", "--embedding-dim", "32"])  # pylint: disable=protected-access
-    hparams, _ = cli.settings_from_args(args)
+    args = cli.build_parser().parse_args(["run", "--embedding-init", "word2vec", "--embedding-dim", "32"])
+    hparams, _ = cli_options.settings_from_args(args)
     with pytest.raises(cli.UsageError, match=r"invalid --embedding-dim: .* Fix: pass --embedding-dim 64 or "
                                              r"--word2vec-dim 32\."):
-        cli.word2vec_from_args(args, hparams)
+        cli_options.word2vec_from_args(args, hparams)
 
 
 def test_the_word2vec_preset_fits_the_default_word2vec_step():

@@ -1,0 +1,85 @@
+"""Options several commands share, and the settings objects built from them.
+
+Each setting's option comes from its declaration (``pipeline/definition/settings.py``); a value
+that fails the declaration's check becomes a ``UsageError`` naming the option and the fix.
+"""
+
+import argparse
+from typing import Tuple
+
+from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams
+from components.setting import SettingError
+from components.word2vec import Word2VecSettings
+from pipeline.definition import settings as declared
+
+DEFAULT_OUTPUT_DIR = "output"
+
+
+class UsageError(Exception):
+    """A bad option value; the message names it and the fix."""
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    """The preset and every declared setting, as options of a command that builds the pipeline."""
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
+        help="named settings: 'tutorial' is exactly the seed tutorial's; 'fasttext' averages the embeddings of a "
+        "review's distinct words, bigrams and trigrams, with masking, dropout, a cosine schedule and early stopping; "
+        "'word2vec' is fasttext with 64-wide rows started from the Word2Vec step's table (default: %(default)s)",
+    )
+    declared.add_options(parser, HParams, default_text="the preset's")
+    declared.add_options(parser, declared.PipelineSettings)
+    declared.add_options(parser, Word2VecSettings)
+
+
+def add_output_dir_option(parser: argparse.ArgumentParser, help_text: str = "output folder of `run`") -> None:
+    parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help=f"{help_text} (default: %(default)s)")
+
+
+def add_beam_args_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG", help=f"{help_text} (repeatable)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Tuple[HParams, declared.PipelineSettings]:
+    """``(HParams, PipelineSettings)``: the preset with every given option applied, and the gate settings.
+
+    Raises:
+      UsageError: Naming the option whose value fails its check.
+    """
+    return (_declared_from_args(HParams, args, base=PRESETS[args.preset]),
+            _declared_from_args(declared.PipelineSettings, args))
+
+
+def word2vec_from_args(args: argparse.Namespace, hparams: HParams) -> Word2VecSettings:
+    """The Word2Vec settings given as options; on when ``hparams`` starts the classifier from its table.
+
+    Raises:
+      UsageError: Naming the option whose value fails its check.
+    """
+    word2vec = _declared_from_args(Word2VecSettings, args)
+    try:
+        return word2vec.for_model(hparams)
+    except SettingError as err:
+        option = declared.flag(err.field)
+        raise UsageError(f"invalid {option}: {err}. Fix: pass {option} {word2vec.word2vec_dim} "
+                         f"or {declared.flag('word2vec_dim')} {hparams.embedding_dim}.") from err
+
+
+def beam_args_from(args: argparse.Namespace) -> Tuple[str, ...]:
+    """The ``--beam-arg`` values, checked.
+
+    Raises:
+      UsageError: when they choose a runner that cannot run the Beam components.
+    """
+    try:
+        return declared.check_beam_args(args.beam_arg)
+    except SettingError as err:
+        raise UsageError(f"invalid --beam-arg: {err}.") from err
+
+
+def _declared_from_args(declaration, args: argparse.Namespace, base=None):
+    try:
+        return declared.from_args(declaration, args, base=base)
+    except SettingError as err:
+        option = declared.flag(err.field)
+        raise UsageError(f"invalid {option}: {err}. Fix: pass {option} a valid value.") from err
