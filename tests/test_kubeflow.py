@@ -14,6 +14,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 from tfx.utils import import_utils
 
+from components.artifacts import WordEmbedding
 from components.example_gen import executor as example_gen_executor
 from components.model.hparams import PRESETS, HParams
 from components.word2vec import Word2VecSettings
@@ -500,8 +501,8 @@ def test_word2vec_compiles_with_the_unsup_split_and_the_trainers_gpu(tmp_path):
     assert (container.image, container.resources.accelerator.count) == ("registry.example/imdb-embeddings-gpu:1", 1)
     import_utils.import_class_by_path(container.args[list(container.args).index("--executor_class_path") + 1])
     # The output type is importable by its schema title, as TFX's entrypoint does on a cluster.
-    import imdb_embeddings  # noqa: F401  pylint: disable=import-outside-toplevel
-    assert "imdb_embeddings.WordEmbedding" in open(output).read()
+    assert f"title: {WordEmbedding.TYPE_NAME}" in open(output).read()
+    assert import_utils.import_class_by_path(WordEmbedding.TYPE_NAME) is WordEmbedding
 
 
 def test_the_word2vec_preset_compiles_the_table_as_the_trainers_base_model(tmp_path):

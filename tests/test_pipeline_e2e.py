@@ -339,3 +339,15 @@ def test_predict_and_evaluate_commands(finished_run, capsys, tmp_path, monkeypat
     assert f"examples:  {2 * TEST_PER_LABEL}" in out
     accuracy = float(out.split("accuracy:")[1].split()[0])
     assert accuracy > 0.8
+    # The pipeline's own eval and train parts of train/, carved as the ExampleGen carved them.
+    for split in ("eval", "train"):
+        assert cli.main(["evaluate", "--model", report.serving_model_dir, "--data-dir", settings.data_dir,
+                         "--split", split]) == 0
+        out = capsys.readouterr().out
+        assert f"(split {split})" in out and f"examples:  {report.split_counts[split]}\n" in out
+    assert report.split_counts["train"] + report.split_counts["eval"] == 2 * TRAIN_PER_LABEL
+    # A larger share carves a larger eval part (the run's was the default 20%).
+    assert cli.main(["evaluate", "--model", report.serving_model_dir, "--data-dir", settings.data_dir,
+                     "--split", "eval", "--eval-percent", "50"]) == 0
+    half = int(capsys.readouterr().out.split("examples:")[1].split()[0].replace(",", ""))
+    assert report.split_counts["eval"] < half < 2 * TRAIN_PER_LABEL
