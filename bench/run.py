@@ -145,7 +145,7 @@ def _read_run(output_dir: str, result: Case) -> None:
         if component.state == nodes.RAN:
             result.executed.append(component.node_id)
         if component.node_id == nodes.TRAINER and component.output_uri(nodes.MODEL_RUN_OUTPUT):
-            summary = metadata.read_json(os.path.join(component.output_uri(nodes.MODEL_RUN_OUTPUT),
+            summary = metadata.read_artifact_json(os.path.join(component.output_uri(nodes.MODEL_RUN_OUTPUT),
                                                       TRAINING_SUMMARY_FILE))
             result.eval_accuracy = (summary or {}).get("eval_accuracy")
 

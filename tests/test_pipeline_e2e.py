@@ -16,14 +16,14 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components.artifacts import DIMENSION_PROPERTY, ROWS_PROPERTY, EmbeddingProjectorFiles
 from components.model import features, trainer
 from components.model.hparams import HParams
 from components.projector import projector
-from components.artifacts import DIMENSION_PROPERTY, ROWS_PROPERTY, EmbeddingProjectorFiles
 from components.validation.anomalies import DataValidationError
 from pipeline import cli, data, layout
 from pipeline.definition.settings import PIPELINE_NAME, PipelineSettings, RunSettings
-from pipeline.records import metadata, report
+from pipeline.records import history, metadata, report
 from pipeline.runners import local_runner
 from tests import corpus
 
@@ -254,6 +254,9 @@ def test_second_run_reuses_everything_and_pushes_nothing(finished_run):
     assert "Verdict: BLESSED, pushed to the serving folder" in report.format_run_report(first)
     assert second.evaluation.blessed and second.evaluation.baseline_metrics == {}
     assert second.neighbours == first.neighbours
+    # `runs` says the same: this run's verdict is the cache's, and it pushed nothing.
+    runs = history.past_runs(layout.output_paths(settings.output_dir)["metadata"], PIPELINE_NAME)
+    assert runs[-1].status == "cached, pushed nothing"
 
 
 def _serving_tree(serving_dir):
@@ -265,7 +268,7 @@ def _serving_tree(serving_dir):
 
 
 def test_a_model_trained_on_shuffled_labels_is_refused_and_listed(finished_run, tmp_path, capsys):
-    settings, _ = finished_run
+    settings, first = finished_run
     serving_dir = layout.output_paths(settings.output_dir)["serving_model"]
     before = _serving_tree(serving_dir)
     latest_before = layout.latest_serving_model(serving_dir)
@@ -289,7 +292,8 @@ def test_a_model_trained_on_shuffled_labels_is_refused_and_listed(finished_run, 
     store = metadata.open_store(layout.output_paths(settings.output_dir)["metadata"])
     assert len(lines) == 1 + len(metadata.run_ids(store, PIPELINE_NAME))  # a header, then a line per run
     assert lines[0].split() == ["started", "eval", "acc", "seconds", "status", "data"]
-    assert "blessed, pushed" in lines[1] and lines[1].endswith(settings.data_dir)
+    assert f"blessed, pushed {os.path.basename(first.serving_model_dir)} " in lines[1]
+    assert lines[1].endswith(settings.data_dir)
     assert float(lines[1].split()[2]) > 0.8
     assert "not blessed" in lines[-1] and lines[-1].endswith(root)
     assert float(lines[-1].split()[2]) == pytest.approx(report.training_summary["eval_accuracy"], abs=5e-5)

@@ -25,11 +25,11 @@ def _context(store, type_name, name):
     return context_id
 
 
-def _start_execution(store, run_context, node_id):
+def _start_execution(store, run_context, node_id, pipeline=PIPELINE):
     """A RUNNING execution of ``node_id`` in the run, as TFX's launcher registers it."""
     type_id = store.put_execution_type(metadata_store_pb2.ExecutionType(name=f"tfx.{node_id}"))
     execution = metadata_store_pb2.Execution(type_id=type_id, last_known_state=metadata_store_pb2.Execution.RUNNING)
-    node_context = _context(store, "node", f"{PIPELINE}.{node_id}")
+    node_context = _context(store, "node", f"{pipeline}.{node_id}")
     execution_id, _, _ = store.put_execution(execution, [], [])
     store.put_attributions_and_associations([], [
         metadata_store_pb2.Association(context_id=run_context, execution_id=execution_id),
@@ -62,3 +62,23 @@ def test_a_long_component_says_it_is_alive_until_it_ends(tmp_path, caplog):
     # "started" at 0 s, then a line a minute (61 s, then 121 s would be due: seen at 125 s), then the end.
     assert lines[:3] == ["Transform started", "Transform running 61 s", "Transform running 125 s"]
     assert len(lines) == 4 and lines[3].startswith("Transform ran")
+
+
+def test_names_with_quotes_are_read_as_names(tmp_path):
+    # ML Metadata's filter queries take names as string literals: a quote in one must not end it.
+    name, run_id = "it's a pipeline", "run 'one'"
+    path = tmp_path / "metadata.sqlite"
+    store = _store(path)
+    pipeline_context = _context(store, "pipeline", name)
+    run_context = _context(store, "pipeline_run", run_id)
+    store.put_parent_contexts([metadata_store_pb2.ParentContext(child_id=run_context, parent_id=pipeline_context)])
+    execution_id = _start_execution(store, run_context, nodes.TRAINER, pipeline=name)
+    # TFX's launcher associates each execution with the pipeline's context too.
+    store.put_attributions_and_associations(
+        [], [metadata_store_pb2.Association(context_id=pipeline_context, execution_id=execution_id)])
+    reader = metadata.open_store(str(path))
+    assert metadata.latest_run_id(reader, name) == run_id
+    assert metadata.run_ids(reader, name)[0][0] == run_id
+    assert [(run.node_id, run.state) for run in metadata.component_runs(reader, name, run_id)] == [
+        (nodes.TRAINER, nodes.RUNNING)]
+    assert metadata.cancel_orphaned_executions(str(path), name) == [nodes.TRAINER]

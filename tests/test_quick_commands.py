@@ -57,15 +57,18 @@ def test_property_names_are_tfxs():
 
     assert metadata.BLESSED_PROPERTY == constants.ARTIFACT_PROPERTY_BLESSED_KEY
     assert history.INPUT_BASE_PROPERTY == standard_component_specs.INPUT_BASE_KEY
+    from tfx.components.pusher import executor as pusher  # private names: pinned so that an upgrade shows here
+    assert (history.PUSHED_PROPERTY, history.PUSHED_VERSION_PROPERTY) == (
+        pusher._PUSHED_KEY, pusher._PUSHED_VERSION_KEY)  # pylint: disable=protected-access
 
 
 def test_output_keys_are_tfxs():
     from tfx.types import standard_component_specs as specs
 
     assert (nodes.EXAMPLES_OUTPUT, nodes.STATISTICS_OUTPUT, nodes.TRANSFORM_GRAPH_OUTPUT, nodes.MODEL_OUTPUT,
-            nodes.MODEL_RUN_OUTPUT, nodes.EVALUATION_OUTPUT, nodes.BLESSING_OUTPUT) == (
+            nodes.MODEL_RUN_OUTPUT, nodes.EVALUATION_OUTPUT, nodes.BLESSING_OUTPUT, nodes.PUSHED_MODEL_OUTPUT) == (
         specs.EXAMPLES_KEY, specs.STATISTICS_KEY, specs.TRANSFORM_GRAPH_KEY, specs.MODEL_KEY,
-        specs.MODEL_RUN_KEY, specs.EVALUATION_KEY, specs.BLESSING_KEY)
+        specs.MODEL_RUN_KEY, specs.EVALUATION_KEY, specs.BLESSING_KEY, specs.PUSHED_MODEL_KEY)
     # And the components that give them declare them so.
     assert specs.EVALUATION_KEY in specs.EvaluatorSpec.OUTPUTS and specs.BLESSING_KEY in specs.EvaluatorSpec.OUTPUTS
     assert specs.MODEL_RUN_KEY in specs.TrainerSpec.OUTPUTS

@@ -29,6 +29,7 @@ MODEL_OUTPUT = "model"  # Trainer
 MODEL_RUN_OUTPUT = "model_run"  # Trainer: its TensorBoard logs and training summary
 EVALUATION_OUTPUT = "evaluation"  # Evaluator
 BLESSING_OUTPUT = "blessing"  # Evaluator
+PUSHED_MODEL_OUTPUT = "pushed_model"  # Pusher
 
 # What became of a component's execution in a run, from ML Metadata's execution state
 # (``metadata.EXECUTION_STATES`` maps them).

@@ -3,15 +3,18 @@
 import dataclasses
 import datetime
 import os
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from components.model import TRAINING_SUMMARY_FILE
 from pipeline.definition import nodes
 from pipeline.records import metadata
 
-# ExampleGen's execution property naming the data (tfx.types.standard_component_specs.INPUT_BASE_KEY;
-# a test pins it), read here without importing TFX, so that `runs` answers quickly.
+# ExampleGen's execution property naming the data (tfx.types.standard_component_specs.INPUT_BASE_KEY)
+# and the Pusher's custom properties of its output (tfx/components/pusher/executor.py); read here
+# without importing TFX, so that `runs` answers quickly. A test pins them.
 INPUT_BASE_PROPERTY = "input_base"
+PUSHED_PROPERTY = "pushed"
+PUSHED_VERSION_PROPERTY = "pushed_version"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,14 +22,34 @@ class PastRun:
     run_id: str
     started: datetime.datetime
     data_dir: str
-    status: str  # "blessed, pushed", "not blessed", "failed at NODE", "interrupted at NODE", "incomplete"
+    # "blessed, pushed VERSION", "blessed, not pushed" (already served), "cached, pushed nothing" (the verdict of
+    # an earlier run), "not blessed", "failed at NODE", "interrupted at NODE", "incomplete"
+    status: str
     eval_accuracy: Optional[float]
     seconds: float
 
 
 def _training_accuracy(model_run_uri: str) -> Optional[float]:
-    summary = metadata.read_json(os.path.join(model_run_uri, TRAINING_SUMMARY_FILE))
+    summary = metadata.read_artifact_json(os.path.join(model_run_uri, TRAINING_SUMMARY_FILE))
     return summary.get("eval_accuracy") if summary else None
+
+
+def _verdict(components: Dict[str, metadata.ComponentRun]) -> str:
+    """What a finished run decided: the Evaluator's blessing, and what the Pusher did with it."""
+    evaluator, pusher = components.get(nodes.EVALUATOR), components.get(nodes.PUSHER)
+    if pusher and pusher.state == nodes.CACHED:
+        return "cached, pushed nothing"
+    if not (evaluator and evaluator.outputs.get(nodes.BLESSING_OUTPUT)):
+        return "incomplete"
+    if not metadata.is_blessed(evaluator.outputs[nodes.BLESSING_OUTPUT][0]):
+        return "not blessed"
+    pushed = pusher.outputs.get(nodes.PUSHED_MODEL_OUTPUT) if pusher else None
+    if not pushed:
+        return "blessed"
+    properties = pushed[0].custom_properties
+    if not properties[PUSHED_PROPERTY].int_value:
+        return "blessed, not pushed"
+    return f"blessed, pushed {properties[PUSHED_VERSION_PROPERTY].string_value}"
 
 
 def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
@@ -44,10 +67,8 @@ def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
             status = f"failed at {failed[0]}"
         elif interrupted:
             status = f"interrupted at {interrupted[0]}"
-        elif evaluator and evaluator.outputs.get(nodes.BLESSING_OUTPUT):
-            status = "blessed, pushed" if metadata.is_blessed(evaluator.outputs[nodes.BLESSING_OUTPUT][0]) else "not blessed"
         else:
-            status = "incomplete"
+            status = _verdict(components)
         trainer = components.get(nodes.TRAINER)
         accuracy = None
         if trainer and trainer.output_uri(nodes.MODEL_RUN_OUTPUT):

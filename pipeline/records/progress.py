@@ -38,7 +38,7 @@ def highlight(component: metadata.ComponentRun) -> str:
     uri = component.output_uri
     try:
         if component.node_id == nodes.EXAMPLE_GEN and uri(nodes.EXAMPLES_OUTPUT):
-            report = metadata.read_json(os.path.join(uri(nodes.EXAMPLES_OUTPUT), INPUT_REPORT_FILE))
+            report = metadata.read_artifact_json(os.path.join(uri(nodes.EXAMPLES_OUTPUT), INPUT_REPORT_FILE))
             if report:
                 problems = sum(report["issue_counts"].values())
                 return f"{report['reviews_kept']:,} reviews read, {problems:,} input problems"
@@ -47,7 +47,7 @@ def highlight(component: metadata.ComponentRun) -> str:
             if size is not None:
                 return f"vocabulary of {size:,} tokens"
         if component.node_id == nodes.TRAINER and uri(nodes.MODEL_RUN_OUTPUT):
-            summary = metadata.read_json(os.path.join(uri(nodes.MODEL_RUN_OUTPUT), TRAINING_SUMMARY_FILE))
+            summary = metadata.read_artifact_json(os.path.join(uri(nodes.MODEL_RUN_OUTPUT), TRAINING_SUMMARY_FILE))
             if summary and summary.get("eval_accuracy") is not None:
                 return f"eval accuracy {summary['eval_accuracy']:.4f} ({summary['epochs_run']} epochs, {summary['device']})"
         if component.node_id == nodes.EVALUATOR and component.outputs.get(nodes.BLESSING_OUTPUT):

@@ -114,9 +114,9 @@ def collect(
         return by_node[node_id].output_uri(key) if node_id in by_node else None
 
     model_run = output(nodes.TRAINER, "model_run")
-    training_summary = metadata.read_json(os.path.join(model_run, TRAINING_SUMMARY_FILE)) if model_run else None
+    training_summary = metadata.read_artifact_json(os.path.join(model_run, TRAINING_SUMMARY_FILE)) if model_run else None
     examples = output(nodes.EXAMPLE_GEN, nodes.EXAMPLES_OUTPUT)
-    input_report = metadata.read_json(os.path.join(examples, INPUT_REPORT_FILE)) if examples else None
+    input_report = metadata.read_artifact_json(os.path.join(examples, INPUT_REPORT_FILE)) if examples else None
     statistics = by_node[nodes.STATISTICS_GEN].outputs.get(nodes.STATISTICS_OUTPUT) if nodes.STATISTICS_GEN in by_node else None
     evaluator = by_node.get(nodes.EVALUATOR)
     evaluation_summary = None
@@ -133,10 +133,10 @@ def collect(
         serving_model_dir=serving_model_dir,
         training_summary=training_summary or {},
         split_counts=split_counts(statistics[0]) if statistics else {},
-        neighbours=metadata.read_json(os.path.join(projector_dir, NEIGHBOURS_FILE)) or {},
+        neighbours=metadata.read_artifact_json(os.path.join(projector_dir, NEIGHBOURS_FILE)) or {},
         evaluation=evaluation_summary,
         input_report=input_report or {},
         vocabulary_size=progress.vocabulary_size(transform_graph) if transform_graph else None,
         pushed_new_version=serving_model_dir is not None and serving_model_dir != served_before,
-        word2vec=metadata.read_json(os.path.join(word_embedding, WORD2VEC_SUMMARY_FILE)) or {} if word_embedding else {},
+        word2vec=metadata.read_artifact_json(os.path.join(word_embedding, WORD2VEC_SUMMARY_FILE)) or {} if word_embedding else {},
     )
