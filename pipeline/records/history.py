@@ -62,7 +62,6 @@ def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
         components = {c.node_id: c for c in metadata.component_runs(store, pipeline_name, run_id)}
         failed = [c.node_id for c in components.values() if c.state == nodes.FAILED]
         interrupted = [c.node_id for c in components.values() if c.state in (nodes.CANCELED, nodes.RUNNING, nodes.NEW)]
-        evaluator = components.get(nodes.EVALUATOR)
         if failed:
             status = f"failed at {failed[0]}"
         elif interrupted:
