@@ -15,6 +15,10 @@ DATA_DIR ?=
 OUTPUT_DIR ?= output
 ARGS ?=
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per CPU core, at most 4; each takes whole test modules, so a
+# module's shared end-to-end run is made once. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
+PYTEST := $(PYTHON) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 # tf.Transform's TransformFeaturesLayer is Keras 2: make `tf.keras` mean tf-keras everywhere.
 export TF_USE_LEGACY_KERAS := 1
@@ -36,13 +40,13 @@ run: $(STAMP)
 	$(PYTHON) pipeline.py run $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") --output-dir "$(OUTPUT_DIR)" $(ARGS)
 
 test: $(STAMP)
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
-	$(PYTHON) -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(PYTEST) -m "not e2e" $(PYTEST_ARGS)
 
 test-e2e: $(STAMP)
-	$(PYTHON) -m pytest -m e2e $(PYTEST_ARGS)
+	$(PYTEST) -m e2e $(PYTEST_ARGS)
 
 # `make bench DATA_DIR=/path/to/aclImdb [BENCH_ARGS="--presets tutorial"]`: the pipeline against the bare tutorial script.
 BENCH_ARGS ?=
