@@ -5,7 +5,9 @@ from typing import List, Optional, Union
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
+from tfx.types import standard_component_specs as specs
 
+from components import served_model as served_model_keys, word2vec as word2vec_keys
 from components.example_gen import aclimdb
 from components.example_gen.component import AclImdbExampleGen
 from components.example_gen.executor import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT, UNSUP_SPLIT
@@ -16,7 +18,7 @@ from components.projector.component import ProjectorExporter
 from components.served_model.component import Evaluator, Pusher, ServedModel
 from components.validation.anomalies import label_balance_config
 from components.validation.component import DataValidationGate, PortableExampleValidator
-from components.word2vec import MODEL_KEY, Word2VecSettings
+from components.word2vec import Word2VecSettings
 from components.word2vec.component import Word2Vec
 from pipeline.definition import nodes
 from pipeline.definition.data_shape import DataShape
@@ -140,20 +142,20 @@ def create_pipeline(
     ).with_id(nodes.EXAMPLE_GEN)
     schema_gen = PackagedImportSchemaGen(schema_file=SCHEMA_FILE).with_id(nodes.SCHEMA_GEN)
     statistics_gen = tfx.components.StatisticsGen(
-        examples=example_gen.outputs["examples"],
+        examples=example_gen.outputs[specs.EXAMPLES_KEY],
         # Unlabelled reviews have no label, which the schema requires; only Word2Vec reads them.
         exclude_splits=[UNSUP_SPLIT]).with_id(nodes.STATISTICS_GEN)
     example_validator = PortableExampleValidator(
-        statistics=statistics_gen.outputs["statistics"],
-        schema=schema_gen.outputs["schema"],
+        statistics=statistics_gen.outputs[specs.STATISTICS_KEY],
+        schema=schema_gen.outputs[specs.SCHEMA_KEY],
         custom_validation_config=label_balance_config(features.LABEL_KEY, settings.label_balance_bound),
     ).with_id(nodes.EXAMPLE_VALIDATOR)
     data_gate = DataValidationGate(
-        anomalies=example_validator.outputs["anomalies"], statistics=statistics_gen.outputs["statistics"]
+        anomalies=example_validator.outputs[specs.ANOMALIES_KEY], statistics=statistics_gen.outputs[specs.STATISTICS_KEY]
     ).with_id(nodes.DATA_VALIDATION_GATE)
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
-        schema=schema_gen.outputs["schema"],
+        examples=example_gen.outputs[specs.EXAMPLES_KEY],
+        schema=schema_gen.outputs[specs.SCHEMA_KEY],
         preprocessing_fn=PREPROCESSING_FN,
         custom_config=hparams.transform_config(),
         # The vocabulary comes from the train split alone.
@@ -169,7 +171,7 @@ def create_pipeline(
     word2vec_component = None
     if word2vec.word2vec:
         word2vec_component = Word2Vec(
-            examples=example_gen.outputs["examples"],
+            examples=example_gen.outputs[specs.EXAMPLES_KEY],
             splits=[TRAIN_SPLIT, EVAL_SPLIT, *([UNSUP_SPLIT] if data_shape.unsup_split else [])],
             settings=word2vec.training_config(),
             probe_words=settings.probe_words,
@@ -181,38 +183,38 @@ def create_pipeline(
     served_model = ServedModel(serving_model_dir=serving_model_dir).with_id(nodes.SERVED_MODEL)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
+        examples=transform.outputs[specs.TRANSFORMED_EXAMPLES_KEY],
+        transform_graph=transform.outputs[specs.TRANSFORM_GRAPH_KEY],
+        schema=schema_gen.outputs[specs.SCHEMA_KEY],
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config=trainer_hparams if trainer_hparams is not None else hparams.to_dict(),
         base_model=_base_model(hparams, warm_start, served_model, word2vec_component),
     ).with_id(nodes.TRAINER)
     projector = ProjectorExporter(
-        model=trainer.outputs["model"],
-        transform_graph=transform.outputs["transform_graph"],
+        model=trainer.outputs[specs.MODEL_KEY],
+        transform_graph=transform.outputs[specs.TRANSFORM_GRAPH_KEY],
         num_oov_buckets=hparams.num_oov_buckets,
         probe_words=settings.probe_words,
-        model_run=trainer.outputs["model_run"],
-        word_embedding=word2vec_component.outputs["word_embedding"] if word2vec_component else None,
-        transformed_examples=transform.outputs["transformed_examples"],
+        model_run=trainer.outputs[specs.MODEL_RUN_KEY],
+        word_embedding=word2vec_component.outputs[word2vec_keys.WORD_EMBEDDING_KEY] if word2vec_component else None,
+        transformed_examples=transform.outputs[specs.TRANSFORMED_EXAMPLES_KEY],
     ).with_id(nodes.PROJECTOR_EXPORTER)
     # Found after the Trainer, leaving the candidate out: a re-run with nothing changed finds the baseline
     # its first run found, so that it is served from the cache and pushes nothing.
     baseline_model = ServedModel(serving_model_dir=serving_model_dir,
-                                 candidate=trainer.outputs["model"]).with_id(nodes.BASELINE_MODEL)
+                                 candidate=trainer.outputs[specs.MODEL_KEY]).with_id(nodes.BASELINE_MODEL)
     evaluator = Evaluator(
         # Raw examples: the model's serving signature applies the transform graph itself.
-        examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
-        baseline_model=baseline_model.outputs["model"],
+        examples=example_gen.outputs[specs.EXAMPLES_KEY],
+        model=trainer.outputs[specs.MODEL_KEY],
+        baseline_model=baseline_model.outputs[served_model_keys.MODEL_KEY],
         eval_config=make_eval_config(settings.accuracy_floor, settings.max_accuracy_drop, slice_by_span=data_shape.spans),
         example_splits=[TEST_SPLIT if data_shape.test_split else EVAL_SPLIT],
     ).with_id(nodes.EVALUATOR)
     pusher = Pusher(
-        model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
+        model=trainer.outputs[specs.MODEL_KEY],
+        model_blessing=evaluator.outputs[specs.BLESSING_KEY],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)
         ),
@@ -239,7 +241,7 @@ def _base_model(hparams: HParams, warm_start: bool, served_model, word2vec_compo
     a model is served, a warm start has no base and the first model starts from random rows.
     """
     if warm_start:
-        return served_model.outputs["model"]
+        return served_model.outputs[served_model_keys.MODEL_KEY]
     if hparams.embedding_init == EMBEDDING_INIT_WORD2VEC:
-        return word2vec_component.outputs[MODEL_KEY]
+        return word2vec_component.outputs[word2vec_keys.MODEL_KEY]
     return None

@@ -113,7 +113,7 @@ def collect(
     def output(node_id: str, key: str) -> Optional[str]:
         return by_node[node_id].output_uri(key) if node_id in by_node else None
 
-    model_run = output(nodes.TRAINER, "model_run")
+    model_run = output(nodes.TRAINER, nodes.MODEL_RUN_OUTPUT)
     training_summary = metadata.read_artifact_json(os.path.join(model_run, TRAINING_SUMMARY_FILE)) if model_run else None
     examples = output(nodes.EXAMPLE_GEN, nodes.EXAMPLES_OUTPUT)
     input_report = metadata.read_artifact_json(os.path.join(examples, INPUT_REPORT_FILE)) if examples else None
