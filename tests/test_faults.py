@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from pipeline import cli, layout
+from pipeline.definition import nodes
 from pipeline.definition.settings import PIPELINE_NAME
 from pipeline.records import metadata
 from tests import corpus
@@ -133,3 +134,7 @@ def test_a_full_disk_is_reported_and_the_last_good_model_kept(tmp_path, small_di
     # With space again, the next run completes.
     os.remove(os.path.join(small_disk, "filler"))
     assert cli.main([*args, "--no-cache"]) == 0
+    # --no-cache: every component ran again, none came from the cache.
+    store = metadata.open_store(paths["metadata"])
+    last_run = metadata.component_runs(store, PIPELINE_NAME, metadata.latest_run_id(store, PIPELINE_NAME))
+    assert last_run and {c.state for c in last_run} == {nodes.RAN}

@@ -220,6 +220,18 @@ def test_gpu_type_is_checked_per_target_and_beam_args_reach_every_beam_step(tmp_
     assert "NVIDIA_TESLA_T4" in kubeflow_runner.vertex_accelerator_types()
 
 
+def test_the_images_setup_file_is_added_only_where_beam_args_name_no_package():
+    # No Beam arguments: TFX runs Beam in the container and builds no package at all.
+    assert kubeflow_runner.beam_args_for_image(()) == []
+    assert kubeflow_runner.beam_args_for_image(["--runner=DataflowRunner"]) == [
+        "--runner=DataflowRunner", "--setup_file=/pipeline/setup.py"]
+    # A package the user names is left alone, in either spelling.
+    for given in (["--setup_file=/mine/setup.py"], ["--setup_file", "/mine/setup.py"],
+                  ["--extra_packages=/mine/pkg.tar.gz"], ["--extra_package", "/mine/pkg.tar.gz"]):
+        assert kubeflow_runner.beam_args_for_image(["--runner=DataflowRunner", *given]) == [
+            "--runner=DataflowRunner", *given]
+
+
 def test_every_preset_compiles_its_settings(tmp_path):
     for preset, hparams in PRESETS.items():
         output = kubeflow_runner.compile_pipeline(hparams, PipelineSettings(), _kubeflow(unsup_split=True),
