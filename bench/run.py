@@ -138,7 +138,7 @@ def _read_run(output_dir: str, result: Case) -> None:
     from pipeline.definition.settings import PIPELINE_NAME
     from pipeline.records import metadata
 
-    store = metadata.open_store(layout.output_paths(output_dir)["metadata"])
+    store = metadata.open_store(layout.output_paths(output_dir).metadata)
     run_id = metadata.latest_run_id(store, PIPELINE_NAME)
     for component in metadata.component_runs(store, PIPELINE_NAME, run_id):
         result.components[component.node_id] = component.seconds

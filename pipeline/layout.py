@@ -12,10 +12,11 @@ option errors, ``predict`` without a model) need not load it::
 """
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import time
-from typing import Dict, Optional
+from typing import Optional
 
 LOCK_FILE = ".run.lock"
 # Subfolder of OUTPUT/projector/ holding a copy of the Trainer's TensorBoard logs.
@@ -26,15 +27,26 @@ class OutputFolderError(Exception):
     """The output folder cannot be used; the message says how to fix it."""
 
 
-def output_paths(output_dir: str) -> Dict[str, str]:
+@dataclasses.dataclass(frozen=True)
+class OutputPaths:
     """The fixed locations under an output folder."""
-    return {
-        "pipeline_root": os.path.join(output_dir, "tfx"),
-        "metadata": os.path.join(output_dir, "metadata.sqlite"),
-        "projector": os.path.join(output_dir, "projector"),
-        "serving_model": os.path.join(output_dir, "serving_model"),
-        "lock": os.path.join(output_dir, LOCK_FILE),
-    }
+
+    pipeline_root: str  # every component's artifacts
+    metadata: str  # the ML Metadata SQLite file
+    projector: str  # the stable copy of the latest projector files and training logs
+    serving_model: str  # the Pusher's <version>/ SavedModels
+    lock: str  # held by the run using the folder
+
+
+def output_paths(output_dir: str) -> OutputPaths:
+    """The fixed locations under ``output_dir``."""
+    return OutputPaths(
+        pipeline_root=os.path.join(output_dir, "tfx"),
+        metadata=os.path.join(output_dir, "metadata.sqlite"),
+        projector=os.path.join(output_dir, "projector"),
+        serving_model=os.path.join(output_dir, "serving_model"),
+        lock=os.path.join(output_dir, LOCK_FILE),
+    )
 
 
 class OutputFolderBusyError(OutputFolderError):
@@ -51,7 +63,7 @@ def output_lock(output_dir: str):
     Raises:
       OutputFolderBusyError: At once, if another process holds the lock.
     """
-    with open(output_paths(output_dir)["lock"], "a+") as lock:
+    with open(output_paths(output_dir).lock, "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -101,7 +113,7 @@ def resolve_model_dir(model_dir: Optional[str], output_dir: str) -> str:
         if "://" not in model_dir and not os.path.isdir(model_dir):
             raise OutputFolderError(f"--model {model_dir} is not a folder. Fix: pass a serving_model/<version> folder.")
         return model_dir if "://" in model_dir else os.path.abspath(model_dir)
-    serving = output_paths(os.path.abspath(output_dir))["serving_model"]
+    serving = output_paths(os.path.abspath(output_dir)).serving_model
     latest = latest_serving_model(serving)
     if latest is None:
         raise OutputFolderError(

@@ -22,7 +22,7 @@ SMALL_RUN = ["--preset", "tutorial", "--vocab-size", "200", "--sequence-length",
 
 
 def _states(output_dir):
-    store = metadata.open_store(layout.output_paths(output_dir)["metadata"])
+    store = metadata.open_store(layout.output_paths(output_dir).metadata)
     run_id = metadata.latest_run_id(store, PIPELINE_NAME)
     return {c.node_id: c.state for c in metadata.component_runs(store, PIPELINE_NAME, run_id)}
 
@@ -78,10 +78,10 @@ def test_a_killed_run_resumes_and_reuses_what_finished(tmp_path, killed_in, kill
     assert after["Pusher"] == "ran"
 
     # ML Metadata: the killed execution is canceled, its half-written outputs abandoned, nothing left running.
-    store = metadata.open_store(layout.output_paths(output_dir)["metadata"])
+    store = metadata.open_store(layout.output_paths(output_dir).metadata)
     states = [metadata.EXECUTION_STATES[e.last_known_state] for e in store.get_executions()]
     assert "running" not in states and states.count("canceled") == 1
-    assert layout.latest_serving_model(layout.output_paths(output_dir)["serving_model"])
+    assert layout.latest_serving_model(layout.output_paths(output_dir).serving_model)
 
 
 def _tree(folder):
@@ -116,8 +116,8 @@ def test_a_full_disk_is_reported_and_the_last_good_model_kept(tmp_path, small_di
     args = ["run", "--data-dir", data_dir, "--output-dir", output_dir, *SMALL_RUN]
     assert cli.main(args) == 0
     paths = layout.output_paths(output_dir)
-    served = _tree(paths["serving_model"])
-    published = _tree(paths["projector"])
+    served = _tree(paths.serving_model)
+    published = _tree(paths.projector)
     assert served and published
 
     stats = os.statvfs(small_disk)
@@ -128,13 +128,13 @@ def test_a_full_disk_is_reported_and_the_last_good_model_kept(tmp_path, small_di
     err = capsys.readouterr().err
     assert "error: the disk is full" in err and "Fix: free space" in err
     assert "Traceback" not in err
-    assert _tree(paths["serving_model"]) == served
-    assert _tree(paths["projector"]) == published
+    assert _tree(paths.serving_model) == served
+    assert _tree(paths.projector) == published
 
     # With space again, the next run completes.
     os.remove(os.path.join(small_disk, "filler"))
     assert cli.main([*args, "--no-cache"]) == 0
     # --no-cache: every component ran again, none came from the cache.
-    store = metadata.open_store(paths["metadata"])
+    store = metadata.open_store(paths.metadata)
     last_run = metadata.component_runs(store, PIPELINE_NAME, metadata.latest_run_id(store, PIPELINE_NAME))
     assert last_run and {c.state for c in last_run} == {nodes.RAN}

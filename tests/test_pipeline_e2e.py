@@ -80,7 +80,7 @@ def test_first_model_is_blessed_and_pushed(finished_run):
     assert evaluation.metrics["example_count"] == 2 * TEST_PER_LABEL  # evaluated on the test split
     assert evaluation.metrics["binary_accuracy"] > 0.8
     assert {"auc", "precision", "recall", "loss"} <= set(evaluation.metrics)
-    assert os.path.dirname(report.serving_model_dir) == layout.output_paths(settings.output_dir)["serving_model"]
+    assert os.path.dirname(report.serving_model_dir) == layout.output_paths(settings.output_dir).serving_model
 
 
 def test_split_counts(finished_run):
@@ -119,7 +119,7 @@ def test_projector_rows_match_the_vocabulary(finished_run):
         assert vectors.shape == (len(labels), HPARAMS.embedding_dim)
         assert os.path.exists(os.path.join(folder, projector.PROJECTOR_CONFIG_FILE))
 
-    store = metadata.open_store(layout.output_paths(settings.output_dir)["metadata"])
+    store = metadata.open_store(layout.output_paths(settings.output_dir).metadata)
     (artifact,) = store.get_artifacts_by_type(EmbeddingProjectorFiles.TYPE_NAME)
     assert artifact.custom_properties[ROWS_PROPERTY].int_value == len(vocabulary) + 1
     assert artifact.custom_properties[DIMENSION_PROPERTY].int_value == HPARAMS.embedding_dim
@@ -234,7 +234,7 @@ def test_pictures_beside_the_projector_files(finished_run):
 
 def test_second_run_reuses_everything_and_pushes_nothing(finished_run):
     settings, first = finished_run
-    serving_dir = layout.output_paths(settings.output_dir)["serving_model"]
+    serving_dir = layout.output_paths(settings.output_dir).serving_model
     before = _serving_tree(serving_dir)
     second = local_runner.run_local(settings)
     states = {c.node_id: c.state for c in second.components}
@@ -255,7 +255,7 @@ def test_second_run_reuses_everything_and_pushes_nothing(finished_run):
     assert second.evaluation.blessed and second.evaluation.baseline_metrics == {}
     assert second.neighbours == first.neighbours
     # `runs` says the same: this run's verdict is the cache's, and it pushed nothing.
-    runs = history.past_runs(layout.output_paths(settings.output_dir)["metadata"], PIPELINE_NAME)
+    runs = history.past_runs(layout.output_paths(settings.output_dir).metadata, PIPELINE_NAME)
     assert runs[-1].status == "cached, pushed nothing"
 
 
@@ -269,7 +269,7 @@ def _serving_tree(serving_dir):
 
 def test_a_model_trained_on_shuffled_labels_is_refused_and_listed(finished_run, tmp_path, capsys):
     settings, first = finished_run
-    serving_dir = layout.output_paths(settings.output_dir)["serving_model"]
+    serving_dir = layout.output_paths(settings.output_dir).serving_model
     before = _serving_tree(serving_dir)
     latest_before = layout.latest_serving_model(serving_dir)
 
@@ -289,7 +289,7 @@ def test_a_model_trained_on_shuffled_labels_is_refused_and_listed(finished_run, 
     capsys.readouterr()
     assert cli.main(["runs", "--output-dir", settings.output_dir]) == 0
     lines = capsys.readouterr().out.splitlines()
-    store = metadata.open_store(layout.output_paths(settings.output_dir)["metadata"])
+    store = metadata.open_store(layout.output_paths(settings.output_dir).metadata)
     assert len(lines) == 1 + len(metadata.run_ids(store, PIPELINE_NAME))  # a header, then a line per run
     assert lines[0].split() == ["started", "eval", "acc", "seconds", "status", "data"]
     assert f"blessed, pushed {os.path.basename(first.serving_model_dir)} " in lines[1]
@@ -314,12 +314,12 @@ def test_validation_stops_a_broken_split_before_training(tmp_path):
     assert os.path.join("StatisticsGen", "statistics") in message and "Split-train" in message
 
     paths = layout.output_paths(settings.output_dir)
-    store = metadata.open_store(paths["metadata"])
+    store = metadata.open_store(paths.metadata)
     run_id = metadata.latest_run_id(store, settings.pipeline_name)
     states = {c.node_id: c.state for c in metadata.component_runs(store, settings.pipeline_name, run_id)}
     assert states["DataValidationGate"] == "failed"
     assert "Transform" not in states and "Trainer" not in states
-    assert layout.latest_serving_model(paths["serving_model"]) is None
+    assert layout.latest_serving_model(paths.serving_model) is None
 
 
 def test_predict_and_evaluate_commands(finished_run, capsys, tmp_path, monkeypatch):

@@ -36,7 +36,7 @@ def _vocabulary(report):
 
 
 def _states(output_dir):
-    store = metadata.open_store(layout.output_paths(output_dir)["metadata"])
+    store = metadata.open_store(layout.output_paths(output_dir).metadata)
     run_id = metadata.latest_run_id(store, PIPELINE_NAME)
     return {c.node_id: c.state for c in metadata.component_runs(store, PIPELINE_NAME, run_id)}
 
@@ -51,9 +51,9 @@ def schedule(tmp_path_factory):
         # Equal file names in every span: the span in each id keeps them apart.
         corpus.write_corpus(os.path.join(data_dir, f"span-{span}"), train_per_label=PER_LABEL, test_per_label=None,
                             seed=span, flip_train_labels=span == 3)
-        served_before = isolation.tree_bytes(layout.output_paths(output_dir)["serving_model"])
+        served_before = isolation.tree_bytes(layout.output_paths(output_dir).serving_model)
         report = retrain_runner.retrain(run)
-        iterations.append((report, served_before, isolation.tree_bytes(layout.output_paths(output_dir)["serving_model"])))
+        iterations.append((report, served_before, isolation.tree_bytes(layout.output_paths(output_dir).serving_model)))
     return run, iterations
 
 
@@ -99,23 +99,23 @@ def test_span_3_with_flipped_labels_is_refused_and_the_served_model_kept(schedul
     assert report.evaluation.span_baseline_accuracy[3] < 0.2 < 0.8 < report.evaluation.span_baseline_accuracy[1]
     assert "likely a data problem in span 3" in report.evaluation.data_problem()
     # ML Metadata records the refusal.
-    store = metadata.open_store(layout.output_paths(run.output_dir)["metadata"])
+    store = metadata.open_store(layout.output_paths(run.output_dir).metadata)
     blessings = store.get_artifacts_by_type("ModelBlessing")
     assert [b.custom_properties["blessed"].int_value for b in sorted(blessings, key=lambda b: b.id)] == [1, 1, 0]
 
 
 def test_a_call_with_no_new_span_trains_nothing(schedule, capsys):
     run, _ = schedule
-    store = metadata.open_store(layout.output_paths(run.output_dir)["metadata"])
+    store = metadata.open_store(layout.output_paths(run.output_dir).metadata)
     runs_before = len(metadata.run_ids(store, PIPELINE_NAME))
-    served = isolation.tree_bytes(layout.output_paths(run.output_dir)["serving_model"])
+    served = isolation.tree_bytes(layout.output_paths(run.output_dir).serving_model)
     assert cli.main(["retrain", "--data-dir", run.data_dir, "--output-dir", run.output_dir, "--preset", "tutorial",
                      "--vocab-size", "200", "--sequence-length", "40", "--epochs", "20", "--batch-size", "32",
                      "--learning-rate", "0.01", "--quiet"]) == 0
     assert "no new span since span 3" in capsys.readouterr().out
-    store = metadata.open_store(layout.output_paths(run.output_dir)["metadata"])
+    store = metadata.open_store(layout.output_paths(run.output_dir).metadata)
     assert len(metadata.run_ids(store, PIPELINE_NAME)) == runs_before
-    assert isolation.tree_bytes(layout.output_paths(run.output_dir)["serving_model"]) == served
+    assert isolation.tree_bytes(layout.output_paths(run.output_dir).serving_model) == served
 
 
 def test_no_new_span_is_answered_from_ml_metadata_without_tensorflow_or_tfx(schedule):

@@ -78,7 +78,7 @@ def test_the_classifier_starts_from_the_word2vec_table(word2vec_run):
 
 def test_the_projector_shows_both_tables(word2vec_run):
     settings, result = word2vec_run
-    projector_dir = layout.output_paths(settings.output_dir)["projector"]
+    projector_dir = layout.output_paths(settings.output_dir).projector
     config = tb_projector.ProjectorConfig()
     with open(os.path.join(projector_dir, projector.PROJECTOR_CONFIG_FILE)) as f:
         text_format.Parse(f.read(), config)

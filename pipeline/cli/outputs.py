@@ -114,7 +114,7 @@ def _runs(args: argparse.Namespace) -> int:
     from pipeline.records import history
 
     output_dir = os.path.abspath(args.output_dir)
-    metadata_path = layout.output_paths(output_dir)["metadata"]
+    metadata_path = layout.output_paths(output_dir).metadata
     if not os.path.exists(metadata_path):
         raise UsageError(f"{output_dir} holds no runs ({metadata_path} is missing). Fix: pass the --output-dir of `run`.")
     print(history.format_runs(history.past_runs(metadata_path, declared.PIPELINE_NAME)))
@@ -128,7 +128,7 @@ def _tensorboard(args: argparse.Namespace) -> int:
     from pipeline import layout
 
     output_dir = os.path.abspath(args.output_dir)
-    logdir = layout.output_paths(output_dir)["projector"]
+    logdir = layout.output_paths(output_dir).projector
     if not os.path.isdir(logdir):
         raise UsageError(f"{output_dir} holds no finished run ({logdir} is missing). "
                          f"Fix: run `python pipeline.py run --output-dir {args.output_dir}` first.")

@@ -37,31 +37,31 @@ def run_locked(run: RunSettings, output_dir: str) -> results.RunReport:
     paths = layout.output_paths(output_dir)
     pipeline = factory.create_pipeline(
         pipeline_name=run.pipeline_name,
-        pipeline_root=paths["pipeline_root"],
+        pipeline_root=paths.pipeline_root,
         data_root=run.data_dir,
-        serving_model_dir=paths["serving_model"],
+        serving_model_dir=paths.serving_model,
         hparams=run.hparams,
         # train/unsup/ is looked for only when Word2Vec would read it.
         data_shape=data.describe_data_root(run.data_dir, unsup_split=None if run.word2vec.word2vec else False),
         settings=run.settings,
         warm_start=run.warm_start,
         word2vec=run.word2vec,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata"]),
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata),
         beam_pipeline_args=list(run.beam_pipeline_args),
         enable_cache=run.enable_cache,
     )
-    if os.path.exists(paths["metadata"]):
-        for node_id in metadata.cancel_orphaned_executions(paths["metadata"], run.pipeline_name):
+    if os.path.exists(paths.metadata):
+        for node_id in metadata.cancel_orphaned_executions(paths.metadata, run.pipeline_name):
             progress.LOGGER.info("%s: marked the execution of an interrupted run as canceled", node_id)
-    served_before = layout.latest_serving_model(paths["serving_model"])
+    served_before = layout.latest_serving_model(paths.serving_model)
     started = time.monotonic()
-    with progress.component_progress(paths["metadata"], run.pipeline_name):
+    with progress.component_progress(paths.metadata, run.pipeline_name):
         tfx.orchestration.LocalDagRunner().run(pipeline)
     seconds = time.monotonic() - started
 
-    store = metadata.open_store(paths["metadata"])
+    store = metadata.open_store(paths.metadata)
     run_id = metadata.latest_run_id(store, run.pipeline_name) or ""
     components = metadata.component_runs(store, run.pipeline_name, run_id) if run_id else []
-    results.publish_projector({c.node_id: c for c in components}, paths["projector"])
-    return results.collect(components, run_id, seconds, paths["projector"],
-                           layout.latest_serving_model(paths["serving_model"]), served_before)
+    results.publish_projector({c.node_id: c for c in components}, paths.projector)
+    return results.collect(components, run_id, seconds, paths.projector,
+                           layout.latest_serving_model(paths.serving_model), served_before)

@@ -71,7 +71,7 @@ def retrain(run: RunSettings) -> Union["RunReport", NoNewSpan]:
             f"Fix: put each new batch of reviews in a new span-N/ folder, or use `run` for a plain aclImdb folder.")
     output_dir = layout.check_output_dir(run.output_dir)
     with layout.output_lock(output_dir):
-        judged = last_judged_span(layout.output_paths(output_dir)["metadata"], run.pipeline_name)
+        judged = last_judged_span(layout.output_paths(output_dir).metadata, run.pipeline_name)
         if judged is not None and spans[-1] <= judged:
             return NoNewSpan(judged)
         # Only now: TFX is the floor of a run, and no part of the answer above.
