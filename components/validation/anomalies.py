@@ -7,8 +7,8 @@ import tensorflow as tf
 from tensorflow_data_validation.anomalies.proto import custom_validation_config_pb2
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
-from components.validation import DataValidationError  # noqa: F401  (raised here; importable from here)
-from components.validation import check_label_balance_bound
+from components.validation import (  # noqa: F401  (DataValidationError: raised here; importable from here)
+    DataValidationError, check_label_balance_bound)
 
 ANOMALIES_FILE = "SchemaDiff.pb"  # as ExampleValidator writes it, per split
 STATISTICS_FILE = "FeatureStats.pb"  # as StatisticsGen writes it, per split
