@@ -15,18 +15,37 @@ so that a spec that a cluster would refuse or fail fails here too:
   The launcher tees the step's output into the logs artifact
   (``component/launcher_v2.go``, ``getLogWriter``).
 - Hooks: ``preCacheCheck`` is never run for open-source KFP (no reference in
-  ``backend/src``); Vertex AI runs it, so it runs for ``vertex=True``.
-- Results: the ExecutorOutput file is parsed strictly (``protojson.Unmarshal`` in
+  ``backend/src``).
+
+With ``vertex=True``, Vertex AI Pipelines as its documentation describes it instead (no
+source to read): a ``preCacheCheck`` hook runs before the cache is looked up and its
+ExecutorOutput's parameters join the task's inputs; the job's ``enable_caching``, when set,
+overrides every task's caching option; artifacts keep their type between tasks; no
+``executor-logs`` output; the ExecutorOutput file is ``executor_output.json`` beside the
+outputs.
+- The ExecutorOutput file: a path of the pod, ``LocalPathForURI`` of the task root plus
+  ``output_metadata.json`` (``driver.go``, ``provisionOutputs``: ``/gcs/BUCKET/.../UUID/``;
+  here under the pod's folder), parsed strictly (``protojson.Unmarshal`` in
   ``getExecutorOutputFile``); output parameters come from it, else from their files
   (``collectOutputParameters``); output artifact metadata is merged from it
-  (``uploadOutputArtifacts``); input artifacts are named by their ML Metadata id
-  (``metadata/converter.go``, ``toRuntimeArtifact``).
+  (``uploadOutputArtifacts``).
+- Artifacts go through ML Metadata between tasks: the launcher records each output
+  (``metadata/client.go``, ``RecordArtifact``: ``toMLMDArtifact`` turns the metadata into
+  custom properties, numbers as doubles, booleans as ints, lists and structs wrapped as
+  ``{"list": ...}`` and ``{"struct": ...}``, null refused; ``display_name`` and
+  ``store_session_info`` added), and the next task's driver reads it back
+  (``GetOutputArtifactsByExecutionId`` with ``Schema: ""``, ``OutputArtifact.ToRuntimeArtifact``
+  and ``converter.go``'s ``toRuntimeArtifact``): named by its id, with its URI and metadata,
+  and typed ``{instanceSchema: ""}``.
+- Parameters: a runtime constant that is one of the driver's placeholders
+  (``{{$.pipeline_job_uuid}}``, ...) is replaced by the run's value (``driver/resolve.go``).
 - Cache: a task whose ``cachingOptions.enableCache`` is set reuses the outputs (the same
-  artifacts) of an earlier execution with the same fingerprint: sha256 of the cache key
-  built by ``cacheutils/cache.go`` (``GenerateCacheKey``, ``GenerateFingerPrint``):
-  input artifact names, input parameter values, output artifact specs without URIs,
-  output parameter types, image and the spec's command and arguments
-  (``driver/container.go``, ``getFingerPrint``).
+  artifacts) of an earlier execution of the same pipeline name and namespace
+  (``GetExecutionCache``) with the same fingerprint: sha256 of the cache key built by
+  ``cacheutils/cache.go`` (``GenerateCacheKey``, ``GenerateFingerPrint``): input artifact
+  names, input parameter values, output artifact specs without URIs, output parameter
+  types, image and the spec's command and arguments (``driver/cache.go``, ``getFingerPrint``).
+  The launcher creates the entry only after the task succeeded.
 - Scheduling: a task starts once every task it depends on has finished, several at a
   time, as Argo runs a DAG.
 - Working directory: each task runs in an empty folder of its own with the project
@@ -34,7 +53,8 @@ so that a spec that a cluster would refuse or fail fails here too:
   on its path.
 
 What this emulation cannot do, and a real cluster does: the object store (the pipeline
-root is a local folder here, where the launcher would map ``gs://`` to ``/gcs/``), images,
+root is a local folder here, where the launcher would map ``gs://`` to ``/gcs/`` and download
+every input artifact there), images,
 Kubernetes resources (the Trainer's GPU) and pod scheduling (at most ``parallelism`` tasks
 at a time, in this environment), and ML Metadata beyond artifact ids.
 """
@@ -47,22 +67,36 @@ import threading
 import time
 import uuid
 from concurrent import futures
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 EXECUTOR_INPUT_PLACEHOLDER = "{{$}}"
 LOGS_KEY = "executor-logs"
 OUTPUT_METADATA_FILE = "output_metadata.json"
+VERTEX_OUTPUT_FILE = "executor_output.json"
+# The store session the launcher records with every artifact (RecordArtifact), for a bucket read with the pod's
+# own credentials.
+STORE_SESSION_INFO = json.dumps({"Provider": "gs", "Params": {"fromEnv": "true"}})
 
 
 def load_pipeline_spec(path: str) -> pipeline_spec_pb2.PipelineSpec:
     """Parses a compiled ``.yaml`` (PipelineSpec) into kfp's proto; unknown fields are an error."""
+    return load_package(path)[0]
+
+
+def load_package(path: str) -> Tuple[pipeline_spec_pb2.PipelineSpec, pipeline_spec_pb2.PlatformSpec]:
+    """The PipelineSpec and the PlatformSpec of a compiled ``.yaml``, as ``kfp.Client`` reads them
+    (``_extract_pipeline_yaml``: the first document, then the rest merged); unknown fields are an error."""
     with open(path, encoding="utf-8") as f:
-        document = yaml.safe_load(f)
-    return json_format.ParseDict(document, pipeline_spec_pb2.PipelineSpec())
+        documents = list(yaml.safe_load_all(f))
+    platform: Dict[str, Any] = {}
+    for document in documents[1:]:
+        platform.update(document)
+    return (json_format.ParseDict(documents[0], pipeline_spec_pb2.PipelineSpec()),
+            json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec()))
 
 
 def deployment_config(spec: pipeline_spec_pb2.PipelineSpec) -> pipeline_spec_pb2.PipelineDeploymentConfig:
@@ -120,14 +154,61 @@ def cache_fingerprint(executor_input: pipeline_spec_pb2.ExecutorInput, component
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
-class Cluster:
-    """What outlives a run on a cluster: ML Metadata's artifact ids and the cache."""
+def to_mlmd_value(value: struct_pb2.Value) -> Tuple[str, Any]:
+    """``StructValueToMLMDValue`` (``metadata/converter.go``): (MLMD value kind, value)."""
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return "string_value", value.string_value
+    if kind == "number_value":
+        return "double_value", value.number_value
+    if kind == "bool_value":
+        return "int_value", int(value.bool_value)
+    if kind == "list_value":
+        return "struct_value", {"list": json_format.MessageToDict(value.list_value)}
+    if kind == "struct_value":
+        return "struct_value", {"struct": json_format.MessageToDict(value.struct_value)}
+    raise TaskFailed(f"unknown/unsupported value type {kind} (converter.go, StructValueToMLMDValue)")
 
-    def __init__(self, publish_logs: bool = True):
+
+class Cluster:
+    """What outlives a run on a cluster: ML Metadata's artifacts and the cache."""
+
+    def __init__(self, publish_logs: bool = True, namespace: str = "kubeflow"):
         self.publish_logs = publish_logs
-        self.next_artifact_id = 1
-        self.cache: Dict[str, Dict[str, Any]] = {}  # fingerprint -> outputs of the execution
+        self.namespace = namespace
+        self.artifacts: Dict[int, Dict[str, Any]] = {}  # id -> {"uri", "type", "custom_properties"}
+        # (pipeline name, namespace, fingerprint) -> outputs of the execution
+        self.cache: Dict[Tuple[str, str, str], Dict[str, Any]] = {}
         self.lock = threading.Lock()
+
+    def record_artifact(self, output_name: str, artifact: pipeline_spec_pb2.RuntimeArtifact) -> int:
+        """``RecordArtifact``: the artifact in ML Metadata, its metadata as custom properties. Returns its id."""
+        properties = {key: to_mlmd_value(value) for key, value in artifact.metadata.fields.items()
+                      if key != "_kfp_workspace"}
+        properties.setdefault("display_name", ("string_value", output_name))
+        properties.setdefault("store_session_info", ("string_value", STORE_SESSION_INFO))
+        artifact_id = len(self.artifacts) + 1
+        self.artifacts[artifact_id] = {"uri": artifact.uri, "type": artifact.type, "custom_properties": properties}
+        return artifact_id
+
+    def runtime_artifact(self, artifact_id: int, keep_type: bool = False) -> pipeline_spec_pb2.RuntimeArtifact:
+        """The artifact as the next task's driver hands it over: ``GetOutputArtifactsByExecutionId`` (``Schema:
+        ""``), ``OutputArtifact.ToRuntimeArtifact`` and ``toRuntimeArtifact``. ``keep_type``: Vertex AI's."""
+        stored = self.artifacts[artifact_id]
+        artifact = pipeline_spec_pb2.RuntimeArtifact(name=str(artifact_id), uri=stored["uri"])
+        if keep_type:
+            artifact.type.CopyFrom(stored["type"])
+        else:
+            artifact.type.instance_schema = ""
+        metadata = {}
+        for key, (kind, value) in stored["custom_properties"].items():
+            metadata[key] = float(value) if kind == "int_value" else value
+        json_format.ParseDict(metadata, artifact.metadata)
+        return artifact
+
+
+# The driver's placeholders in a runtime constant (driver/resolve.go), by what fills them in.
+RUN_ID_PLACEHOLDER = "{{$.pipeline_job_uuid}}"
 
 
 class LauncherEmulation:
@@ -135,7 +216,9 @@ class LauncherEmulation:
 
     def __init__(self, spec: pipeline_spec_pb2.PipelineSpec, cluster: Cluster, env: Dict[str, str],
                  parameters: Optional[Dict[str, Any]] = None, pipeline_root: Optional[str] = None,
-                 run_id: Optional[str] = None, vertex: bool = False, work_dir: str = "/tmp"):
+                 run_id: Optional[str] = None, vertex: bool = False, enable_caching: Optional[bool] = None,
+                 work_dir: str = "/tmp"):
+        """``enable_caching``: a Vertex AI job's setting, which overrides every task's when not None."""
         self.spec = spec
         self.cluster = cluster
         self.executors = deployment_config(spec).executors
@@ -146,6 +229,9 @@ class LauncherEmulation:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.env = env
         self.vertex = vertex
+        if enable_caching is not None and not vertex:
+            raise ValueError("enable_caching is a Vertex AI job's setting; on KFP each task's cachingOptions decide")
+        self.enable_caching = enable_caching
         self.work_dir = work_dir
         self.parameters = {
             name: json_format.MessageToDict(definition.default_value)
@@ -153,11 +239,19 @@ class LauncherEmulation:
             if definition.HasField("default_value")
         }
         self.parameters.update(parameters or {})
-        self.outputs: Dict[str, Dict[str, List[pipeline_spec_pb2.RuntimeArtifact]]] = {}
+        self.artifact_ids: Dict[str, Dict[str, List[int]]] = {}  # task -> output key -> ML Metadata ids
         self.output_parameters: Dict[str, Dict[str, Any]] = {}
         self.seconds: Dict[str, float] = {}
         self.cached: List[str] = []
         self.logs: Dict[str, str] = {}
+        self.executor_inputs: Dict[str, pipeline_spec_pb2.ExecutorInput] = {}
+
+    @property
+    def outputs(self) -> Dict[str, Dict[str, List[pipeline_spec_pb2.RuntimeArtifact]]]:
+        """Every task's output artifacts, as a next task would be handed them."""
+        return {task: {key: [self.cluster.runtime_artifact(i, keep_type=self.vertex) for i in ids]
+                       for key, ids in outputs.items()}
+                for task, outputs in self.artifact_ids.items()}
 
     def run(self, parallelism: int = 2) -> None:
         """Runs every task, each once its dependencies are done, ``parallelism`` at a time."""
@@ -178,34 +272,38 @@ class LauncherEmulation:
                     done.add(running.pop(future))
                     future.result()  # a failed task fails the run
 
+    def _caches(self, task) -> bool:
+        return self.enable_caching if self.enable_caching is not None else task.caching_options.enable_cache
+
     def run_task(self, name: str) -> None:
         task = self.spec.root.dag.tasks[name]
         component = self.spec.components[task.component_ref.name]
         container = self.executors[component.executor_label].container
         task_root = f"{self.pipeline_root.rstrip('/')}/{self.spec.pipeline_info.name}/{self.run_id}/{name}/{uuid.uuid4()}"
-        executor_input = self._executor_input(name, task, component, task_root)
-        fingerprint = cache_fingerprint(executor_input, component, container)
-        with self.cluster.lock:
-            reused = self.cluster.cache.get(fingerprint) if task.caching_options.enable_cache else None
-        if reused:
-            self.outputs[name], self.output_parameters[name] = reused["artifacts"], reused["parameters"]
-            self.cached.append(name)
-            return
         pod_dir = os.path.join(self.work_dir, f"{self.run_id}-{name}")
         os.makedirs(pod_dir)
-        for parameter in executor_input.outputs.parameters.values():
-            parameter.output_file = os.path.join(pod_dir, "tmp", "kfp", "outputs",
-                                                 os.path.basename(parameter.output_file))
-            os.makedirs(os.path.dirname(parameter.output_file), exist_ok=True)
+        executor_input = self._executor_input(name, task, component, task_root, pod_dir)
         cwd = os.path.join(pod_dir, "workdir")
         os.makedirs(cwd)
-        serialized = json_format.MessageToJson(executor_input)
         started = time.monotonic()
         log = []
         if self.vertex and container.HasField("lifecycle") and container.lifecycle.HasField("pre_cache_check"):
+            # Vertex AI runs the hook first; the parameters it resolves are part of what the cache sees.
             hook = container.lifecycle.pre_cache_check
-            log.append(self._call(name + " (preCacheCheck)", list(hook.command), list(hook.args), serialized, cwd))
-        log.append(self._call(name, list(container.command), list(container.args), serialized, cwd))
+            log.append(self._call(name + " (preCacheCheck)", list(hook.command), list(hook.args),
+                                  json_format.MessageToJson(executor_input), cwd))
+            for key, value in self._read_executor_output(executor_input).parameter_values.items():
+                executor_input.inputs.parameter_values[key].CopyFrom(value)
+        key = (self.spec.pipeline_info.name, self.cluster.namespace, cache_fingerprint(executor_input, component, container))
+        with self.cluster.lock:
+            reused = self.cluster.cache.get(key) if self._caches(task) else None
+        if reused:
+            self.artifact_ids[name], self.output_parameters[name] = reused["artifacts"], reused["parameters"]
+            self.cached.append(name)
+            return
+        self.executor_inputs[name] = executor_input
+        log.append(self._call(name, list(container.command), list(container.args),
+                              json_format.MessageToJson(executor_input), cwd))
         self.seconds[name] = time.monotonic() - started
         self.logs[name] = "".join(log)
         if LOGS_KEY in executor_input.outputs.artifacts:
@@ -214,8 +312,9 @@ class LauncherEmulation:
             with open(logs_path, "w", encoding="utf-8") as f:
                 f.write(self.logs[name])
         with self.cluster.lock:
-            self.outputs[name], self.output_parameters[name] = self._collect(executor_input, component)
-            self.cluster.cache[fingerprint] = {"artifacts": self.outputs[name], "parameters": self.output_parameters[name]}
+            self.artifact_ids[name], self.output_parameters[name] = self._collect(executor_input, component)
+            # The launcher creates the cache entry once the task succeeded.
+            self.cluster.cache[key] = {"artifacts": self.artifact_ids[name], "parameters": self.output_parameters[name]}
 
     def _call(self, what: str, command: List[str], args: List[str], serialized: str, cwd: str) -> str:
         argv = [serialized if a == EXECUTOR_INPUT_PLACEHOLDER else a for a in command + args]
@@ -227,12 +326,20 @@ class LauncherEmulation:
             raise TaskFailed(f"{what} exited with {result.returncode}:\n{result.stderr[-6000:]}")
         return result.stdout + result.stderr
 
-    def _executor_input(self, name, task, component, task_root) -> pipeline_spec_pb2.ExecutorInput:
+    def _runtime_constant(self, value: struct_pb2.Value) -> struct_pb2.Value:
+        """``resolvePodSpecInputRuntimeParameter``'s constants: the run's placeholders filled in."""
+        if value.string_value == RUN_ID_PLACEHOLDER:
+            return struct_pb2.Value(string_value=self.run_id)
+        if value.string_value.startswith("{{$.pipeline_"):
+            raise NotImplementedError(f"placeholder {value.string_value} is not emulated")
+        return value
+
+    def _executor_input(self, name, task, component, task_root, pod_dir) -> pipeline_spec_pb2.ExecutorInput:
         executor_input = pipeline_spec_pb2.ExecutorInput()
         for key, parameter in task.inputs.parameters.items():
             value = executor_input.inputs.parameter_values[key]
             if parameter.HasField("runtime_value"):
-                value.CopyFrom(parameter.runtime_value.constant)
+                value.CopyFrom(self._runtime_constant(parameter.runtime_value.constant))
             elif parameter.component_input_parameter:
                 json_format.ParseDict(self.parameters[parameter.component_input_parameter], value)
             elif parameter.HasField("task_output_parameter"):
@@ -243,9 +350,10 @@ class LauncherEmulation:
         for key, artifact in task.inputs.artifacts.items():
             source = artifact.task_output_artifact
             executor_input.inputs.artifacts[key].artifacts.extend(
-                self.outputs[source.producer_task][source.output_artifact_key])
+                self.cluster.runtime_artifact(i, keep_type=self.vertex)
+                for i in self.artifact_ids[source.producer_task][source.output_artifact_key])
         definitions = dict(component.output_definitions.artifacts)
-        if self.cluster.publish_logs:
+        if self.cluster.publish_logs and not self.vertex:
             definitions[LOGS_KEY] = pipeline_spec_pb2.ComponentOutputsSpec.ArtifactSpec(
                 artifact_type=pipeline_spec_pb2.ArtifactTypeSchema(schema_title="system.Artifact"))
         for key, definition in definitions.items():
@@ -256,16 +364,26 @@ class LauncherEmulation:
             if definition.metadata:
                 output.metadata.CopyFrom(definition.metadata)
         for key in component.output_definitions.parameters:
-            executor_input.outputs.parameters[key].output_file = f"/tmp/kfp/outputs/{key}"
-        executor_input.outputs.output_file = f"{task_root}/{OUTPUT_METADATA_FILE}"
+            executor_input.outputs.parameters[key].output_file = os.path.join(pod_dir, "tmp", "kfp", "outputs", key)
+            os.makedirs(os.path.dirname(executor_input.outputs.parameters[key].output_file), exist_ok=True)
+        if self.vertex:
+            executor_input.outputs.output_file = f"{task_root}/{VERTEX_OUTPUT_FILE}"
+        else:
+            # LocalPathForURI(task root) + output_metadata.json: /gcs/BUCKET/... on a cluster, a folder of the pod.
+            executor_input.outputs.output_file = os.path.join(pod_dir, "gcs", task_root.lstrip("/"), OUTPUT_METADATA_FILE)
         return executor_input
 
-    def _collect(self, executor_input, component):
-        """Output artifacts (registered with new ids) and parameters, as the launcher collects them."""
+    @staticmethod
+    def _read_executor_output(executor_input) -> pipeline_spec_pb2.ExecutorOutput:
         executor_output = pipeline_spec_pb2.ExecutorOutput()
         if os.path.exists(executor_input.outputs.output_file):
             with open(executor_input.outputs.output_file, encoding="utf-8") as f:
                 json_format.Parse(f.read(), executor_output)  # strict, as protojson.Unmarshal
+        return executor_output
+
+    def _collect(self, executor_input, component):
+        """Output artifacts (recorded in ML Metadata) and parameters, as the launcher collects them."""
+        executor_output = self._read_executor_output(executor_input)
         parameters = {name: json_format.MessageToDict(value) for name, value in executor_output.parameter_values.items()}
         for name, parameter in executor_input.outputs.parameters.items():
             if name not in parameters:
@@ -275,17 +393,15 @@ class LauncherEmulation:
                 parameters[name] = text if kind == pipeline_spec_pb2.ParameterType.STRING else json.loads(text)
         artifacts = {}
         for key, given in executor_input.outputs.artifacts.items():
-            registered = []
+            recorded = []
             for artifact in given.artifacts:
                 merged = pipeline_spec_pb2.RuntimeArtifact()
                 merged.CopyFrom(artifact)
                 written = executor_output.artifacts[key].artifacts if key in executor_output.artifacts else []
                 if written and key != LOGS_KEY:
                     merged.metadata.update(json_format.MessageToDict(written[0].metadata))
-                merged.name = str(self.cluster.next_artifact_id)
-                self.cluster.next_artifact_id += 1
-                registered.append(merged)
-            artifacts[key] = registered
+                recorded.append(self.cluster.record_artifact(key, merged))
+            artifacts[key] = recorded
         return artifacts, parameters
 
     def output_metadata(self, task: str, key: str) -> Dict[str, Any]:

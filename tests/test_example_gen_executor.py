@@ -201,8 +201,9 @@ def test_without_a_driver_the_executor_resolves_the_newest_span_and_records_it(t
     executor.Executor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, properties)
     recorded = examples.mlmd_artifact.custom_properties
     assert recorded[example_gen_utils.SPAN_PROPERTY_NAME].int_value == 2
-    # TFX's fingerprint of the files the span's pattern matches: 20 reviews and the unsup/ one the corpus writes.
-    assert recorded[example_gen_utils.FINGERPRINT_PROPERTY_NAME].string_value.startswith("split:train,num_files:21,")
+    # The fingerprint of the files the window's pattern matches: 20 reviews and the unsup/ one the corpus writes.
+    assert recorded[example_gen_utils.FINGERPRINT_PROPERTY_NAME].string_value.startswith(
+        "span-2/train/*/*.txt:files=21,bytes=")
     ids = [tf.train.Example.FromString(record.numpy()).features.feature["id"].bytes_list.value[0].decode()
            for split in ("train", "eval")
            for record in tf.data.TFRecordDataset(

@@ -1,16 +1,15 @@
-"""The compiled open-source KFP spec, run as Kubeflow Pipelines would (``tests/kfp_launcher.py``): three
-scheduled runs over spans and a fourth with nothing new, each task in an empty working directory with the
-project imported from an installed copy.
+"""The compiled open-source KFP spec, run as Kubeflow Pipelines would (``tests/kfp_launcher.py``): a schedule of
+seven runs over spans, each task in an empty working directory with the project imported from an installed copy,
+every artifact handed to the next task through ML Metadata, untyped, as KFP's driver hands it over.
 
-Span 1 is pushed; span 2 is read anew (the input probe's fingerprint changes the ExampleGen's cache key),
-warm-started from span 1's model and pushed; span 3 has every train label flipped and is refused, the
-serving folder untouched; the fourth run finds nothing new and every step but the probe comes from the cache.
+Span 1 is pushed; a run with nothing new; span 2 is read anew (the probe's fingerprint of the window changes the
+ExampleGen's cache key), warm-started from span 1's model and pushed; two runs with nothing new; span 3 has every
+train label flipped and is refused, the serving folder untouched; a last run with nothing new. A run with nothing
+new, also right after a push, comes from the cache but for the probe: it trains nothing and pushes nothing.
 """
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,48 +18,25 @@ import tensorflow_transform as tft
 from components.model import TRAINING_SUMMARY_FILE, features
 from components.model.hparams import HParams
 from components.projector import projector
+from components.served_model import served
 from pipeline.definition import nodes
 from pipeline.definition.data_shape import DataShape
 from pipeline.definition.settings import PipelineSettings
 from pipeline.runners import kubeflow_runner
-from tests import corpus, isolation, kfp_launcher
+from tests import corpus, isolation, kfp_launcher, kubeflow_fixtures
 
 pytestmark = pytest.mark.e2e
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=20, batch_size=32, learning_rate=0.01)
 PER_LABEL = 100
-PROBE_PATHS = """import json, sys, components, imdb_embeddings, pipeline
-print(json.dumps({"path": sys.path, "files": [components.__file__, imdb_embeddings.__file__, pipeline.__file__],
-                  "finders": [getattr(f, "__module__", "") for f in sys.meta_path]}))
-"""
+# The schedule: a new span's number, or None for a run with nothing new.
+SCHEDULE = (1, None, 2, None, None, 3, None)
 
 
 @pytest.fixture(scope="module")
-def task_env(tmp_path_factory):
-    """The environment of each task: the project installed (not linked) into a folder of its own."""
-    work = tmp_path_factory.mktemp("image")
-    site = isolation.install_copy(str(work))
-    harness = isolation.no_checkout_harness(str(work / "harness"))
-    env = {
-        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-        "PYTHONPATH": os.pathsep.join([site, harness]),
-        "HOME": str(work), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
-    }
-    empty = work / "empty"
-    empty.mkdir()
-    seen = json.loads(subprocess.run(["python", "-c", PROBE_PATHS], env=env, cwd=empty, capture_output=True,
-                                     text=True, check=True).stdout.splitlines()[-1])
-    assert all(path.startswith(site) for path in seen["files"]), seen["files"]
-    assert not [finder for finder in seen["finders"] if finder.startswith("__editable__")]
-    # The dependencies' environment (CI's venv lies inside the checkout) is the image's site-packages.
-    assert not [entry for entry in seen["path"] if entry.startswith(ROOT) and not entry.startswith(sys.prefix)]
-    return env
-
-
-@pytest.fixture(scope="module")
-def schedule(tmp_path_factory, task_env):
+def schedule(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kfp-run")
+    task_env = kubeflow_fixtures.task_environment(tmp_path_factory.mktemp("image"))
     data_root, serving = str(tmp / "spans"), str(tmp / "serving_model")
     with pytest.MonkeyPatch.context() as patch:
         # The one departure from a cluster: a local folder stands in for the bucket.
@@ -73,7 +49,7 @@ def schedule(tmp_path_factory, task_env):
     spec = kfp_launcher.load_pipeline_spec(output)
     cluster = kfp_launcher.Cluster()
     runs = []
-    for span in (1, 2, 3, None):
+    for span in SCHEDULE:
         if span:
             corpus.write_corpus(os.path.join(data_root, f"span-{span}"), train_per_label=PER_LABEL, test_per_label=None,
                                 seed=span, flip_train_labels=span == 3)
@@ -92,8 +68,8 @@ def _versions(tree):
     return {path.split(os.sep)[0] for path in tree}
 
 
-def _first_version(runs):
-    return runs[0][0].output_metadata(nodes.PUSHER, "pushed_model")["pushed_version"]
+def _pushed_version(emulation):
+    return emulation.output_metadata(nodes.PUSHER, "pushed_model")["pushed_version"]
 
 
 def _training_summary(emulation):
@@ -117,19 +93,39 @@ def test_outputs_follow_the_launchers_layout_and_every_task_kept_its_logs(schedu
             assert f.read().strip()
 
 
-def test_span_1_is_resolved_without_a_driver_trained_from_scratch_and_pushed(schedule):
+def test_every_input_arrived_untyped_through_ml_metadata_and_the_output_file_was_the_pods(schedule):
     _, _, runs = schedule
+    emulation = runs[0][0]
+    statistics_gen = emulation.executor_inputs[nodes.STATISTICS_GEN]
+    (examples,) = statistics_gen.inputs.artifacts["examples"].artifacts
+    # tensorflow/tfx#7768's condition: what the driver reads back from ML Metadata, type and all.
+    assert examples.type.WhichOneof("kind") == "instance_schema" and examples.type.instance_schema == ""
+    assert examples.name.isdigit() and examples.metadata["display_name"] == "examples"
+    assert examples.metadata["custom:span"] == 1.0  # an int custom property comes back a double
+    # The ExecutorOutput file the driver names is a path of the pod, not of the bucket.
+    assert statistics_gen.outputs.output_file.startswith(emulation.work_dir)
+    for task, executor_input in emulation.executor_inputs.items():
+        for key, artifacts in executor_input.inputs.artifacts.items():
+            assert all(a.type.instance_schema == "" for a in artifacts.artifacts), (task, key)
+
+
+def test_span_1_is_resolved_without_a_driver_trained_from_scratch_and_pushed(schedule):
+    _, serving, runs = schedule
     emulation, before, after = runs[0]
     examples = emulation.output_metadata(nodes.EXAMPLE_GEN, "examples")
     # "custom:": TFX's name for a custom property whose name an artifact property has too.
-    assert examples["custom:span"] == 1 and "split:train,num_files:201," in examples["input_fingerprint"]
+    assert examples["custom:span"] == 1 and examples["input_fingerprint"].startswith(
+        "span-1/train/*/*.txt:files=201,")
     assert json.loads(examples["split_names"]) == ["train", "eval"]
     assert emulation.output_parameters[nodes.INPUT_PROBE]["span"] == 1
     assert emulation.output_metadata(nodes.SERVED_MODEL, "model")["served_version"] == ""
     assert _training_summary(emulation)["warm_start"]["source"] is None
     assert emulation.output_metadata(nodes.EVALUATOR, "blessing")["blessed"] == 1
     assert emulation.output_metadata(nodes.PUSHER, "pushed_model")["pushed"] == 1
-    assert before == {} and _versions(after) == {_first_version(runs)}
+    first = _pushed_version(emulation)
+    assert before == {} and _versions(after) == {first}
+    # The pushed version records the data it was trained on: the probe's fingerprint of the window.
+    assert served.trained_on(os.path.join(serving, first)) == examples["input_fingerprint"]
 
     (transform_graph,) = emulation.outputs[nodes.TRANSFORM]["transform_graph"]
     vocabulary = tft.TFTransformOutput(transform_graph.uri).vocabulary_by_name(features.VOCABULARY_NAME)
@@ -142,13 +138,15 @@ def test_span_1_is_resolved_without_a_driver_trained_from_scratch_and_pushed(sch
 
 def test_span_2_is_read_anew_warm_started_from_span_1s_model_and_pushed(schedule):
     _, _, runs = schedule
-    emulation, before, after = runs[1]
-    first = _first_version(runs)
+    emulation, before, after = runs[2]
+    first = _pushed_version(runs[0][0])
     assert nodes.EXAMPLE_GEN not in emulation.cached and nodes.TRAINER not in emulation.cached
     assert nodes.SCHEMA_GEN in emulation.cached  # nothing of its input changed
     examples = emulation.output_metadata(nodes.EXAMPLE_GEN, "examples")
     assert examples["custom:span"] == 2
-    assert examples["input_fingerprint"] != runs[0][0].output_metadata(nodes.EXAMPLE_GEN, "examples")["input_fingerprint"]
+    # The window (3 spans by default) holds spans 1 and 2: both fingerprinted.
+    assert [line.split(":files=")[0] for line in examples["input_fingerprint"].splitlines()] == [
+        "span-1/train/*/*.txt", "span-2/train/*/*.txt"]
     assert emulation.output_metadata(nodes.SERVED_MODEL, "model")["served_version"] == first
     warm = _training_summary(emulation)["warm_start"]
     (served_model,) = emulation.outputs[nodes.SERVED_MODEL]["model"]
@@ -156,22 +154,27 @@ def test_span_2_is_read_anew_warm_started_from_span_1s_model_and_pushed(schedule
     assert emulation.output_metadata(nodes.BASELINE_MODEL, "model")["served_version"] == first
     assert emulation.output_metadata(nodes.EVALUATOR, "blessing")["blessed"] == 1
     assert emulation.output_metadata(nodes.PUSHER, "pushed_model")["pushed"] == 1
-    second = emulation.output_metadata(nodes.PUSHER, "pushed_model")["pushed_version"]
+    second = _pushed_version(emulation)
     assert set(before) < set(after) and _versions(after) == {first, second}
 
 
 def test_span_3_with_flipped_labels_is_refused_and_the_serving_folder_kept(schedule):
     _, _, runs = schedule
-    emulation, before, after = runs[2]
+    emulation, before, after = runs[5]
     assert emulation.output_metadata(nodes.EXAMPLE_GEN, "examples")["custom:span"] == 3
+    # Warm-started from span 2's model, the newest served one, which was not trained on this window.
+    assert emulation.output_metadata(nodes.SERVED_MODEL, "model")["served_version"] == _pushed_version(runs[2][0])
     assert emulation.output_metadata(nodes.EVALUATOR, "blessing")["blessed"] == 0
     assert emulation.output_metadata(nodes.PUSHER, "pushed_model")["pushed"] == 0
     assert after == before  # byte for byte
 
 
-def test_a_run_with_nothing_new_comes_from_the_cache_but_for_the_probe(schedule):
+@pytest.mark.parametrize("run", [index for index, span in enumerate(SCHEDULE) if span is None])
+def test_a_run_with_nothing_new_trains_nothing_and_pushes_nothing_also_right_after_a_push(schedule, run):
     spec, _, runs = schedule
-    emulation, before, after = runs[3]
+    emulation, before, after = runs[run]
     assert list(emulation.seconds) == [nodes.INPUT_PROBE]
     assert set(emulation.cached) == set(spec.root.dag.tasks) - {nodes.INPUT_PROBE}
-    assert after == before
+    # The probe ran anew (its run id input), and found the served version the run before it trained from.
+    assert emulation.output_parameters[nodes.INPUT_PROBE] == runs[run - 1][0].output_parameters[nodes.INPUT_PROBE]
+    assert after == before  # the serving folder byte for byte

@@ -11,7 +11,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.served_model import CANDIDATE_KEY, MODEL_KEY, SERVED_VERSION_KEY, SERVING_MODEL_DIR_KEY, served
+from components.served_model import (
+    CANDIDATE_KEY, INPUT_FINGERPRINT_KEY, MODEL_KEY, SERVED_VERSION_KEY, SERVING_MODEL_DIR_KEY, served)
 from components.served_model.driver import ServedModelDriver
 from components.served_model.executor import EvaluatorExecutor, Executor, PusherExecutor
 
@@ -64,6 +65,13 @@ def test_the_executor_copies_the_served_model_where_a_model_artifact_holds_it(tm
     assert served.is_served(serving, "100", str(tmp_path / "out" / "Format-Serving"))
     assert tf.saved_model.load(str(tmp_path / "out" / "Format-Serving")).weight.numpy() == 1.0
 
+    # The version the probe chose (the newest not trained on this run's data), though a newer one is served;
+    # a version that is gone meanwhile falls back to the newest.
+    for chosen, copied in (("100", "100"), ("150", "200")):
+        warm_start = _model(tmp_path / f"warm-{chosen}")
+        Executor().Do({}, {MODEL_KEY: [warm_start]}, {SERVING_MODEL_DIR_KEY: serving, SERVED_VERSION_KEY: chosen})
+        assert warm_start.get_string_custom_property(SERVED_VERSION_KEY) == copied
+
     nothing = _model(tmp_path / "none")
     Executor().Do({}, {MODEL_KEY: [nothing]}, {SERVING_MODEL_DIR_KEY: str(tmp_path / "empty")})
     assert nothing.get_string_custom_property(SERVED_VERSION_KEY) == ""
@@ -87,9 +95,15 @@ def test_the_evaluator_has_no_baseline_when_nothing_is_served(tmp_path, monkeypa
     nothing.set_string_custom_property(SERVED_VERSION_KEY, "")
     something.set_string_custom_property(SERVED_VERSION_KEY, "200")
     key = standard_component_specs.BASELINE_MODEL_KEY
+    examples = standard_artifacts.Examples()
+    examples.set_string_custom_property("input_fingerprint", "span-1/train/*/*.txt:files=2")
     for baseline, expected in (([nothing], None), ([something], [something])):
-        EvaluatorExecutor().Do({"model": [_model(tmp_path / "m")], key: baseline}, {}, {})
+        blessing = standard_artifacts.ModelBlessing()
+        EvaluatorExecutor().Do({"model": [_model(tmp_path / "m")], key: baseline, "examples": [examples]},
+                               {"blessing": [blessing]}, {})
         assert seen[-1].get(key) == expected
+        # What the blessed model was judged on, for the Pusher to record.
+        assert blessing.get_string_custom_property(INPUT_FINGERPRINT_KEY) == "span-1/train/*/*.txt:files=2"
 
 
 def test_the_pusher_does_not_push_the_served_model_again(tmp_path):
@@ -102,6 +116,7 @@ def test_the_pusher_does_not_push_the_served_model_again(tmp_path):
         blessing = standard_artifacts.ModelBlessing()
         blessing.uri = str(tmp_path / f"blessing-{pushed}")
         blessing.set_int_custom_property("blessed", 1)
+        blessing.set_string_custom_property(INPUT_FINGERPRINT_KEY, f"data-{pushed}")
         push = standard_artifacts.PushedModel()
         push.uri = str(tmp_path / f"push-{pushed}")
         PusherExecutor().Do({"model": [_model(model)], "model_blessing": [blessing]}, {"pushed_model": [push]},
@@ -110,3 +125,10 @@ def test_the_pusher_does_not_push_the_served_model_again(tmp_path):
     # The second model, the one served, was left alone; the first went out as a new, newest version.
     versions = served.served_versions(serving)
     assert len(versions) == 3 and served.is_served(serving, versions[0], first)
+    # The pushed version records the data it was trained on; the probe warm-starts a re-run over that data
+    # from the version before it, and a run over other data from it.
+    assert served.trained_on(os.path.join(serving, versions[0])) == "data-1"
+    assert served.trained_on(os.path.join(serving, "200")) is None
+    assert served.warm_start_version(serving, "data-1") == "200"
+    assert served.warm_start_version(serving, "data-2") == versions[0]
+

@@ -17,6 +17,7 @@ class AclImdbExampleGen(FileBasedExampleGen):
     """
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+    DRIVER_CLASS = executor.AclImdbDriver
 
     def __init__(
         self,

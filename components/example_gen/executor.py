@@ -24,7 +24,7 @@ from absl import logging
 import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import struct_pb2
-from tfx.components.example_gen import driver as example_gen_driver, input_processor, utils as example_gen_utils
+from tfx.components.example_gen import driver as example_gen_driver, utils as example_gen_utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
@@ -32,6 +32,7 @@ from tfx.utils import proto_utils
 
 from components.example_gen import (
     BY_MOVIE, BY_REVIEW, DEFAULT_EVAL_PERCENT, EVAL_SPLIT_REPORT_KEY, aclimdb, check_eval_percent, check_window)
+from components.example_gen.listing import DataRootListing, window_patterns
 
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
@@ -45,7 +46,8 @@ UNSUP_FOLDER_PATTERN = "train/unsup/*.txt"
 
 EVAL_PERCENT_KEY = "eval_percent"
 WINDOW_KEY = "window"  # spans read, newest last; absent for a plain aclImdb folder
-SPAN_PATTERN_PREFIX = aclimdb.SPAN_FOLDER_PREFIX + "{SPAN}/"
+SPAN_SPEC = "{SPAN}"  # TFX's span placeholder in an input pattern
+SPAN_PATTERN_PREFIX = aclimdb.SPAN_FOLDER_PREFIX + SPAN_SPEC + "/"
 
 COUNTER_NAMESPACE = "aclimdb"
 
@@ -99,24 +101,44 @@ def _custom_settings(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     return {key: int(value) for key, value in settings.items()}
 
 
-def resolve_input(input_base: str, input_config_json: str) -> Dict[str, Any]:
-    """What TFX's ExampleGen driver works out before a run, with TFX's own input processor.
+def resolve_input(input_base: str, input_config_json: str, custom_config_json: Optional[str] = None) -> Dict[str, Any]:
+    """What the ExampleGen's driver works out before a run: the newest span and the input fingerprint.
+
+    Each folder read is listed once (``listing.DataRootListing``), and the fingerprint covers every
+    span of the window, not only the newest, so that a changed older span is seen too.
 
     Returns:
-      The execution properties it sets: ``span`` (the newest; 0 without ``{SPAN}``), ``version``
-      (None), ``input_fingerprint`` (count, total size and modification times of the files matched) and
+      The execution properties it sets: ``span`` (the newest span folder whose train pattern
+      matches a file; 0 without ``{SPAN}``), ``version`` (None), ``input_fingerprint`` (per distinct
+      pattern of the window: file count, bytes and a digest of names, sizes and version stamps) and
       ``input_config`` with the span filled into the patterns.
+
+    Raises:
+      ValueError: If the patterns hold ``{SPAN}`` and no span folder holds a review.
     """
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(input_config_json, input_config)
-    processor = input_processor.FileBasedInputProcessor(input_base, input_config.splits, None)
-    span, version = processor.resolve_span_and_version()
-    fingerprint = processor.get_input_fingerprint(span, version)
-    for split in input_config.splits:
-        split.pattern = processor.get_pattern_for_span_version(split.pattern, span, version)
+    listing = DataRootListing(input_base)
+    patterns = [split.pattern for split in input_config.splits]
+    span = 0
+    if any(SPAN_SPEC in pattern for pattern in patterns):
+        train_pattern = next(split.pattern for split in input_config.splits if split.name == TRAIN_SPLIT)
+        span = next((span for span in reversed(aclimdb.list_spans(input_base))
+                     if listing.files(train_pattern.replace(SPAN_SPEC, str(span)))), None)
+        if span is None:
+            raise ValueError(f"No {aclimdb.SPAN_FOLDER_PREFIX}N/ folder under {input_base} holds a file matching "
+                             f"{train_pattern.replace(SPAN_SPEC, 'N')}. Fix: copy a span's reviews there "
+                             f"({aclimdb.SPAN_FOLDER_PREFIX}1/train/pos/*.txt, .../neg/*.txt).")
+        window = _custom_settings({standard_component_specs.CUSTOM_CONFIG_KEY: custom_config_json}).get(WINDOW_KEY, 1)
+        fingerprint = listing.fingerprint(
+            window_patterns(patterns, SPAN_SPEC, window_spans(input_base, span, window)))
+        for split in input_config.splits:
+            split.pattern = split.pattern.replace(SPAN_SPEC, str(span))
+    else:
+        fingerprint = listing.fingerprint(patterns)
     return {
         example_gen_utils.SPAN_PROPERTY_NAME: span,
-        example_gen_utils.VERSION_PROPERTY_NAME: version,
+        example_gen_utils.VERSION_PROPERTY_NAME: None,
         example_gen_utils.FINGERPRINT_PROPERTY_NAME: fingerprint,
         standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
     }
@@ -223,6 +245,18 @@ def _split_of(example: tf.train.Example, eval_percent: int, movies: Dict[str, st
     return 1 if aclimdb.is_eval_review(review_id, eval_percent, aclimdb.movie_of(review_id, movies)) else 0
 
 
+class AclImdbDriver(example_gen_driver.FileBasedDriver):
+    """TFX's file-based ExampleGen driver, resolving with ``resolve_input``: the fingerprint of the whole
+    window, from listings."""
+
+    def resolve_exec_properties(self, exec_properties, pipeline_info, component_info) -> Dict[str, Any]:
+        del pipeline_info, component_info
+        exec_properties.update(resolve_input(exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                                             exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                                             exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)))
+        return exec_properties
+
+
 class Executor(BaseExampleGenExecutor):
     """ExampleGen executor for an aclImdb folder.
 
@@ -242,7 +276,8 @@ class Executor(BaseExampleGenExecutor):
         if example_gen_utils.SPAN_PROPERTY_NAME not in exec_properties:
             # No driver ran (open-source Kubeflow Pipelines runs none): resolve the span here.
             exec_properties.update(resolve_input(exec_properties[standard_component_specs.INPUT_BASE_KEY],
-                                                 exec_properties[standard_component_specs.INPUT_CONFIG_KEY]))
+                                                 exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                                                 exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)))
             logging.info("Resolved span %d of %s (no driver ran)", exec_properties[example_gen_utils.SPAN_PROPERTY_NAME],
                          exec_properties[standard_component_specs.INPUT_BASE_KEY])
         exec_properties.setdefault(example_gen_utils.VERSION_PROPERTY_NAME, None)

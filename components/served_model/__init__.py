@@ -19,3 +19,9 @@ SERVED_VERSION_KEY = "served_version"
 CANDIDATE_KEY = "candidate"
 # ServedModel's output.
 MODEL_KEY = "model"
+# The input fingerprint of the examples a model was judged on, which are those it was trained on: a custom
+# property of the Evaluator's blessing, and, in every version the Pusher writes, a TF Serving extra asset
+# (``assets.extra/``, which TF Serving ignores), so that the input probe can tell the schedule's own
+# pushes from other changes of the served model.
+INPUT_FINGERPRINT_KEY = "input_fingerprint"
+TRAINING_DATA_FILE = "assets.extra/training_data.json"

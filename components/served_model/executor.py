@@ -12,8 +12,10 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import path_utils, proto_utils
 
+from tfx.components.example_gen import utils as example_gen_utils
+
 from components.served_model import (
-    CANDIDATE_KEY, MODEL_KEY, SERVED_VERSION_KEY, SERVING_MODEL_DIR_KEY, served)
+    CANDIDATE_KEY, INPUT_FINGERPRINT_KEY, MODEL_KEY, SERVED_VERSION_KEY, SERVING_MODEL_DIR_KEY, served)
 
 
 def candidate_dir(input_dict: Dict[str, List[types.Artifact]]):
@@ -23,12 +25,17 @@ def candidate_dir(input_dict: Dict[str, List[types.Artifact]]):
 
 
 class Executor(base_executor.BaseExecutor):
-    """Copies the served model (the newest version other than the candidate) into the output ``Model``."""
+    """Copies a served model into the output ``Model``: the version ``served_version`` names (the driver
+    or the input probe chose it for the cache key), unless it is gone or a copy of the candidate;
+    then the newest other than the candidate."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
         serving_model_dir = exec_properties[SERVING_MODEL_DIR_KEY]
-        version = served.latest_served_version(serving_model_dir, other_than=candidate_dir(input_dict))
+        version, candidate = exec_properties.get(SERVED_VERSION_KEY), candidate_dir(input_dict)
+        if (version is None or (version and version not in served.served_versions(serving_model_dir))
+                or (version and candidate and served.is_served(serving_model_dir, version, candidate))):
+            version = served.latest_served_version(serving_model_dir, other_than=candidate)
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         model.set_string_custom_property(SERVED_VERSION_KEY, version)
         if not version:
@@ -59,6 +66,10 @@ class EvaluatorExecutor(evaluator_executor.Executor):
         if not input_dict[key]:
             del input_dict[key]
         super().Do(input_dict, output_dict, exec_properties)
+        examples = artifact_utils.get_single_instance(input_dict[standard_component_specs.EXAMPLES_KEY])
+        blessing = artifact_utils.get_single_instance(output_dict[standard_component_specs.BLESSING_KEY])
+        blessing.set_string_custom_property(
+            INPUT_FINGERPRINT_KEY, examples.get_string_custom_property(example_gen_utils.FINGERPRINT_PROPERTY_NAME))
 
 
 class PusherExecutor(pusher_executor.Executor):
@@ -66,7 +77,8 @@ class PusherExecutor(pusher_executor.Executor):
 
     A re-run whose Evaluator ran again (its baseline changed because this very model was
     pushed meanwhile) blesses the same model once more; pushing it again would only add a
-    duplicate version.
+    duplicate version. A pushed version records the input fingerprint the blessing carries
+    (``served.record_training_data``).
     """
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
@@ -82,3 +94,11 @@ class PusherExecutor(pusher_executor.Executor):
             self._MarkNotPushed(pushed)
             return
         super().Do(input_dict, output_dict, exec_properties)
+        pushed = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        fingerprint = artifact_utils.get_single_instance(
+            input_dict[standard_component_specs.MODEL_BLESSING_KEY]).get_string_custom_property(INPUT_FINGERPRINT_KEY)
+        # pylint: disable-next=protected-access
+        if pushed.get_int_custom_property(pusher_executor._PUSHED_KEY) and fingerprint:
+            served.record_training_data(
+                pushed.get_string_custom_property(pusher_executor._PUSHED_DESTINATION_KEY),  # pylint: disable=protected-access
+                fingerprint)

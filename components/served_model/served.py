@@ -6,10 +6,13 @@ SavedModel in each. A model is identified by its SavedModel fingerprint
 copy of a model has the same bytes as the Trainer's export.
 """
 
+import json
 import os
 from typing import List, Optional
 
 import tensorflow as tf
+
+from components.served_model import INPUT_FINGERPRINT_KEY, TRAINING_DATA_FILE
 
 SAVED_MODEL_FILE = "saved_model.pb"
 FINGERPRINT_FILE = "fingerprint.pb"
@@ -51,6 +54,37 @@ def latest_served_version(serving_model_dir: str, other_than: Optional[str] = No
     """
     for version in served_versions(serving_model_dir):
         if other_than is None or not is_served(serving_model_dir, version, other_than):
+            return version
+    return ""
+
+
+def record_training_data(version_dir: str, input_fingerprint: str) -> None:
+    """Writes, into a pushed version, the input fingerprint of the data its model was trained on."""
+    path = os.path.join(version_dir, TRAINING_DATA_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump({INPUT_FINGERPRINT_KEY: input_fingerprint}, f)
+
+
+def trained_on(version_dir: str) -> Optional[str]:
+    """The input fingerprint a served version records, None when it records none (pushed by hand or
+    by an earlier release)."""
+    path = os.path.join(version_dir, TRAINING_DATA_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f).get(INPUT_FINGERPRINT_KEY)
+
+
+def warm_start_version(serving_model_dir: str, input_fingerprint: str) -> str:
+    """The newest served version not trained on the data of ``input_fingerprint``; "" when none is.
+
+    A run over data a served model was already trained on is the schedule's own re-run: it starts
+    from the version the first run over that data started from, so that its cache key, and so its
+    model, stays the same, instead of warm-starting from its own push and training again.
+    """
+    for version in served_versions(serving_model_dir):
+        if trained_on(os.path.join(serving_model_dir, version)) != input_fingerprint:
             return version
     return ""
 

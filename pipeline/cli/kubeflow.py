@@ -6,6 +6,7 @@ import os
 from pipeline.cli.options import UsageError, add_beam_args_option, add_pipeline_options, beam_args_from, \
     settings_from_args, word2vec_from_args
 from pipeline.definition import settings as declared
+from pipeline.runners import pod_resources
 
 DEFAULT_PACKAGE = f"{declared.PIPELINE_NAME}.yaml"
 
@@ -44,6 +45,14 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
                           "nvidia.com/gpu; e.g. amd.com/gpu); on vertex, a Vertex AI accelerator (default NVIDIA_TESLA_T4)")
     compile_.add_argument("--gpu-image", help="image of the Trainer when it has a GPU (the Dockerfile with "
                           "--build-arg GPU=1; default: --image)")
+    compile_.add_argument("--gpu-node-selector", action="append", default=[], metavar="LABEL=VALUE",
+                          help="kubeflow: a node label the GPU steps' nodes must have, e.g. "
+                          "cloud.google.com/gke-accelerator=nvidia-tesla-t4 (repeatable)")
+    compile_.add_argument("--gpu-toleration", default=pod_resources.DEFAULT_GPU_TOLERATION, metavar="TAINT_KEY",
+                          help="kubeflow: the taint of the GPU nodes that the GPU steps tolerate, \"\" for none "
+                          "(default: %(default)s, GKE's and the NVIDIA GPU operator's)")
+    compile_.add_argument("--resources", action="append", default=[], metavar="GROUP_OR_STEP=CPU,MEMORY",
+                          help=pod_resources.RESOURCES_HELP)
     compile_.add_argument("--no-cache", action="store_true", help="compile with task caching off")
     add_beam_args_option(compile_, "Beam argument of the Beam-based components, e.g. --beam-arg=--runner=DataflowRunner")
     add_pipeline_options(compile_)
@@ -77,6 +86,11 @@ def _compile(args: argparse.Namespace) -> int:
     beam_args = beam_args_from(args)
     if args.gpu < 0:
         raise UsageError(f"invalid --gpu: must be 0 or more, got {args.gpu}. Fix: pass --gpu a valid value.")
+    try:
+        resources = pod_resources.parse_resources(args.resources)
+        node_selector = pod_resources.parse_node_selector(args.gpu_node_selector)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
     # Imported after the option checks, so that a bad option answers without loading TFX.
     from pipeline import data
     from pipeline.runners import kubeflow_runner
@@ -96,6 +110,7 @@ def _compile(args: argparse.Namespace) -> int:
             serving_model_dir=args.serving_model_dir or f"{root}/serving_model",
             data_shape=shape, beam_pipeline_args=beam_args, gpus=args.gpu,
             gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache, word2vec=word2vec,
+            resources=resources, gpu_node_selector=node_selector, gpu_toleration=args.gpu_toleration,
         ), args.output)
     except kubeflow_runner.CompileError as err:
         raise UsageError(str(err)) from err

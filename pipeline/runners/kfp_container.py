@@ -1,28 +1,33 @@
 """Container entry points of the compiled pipeline's steps on Kubeflow Pipelines and Vertex AI.
 
 ``python -m pipeline.runners.kfp_container executor --executor_class_path ... --json_serialized_invocation_args ...``
-    TFX's own entry point (``kubeflow_v2_run_executor``), given the task's ``ExecutorInput``
-    without the outputs the launcher adds for itself. Open-source KFP's driver adds an
-    ``executor-logs`` output of type ``system.Artifact`` to every task when the API server runs
-    with ``PUBLISH_LOGS=true``, its default (``backend/src/v2/driver/driver.go``,
-    ``provisionOutputs``); TFX's entry point would try to import a class for that type and fail.
-    The launcher itself writes the step's logs to that artifact (``launcher_v2.go``,
-    ``getLogWriter``) and uploads it, so dropping it from what TFX sees loses nothing.
+    TFX's own entry point (``kubeflow_v2_run_executor``), given the task's ``ExecutorInput`` as
+    open-source KFP's driver hands it over, fitted where TFX's entry point would fail
+    (``ExecutorCall``): the outputs the launcher adds for itself taken out, each untyped input
+    artifact given its declared type, the ExecutorOutput written beside the outputs in the bucket
+    and copied to the pod's file the launcher reads. Once the executor has finished, the zero-byte
+    folder markers under its outputs are deleted (``delete_folder_markers``) and the process ends
+    without the interpreter's teardown.
 
 ``python -m pipeline.runners.kfp_container probe --executor_input ...``
-    The input probe: the first step of every run, never cached. It resolves what TFX's
-    drivers would resolve before the cache is looked up, which open-source KFP never runs
-    (``preCacheCheck`` hooks are Vertex AI's): the newest span, the input fingerprint and
-    the resolved input patterns of the ExampleGen, and the version under the serving
-    folder. The compiled spec passes them to the ExampleGen and the ServedModel steps as
-    parameters, so that KFP's cache key (``backend/src/v2/cacheutils/cache.go``: the
-    component, its parameters and input artifacts) changes exactly when the data or the
-    served model does.
+    The input probe: the first step of every run, never cached (one of its inputs is the run's
+    id). It resolves what TFX's drivers resolve before the cache is looked up, which open-source
+    KFP never runs (``preCacheCheck`` hooks are Vertex AI's, and there TFX's own driver module,
+    which fingerprints the newest span only, would run): the newest span, the fingerprint of the
+    whole window and the resolved input patterns of the ExampleGen, and the served version to
+    warm-start from and to compare against: the newest one not trained on this very data. The
+    compiled spec passes them to the ExampleGen and the ServedModel steps as parameters, so that
+    KFP's cache key (``backend/src/v2/cacheutils/cache.go``: the component, its parameters and
+    input artifacts) changes exactly when the data or the served model changed, and not when the
+    only change is this schedule's own push of a model trained on the same data.
 """
 
 import argparse
+import logging
+import os
 import sys
-from typing import List
+import time
+from typing import List, Optional
 
 from google.protobuf import json_format
 
@@ -30,10 +35,17 @@ from google.protobuf import json_format
 # outputs with its artifact class's name (tfx.Examples, imdb_embeddings.WordEmbedding, ...).
 LAUNCHER_TYPE_PREFIX = "system."
 INVOCATION_FLAG = "--json_serialized_invocation_args"
+INPUTS_SPEC_FLAG = "--json_serialized_inputs_spec_args"
+# The ExecutorOutput TFX writes beside the task's outputs when the launcher's file is a pod's (ExecutorCall).
+EXECUTOR_OUTPUT_FILE = "executor_output.json"
 
 # The probe's inputs and outputs, named as the ExampleGen's and ServedModel's execution properties.
 PROBE_INPUT_BASE = "input_base"
 PROBE_INPUT_CONFIG = "input_config"
+PROBE_CUSTOM_CONFIG = "custom_config"  # the ExampleGen's: the window
+# The run's id (``{{$.pipeline_job_uuid}}``, which the driver fills in): an input no two runs share, so that
+# the probe never comes from the cache, whatever the run's or the job's caching setting.
+PROBE_RUN_ID = "run_id"
 PROBE_SERVING_MODEL_DIR = "serving_model_dir"
 PROBE_SPAN = "span"
 PROBE_INPUT_FINGERPRINT = "input_fingerprint"
@@ -52,37 +64,157 @@ def _schema_title(artifact_type) -> str:
     return ""
 
 
-def without_launcher_outputs(serialized_executor_input: str) -> str:
-    """The ExecutorInput without the output artifacts of KFP's ``system.*`` types."""
+def _parse_executor_input(serialized: str):
     from kfp.pipeline_spec import pipeline_spec_pb2  # pylint: disable=import-outside-toplevel
 
-    executor_input = json_format.Parse(serialized_executor_input, pipeline_spec_pb2.ExecutorInput(),
-                                       ignore_unknown_fields=True)
+    return json_format.Parse(serialized, pipeline_spec_pb2.ExecutorInput(), ignore_unknown_fields=True)
+
+
+def without_launcher_outputs(executor_input) -> None:
+    """Takes the output artifacts of KFP's ``system.*`` types out of the ExecutorInput."""
     outputs = executor_input.outputs.artifacts
     for key in [key for key, artifacts in outputs.items()
                 if any(_schema_title(a.type).startswith(LAUNCHER_TYPE_PREFIX) for a in artifacts.artifacts)]:
         del outputs[key]
-    return json_format.MessageToJson(executor_input)
+
+
+def with_input_types(executor_input, serialized_inputs_spec: str) -> None:
+    """Gives every input artifact that arrives untyped the type its component declares.
+
+    Open-source KFP's driver hands each upstream artifact over with an empty type: it reads it back
+    from ML Metadata, where ``GetOutputArtifactsByExecutionId`` sets ``Schema: ""`` ("TODO: figure
+    out how to get schema", ``backend/src/v2/metadata/client.go``), and ``toRuntimeArtifact`` writes
+    ``type: {instanceSchema: ""}``. TFX's entry point reads the artifact class from that schema
+    (``_retrieve_class_path``: ``yaml.safe_load("")`` is None) and fails with ``AttributeError:
+    'NoneType' object has no attribute 'get'`` (tensorflow/tfx#7768). The component's own input
+    definitions, which TFX compiles into every step's arguments, name the type.
+    """
+    from kfp.pipeline_spec import pipeline_spec_pb2  # pylint: disable=import-outside-toplevel
+
+    inputs_spec = json_format.Parse(serialized_inputs_spec, pipeline_spec_pb2.ComponentInputsSpec(),
+                                    ignore_unknown_fields=True)
+    for key, artifacts in executor_input.inputs.artifacts.items():
+        declared = inputs_spec.artifacts[key].artifact_type if key in inputs_spec.artifacts else None
+        for artifact in artifacts.artifacts:
+            if _schema_title(artifact.type):
+                continue
+            if declared is None or not _schema_title(declared):
+                raise ValueError(f"input artifact {key!r} arrived without a type and the component declares none; "
+                                 f"the step cannot tell which artifact class to load")
+            artifact.type.CopyFrom(declared)
+
+
+class ExecutorCall:
+    """TFX entry point's arguments for one task, and where its ExecutorOutput goes afterwards.
+
+    Besides the type and output fixes above: open-source KFP's driver names a file of the pod as the
+    ExecutorOutput (``LocalPathForURI`` of the task root, ``/gcs/BUCKET/.../output_metadata.json``, since
+    KFP 2.15; ``/tmp/kfp_outputs/output_metadata.json`` before), and TFX's entry point takes
+    that file's folder as the task's root and its ``.temp`` as Beam's temporary folder, which
+    Dataflow's, Flink's or Spark's workers cannot reach. TFX is given a file beside the outputs in
+    the bucket instead, which is copied to the driver's file once the executor has finished.
+    """
+
+    def __init__(self, argv: List[str]):
+        self.argv = list(argv)
+        self.launcher_output_file: Optional[str] = None
+        self.tfx_output_file: Optional[str] = None
+        self.output_uris: List[str] = []
+        inputs_spec = _flag_value(self.argv, INPUTS_SPEC_FLAG)
+        for index, arg in enumerate(self.argv):
+            if arg == INVOCATION_FLAG and index + 1 < len(self.argv):
+                self.argv[index + 1] = self._fitted(self.argv[index + 1], inputs_spec)
+            elif arg.startswith(INVOCATION_FLAG + "="):
+                self.argv[index] = INVOCATION_FLAG + "=" + self._fitted(arg.split("=", 1)[1], inputs_spec)
+
+    def _fitted(self, serialized: str, inputs_spec: Optional[str]) -> str:
+        executor_input = _parse_executor_input(serialized)
+        without_launcher_outputs(executor_input)
+        if inputs_spec:
+            with_input_types(executor_input, inputs_spec)
+        self.output_uris = [a.uri for artifacts in executor_input.outputs.artifacts.values() for a in artifacts.artifacts]
+        # The folder the driver gave the outputs: ROOT/PIPELINE/RUN/TASK/UUID.
+        task_root = self.output_uris[0].rsplit("/", 1)[0] if self.output_uris else ""
+        given = executor_input.outputs.output_file
+        if task_root and given and given.rsplit("/", 1)[0] != task_root:
+            self.launcher_output_file, self.tfx_output_file = given, f"{task_root}/{EXECUTOR_OUTPUT_FILE}"
+            executor_input.outputs.output_file = self.tfx_output_file
+        return json_format.MessageToJson(executor_input)
+
+    def hand_back_output(self) -> None:
+        """Copies the ExecutorOutput TFX wrote to the file the launcher reads."""
+        if not self.launcher_output_file:
+            return
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+        tf.io.gfile.makedirs(self.launcher_output_file.rsplit("/", 1)[0])
+        tf.io.gfile.copy(self.tfx_output_file, self.launcher_output_file, overwrite=True)
+
+
+def delete_folder_markers(uris: List[str]) -> int:
+    """Deletes the zero-byte ``folder/`` objects that ``tf.io.gfile.makedirs`` leaves in a bucket under each
+    ``gs://`` URI; returns how many.
+
+    Open-source KFP's launcher downloads every input artifact before a step runs and writes such a
+    marker as an empty file, so that the next file under that folder fails with ``mkdir ...: not a
+    directory`` (kubeflow/pipelines#13476: a SavedModel handed to the Evaluator and the Pusher). A
+    bucket has no folders: TensorFlow and Beam find every file by its name without the markers.
+    """
+    gcs = [uri.rstrip("/") for uri in uris if uri.startswith("gs://")]
+    if not gcs:
+        return 0
+    from google.cloud import storage  # pylint: disable=import-outside-toplevel
+
+    client, deleted = storage.Client(), 0
+    for uri in gcs:
+        bucket, _, key = uri[len("gs://"):].partition("/")
+        for blob in client.list_blobs(bucket, prefix=key + "/"):
+            if blob.name.endswith("/") and not blob.size:
+                blob.delete()
+                deleted += 1
+    return deleted
+
+
+def _flag_value(argv: List[str], flag: str) -> Optional[str]:
+    for index, arg in enumerate(argv):
+        if arg == flag and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def executor_argv(argv: List[str]) -> List[str]:
-    """TFX entry point's arguments, with the launcher's outputs taken out of the ExecutorInput."""
-    argv = list(argv)
-    for index, arg in enumerate(argv):
-        if arg == INVOCATION_FLAG and index + 1 < len(argv):
-            argv[index + 1] = without_launcher_outputs(argv[index + 1])
-        elif arg.startswith(INVOCATION_FLAG + "="):
-            argv[index] = INVOCATION_FLAG + "=" + without_launcher_outputs(arg.split("=", 1)[1])
-    return argv
+    """TFX entry point's arguments, fitted to what the backend hands over (see ``ExecutorCall``)."""
+    return ExecutorCall(argv).argv
 
 
 def run_executor(argv: List[str]) -> None:
+    """Runs TFX's entry point in this process, then leaves without the interpreter's teardown.
+
+    TFX 1.16 executors on TensorFlow 2.16 can abort at interpreter exit ("pure virtual method called",
+    sky-uk/kfp-operator#1286) after they have written every output, which fails a finished step.
+    Once the ExecutorOutput is where the launcher reads it, the process ends at once with status 0.
+    """
     from absl import app  # pylint: disable=import-outside-toplevel
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor  # pylint: disable=import-outside-toplevel
 
+    call = ExecutorCall(argv)
+
+    def run_and_leave(parsed_argv) -> None:
+        kubeflow_v2_run_executor.main(parsed_argv)
+        markers = delete_folder_markers(call.output_uris)
+        if markers:
+            print(f"Deleted {markers} zero-byte folder markers under the outputs (kubeflow/pipelines#13476).",
+                  flush=True)
+        call.hand_back_output()
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # pylint: disable=protected-access
+
     # pylint: disable-next=protected-access
-    app.run(kubeflow_v2_run_executor.main, argv=[sys.argv[0], *executor_argv(argv)],
-            flags_parser=kubeflow_v2_run_executor._parse_flags)
+    app.run(run_and_leave, argv=[sys.argv[0], *call.argv], flags_parser=kubeflow_v2_run_executor._parse_flags)
 
 
 def probe(serialized_executor_input: str) -> None:
@@ -96,15 +228,19 @@ def probe(serialized_executor_input: str) -> None:
     executor_input = json_format.Parse(serialized_executor_input, pipeline_spec_pb2.ExecutorInput(),
                                        ignore_unknown_fields=True)
     parameters = json_format.MessageToDict(executor_input.inputs)["parameterValues"]
-    resolved = resolve_input(parameters[PROBE_INPUT_BASE], parameters[PROBE_INPUT_CONFIG])
+    started = time.monotonic()
+    resolved = resolve_input(parameters[PROBE_INPUT_BASE], parameters[PROBE_INPUT_CONFIG],
+                             parameters.get(PROBE_CUSTOM_CONFIG))
     values = {
         PROBE_SPAN: resolved[PROBE_SPAN],
         PROBE_INPUT_FINGERPRINT: resolved[PROBE_INPUT_FINGERPRINT],
         PROBE_INPUT_CONFIG: resolved[PROBE_INPUT_CONFIG],
-        PROBE_SERVED_VERSION: served.latest_served_version(parameters[PROBE_SERVING_MODEL_DIR]),
+        PROBE_SERVED_VERSION: served.warm_start_version(parameters[PROBE_SERVING_MODEL_DIR],
+                                                        resolved[PROBE_INPUT_FINGERPRINT]),
     }
-    print(f"Input probe: span {values[PROBE_SPAN]}, served version {values[PROBE_SERVED_VERSION] or 'none'}, "
-          f"fingerprint {values[PROBE_INPUT_FINGERPRINT][:200]}", flush=True)
+    print(f"Input probe ({time.monotonic() - started:.1f} s): span {values[PROBE_SPAN]}, served version "
+          f"{values[PROBE_SERVED_VERSION] or 'none'} (the newest not trained on this data), input fingerprint:\n"
+          f"{values[PROBE_INPUT_FINGERPRINT]}", flush=True)
     output = pipeline_spec_pb2.ExecutorOutput()
     json_format.ParseDict({"parameterValues": values}, output)
     path = executor_input.outputs.output_file

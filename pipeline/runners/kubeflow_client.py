@@ -59,7 +59,8 @@ def pipeline_root_of(package: str) -> str:
       KubeflowClientError: If the spec has none, with the fix.
     """
     with open(package, encoding="utf-8") as f:
-        root = (yaml.safe_load(f) or {}).get("defaultPipelineRoot")
+        # The PipelineSpec is the first document; a PlatformSpec may follow.
+        root = (next(yaml.safe_load_all(f), None) or {}).get("defaultPipelineRoot")
     if not root:
         raise KubeflowClientError(f"{package} names no pipeline root (defaultPipelineRoot). Fix: compile it again "
                                   "with `python pipeline.py compile --pipeline-root gs://BUCKET/tfx ...`.")

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import os
 import re
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import yaml
 from kfp.pipeline_spec import pipeline_spec_pb2
@@ -24,7 +24,7 @@ from components.word2vec import Word2VecSettings
 from pipeline.definition import factory, nodes
 from pipeline.definition.data_shape import DataShape
 from pipeline.definition.settings import PIPELINE_NAME, PipelineSettings
-from pipeline.runners import kfp_container
+from pipeline.runners import kfp_container, pod_resources
 
 TARGETS = {"kubeflow": ".yaml", "vertex": ".json"}  # the file format each one takes
 # Pipeline parameters, set at submit time.
@@ -33,6 +33,7 @@ HPARAMS_PARAMETER = "hparams"
 # Where the Dockerfile installs the project; Beam workers build it from its setup.py.
 IMAGE_PROJECT_DIR = "/pipeline"
 DEFAULT_GPU_TYPES = {"kubeflow": "nvidia.com/gpu", "vertex": "NVIDIA_TESLA_T4"}
+TRAINING_STEPS = pod_resources.STEP_GROUPS["training"]  # those that get the GPUs
 # The schemes the image writes with tf.io.gfile and Beam, and KFP's launcher maps to a local path
 # (backend/src/v2/component/launcher_v2.go, LocalPathForURI): s3:// and minio:// need tensorflow-io.
 WRITABLE_SCHEMES = ("gs://",)
@@ -40,6 +41,7 @@ WRITABLE_SCHEMES = ("gs://",)
 TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 PROJECT_ENTRYPOINT = ["python", "-m", "pipeline.runners.kfp_container", "executor"]
 PROBE_COMMAND = ["python", "-m", "pipeline.runners.kfp_container", "probe"]
+RUN_ID_PLACEHOLDER = "{{$.pipeline_job_uuid}}"
 # A Kubernetes extended resource name, domain first: what KFP's driver puts into the pod's limits.
 KUBERNETES_RESOURCE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/"
                                       r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -67,6 +69,11 @@ class KubeflowSettings:
     gpu_image: Optional[str] = None
     enable_cache: bool = True
     word2vec: Word2VecSettings = Word2VecSettings()
+    # Per group of steps or per step (pod_resources.STEP_GROUPS), over the defaults.
+    resources: Mapping[str, pod_resources.PodSize] = dataclasses.field(default_factory=dict)
+    # Where the GPU steps may run, on the kubeflow target: node labels, and the taint they tolerate ("" for none).
+    gpu_node_selector: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    gpu_toleration: str = pod_resources.DEFAULT_GPU_TOLERATION
 
 
 def beam_args_for_image(beam_pipeline_args: Sequence[str]) -> list:
@@ -163,7 +170,7 @@ def build_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kubef
     resources = accelerator_resources(kubeflow.target, kubeflow.gpus, kubeflow.gpu_type)
     if resources is not None:
         for component in pipeline.components:
-            if component.id in (nodes.TRAINER, nodes.WORD2VEC):
+            if component.id in TRAINING_STEPS:
                 component.with_platform_config(resources)
     return pipeline
 
@@ -202,8 +209,11 @@ def compile_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kub
         tfx.dsl.io.fileio.makedirs(os.path.dirname(output))
     with tfx.dsl.io.fileio.open(output, "w") as f:
         if extension == ".yaml":
-            f.write(f"# {PIPELINE_NAME}: KFP PipelineSpec compiled by {__name__} (TFX KubeflowV2DagRunner).\n")
-            yaml.safe_dump(job["pipelineSpec"], f, sort_keys=True)
+            f.write(f"# {PIPELINE_NAME}: KFP PipelineSpec compiled by {__name__} (TFX KubeflowV2DagRunner)"
+                    f"{', then its PlatformSpec' if kubeflow.gpus else ''}.\n")
+            # The platform spec, kfp.Client's second document, holds the GPU steps' node selector and toleration.
+            documents = [job["pipelineSpec"]] + ([platform_spec(job["pipelineSpec"], kubeflow)] if kubeflow.gpus else [])
+            yaml.safe_dump_all(documents, f, sort_keys=True)
         else:
             json.dump(job, f, sort_keys=True, indent=1)
     return output
@@ -216,12 +226,15 @@ def fit_for_backends(pipeline_spec: Dict[str, Any], kubeflow: KubeflowSettings, 
     - Parameter defaults and the pipeline root travel with the spec: the PipelineJob (Vertex)
       carries them in its runtime config, the PipelineSpec (open-source KFP) in its root
       inputs and ``defaultPipelineRoot``, which the runner leaves out.
-    - Every step runs TFX's entry point through the project's wrapper, which tolerates
-      outputs that the launcher adds (``pipeline/runners/kfp_container.py``).
-    - The input probe runs first, uncached, and hands the ServedModel steps the served version
-      and, on open-source KFP (which runs no driver hook), the ExampleGen its span, input
-      fingerprint and resolved patterns, so that the cache key of each changes exactly when
-      its input does. Vertex AI keeps the ExampleGen's driver hook, which does the same.
+    - Every step runs TFX's entry point through the project's wrapper, which takes the
+      ExecutorInput as the backend hands it over (``pipeline/runners/kfp_container.py``).
+    - Every step asks for the CPU and memory of its kind (``pod_resources``).
+    - The input probe runs first, never cached, and hands the ExampleGen its span, the
+      fingerprint of the window and its resolved patterns, and the ServedModel steps the
+      served version (see ``kfp_container``), so that the cache key of each changes exactly
+      when its input does. TFX's ExampleGen driver hook (``preCacheCheck``, which only Vertex
+      AI runs) is dropped on both targets: it fingerprints the newest span alone, with a
+      request per file.
     """
     spec = copy.deepcopy(pipeline_spec)
     for name, parameter in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items():
@@ -233,11 +246,24 @@ def fit_for_backends(pipeline_spec: Dict[str, Any], kubeflow: KubeflowSettings, 
         container = executor.get("container", {})
         if container.get("command") == TFX_ENTRYPOINT:
             container["command"] = list(PROJECT_ENTRYPOINT)
-        if kubeflow.target == "kubeflow":
-            # The ExampleGen's driver hook: open-source KFP never runs it; the probe does its work there.
-            container.pop("lifecycle", None)
+        # The ExampleGen's driver hook: the probe does its work, on both targets.
+        container.pop("lifecycle", None)
     _add_input_probe(spec, kubeflow)
+    for task_name, task in spec["root"]["dag"]["tasks"].items():
+        container = spec["deploymentSpec"]["executors"][spec["components"][task["componentRef"]["name"]][
+            "executorLabel"]]["container"]
+        container.setdefault("resources", {}).update(pod_resources.container_resources(
+            kubeflow.target, pod_resources.step_size(task_name, kubeflow.resources)))
     return spec
+
+
+def platform_spec(pipeline_spec: Dict[str, Any], kubeflow: KubeflowSettings) -> Dict[str, Any]:
+    """The Kubernetes platform spec of the GPU steps: their node selector and toleration."""
+    config = pod_resources.gpu_executor_config(kubeflow.gpu_node_selector, kubeflow.gpu_toleration)
+    tasks = pipeline_spec["root"]["dag"]["tasks"]
+    executors = {pipeline_spec["components"][tasks[name]["componentRef"]["name"]]["executorLabel"]: copy.deepcopy(config)
+                 for name in TRAINING_STEPS if name in tasks}
+    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
 
 
 def _add_input_probe(spec: Dict[str, Any], kubeflow: KubeflowSettings) -> None:
@@ -247,7 +273,10 @@ def _add_input_probe(spec: Dict[str, Any], kubeflow: KubeflowSettings) -> None:
     probe_inputs = {
         kfp_container.PROBE_INPUT_BASE: copy.deepcopy(example_gen["inputs"]["parameters"]["input_base"]),
         kfp_container.PROBE_INPUT_CONFIG: copy.deepcopy(example_gen["inputs"]["parameters"]["input_config"]),
+        kfp_container.PROBE_CUSTOM_CONFIG: copy.deepcopy(example_gen["inputs"]["parameters"]["custom_config"]),
         kfp_container.PROBE_SERVING_MODEL_DIR: {"runtimeValue": {"constant": kubeflow.serving_model_dir}},
+        # Filled in by KFP's driver (backend/src/v2/driver/resolve.go) and by Vertex AI with the run's id.
+        kfp_container.PROBE_RUN_ID: {"runtimeValue": {"constant": RUN_ID_PLACEHOLDER}},
     }
     spec["components"][nodes.INPUT_PROBE] = {
         "executorLabel": f"{nodes.INPUT_PROBE}_executor",
@@ -257,15 +286,14 @@ def _add_input_probe(spec: Dict[str, Any], kubeflow: KubeflowSettings) -> None:
     }
     spec["deploymentSpec"]["executors"][f"{nodes.INPUT_PROBE}_executor"] = {"container": {
         "image": kubeflow.image, "command": list(PROBE_COMMAND), "args": ["--executor_input", "{{$}}"]}}
-    # No cachingOptions: never cached, so that every run looks at the data and the serving folder anew.
+    # Never cached, so that every run looks at the data and the serving folder anew: no cachingOptions, and
+    # the run's id among its inputs, for a Vertex AI job whose enable_caching=True caches every task.
     tasks[nodes.INPUT_PROBE] = {"componentRef": {"name": nodes.INPUT_PROBE}, "inputs": {"parameters": probe_inputs},
                                 "taskInfo": {"name": nodes.INPUT_PROBE}}
     wiring = {nodes.SERVED_MODEL: (kfp_container.PROBE_SERVED_VERSION,),
-              nodes.BASELINE_MODEL: (kfp_container.PROBE_SERVED_VERSION,)}
-    if kubeflow.target == "kubeflow":
-        # Vertex AI runs the ExampleGen's own driver before its cache check, which resolves the same.
-        wiring[nodes.EXAMPLE_GEN] = (kfp_container.PROBE_SPAN, kfp_container.PROBE_INPUT_FINGERPRINT,
-                                     kfp_container.PROBE_INPUT_CONFIG)
+              nodes.BASELINE_MODEL: (kfp_container.PROBE_SERVED_VERSION,),
+              nodes.EXAMPLE_GEN: (kfp_container.PROBE_SPAN, kfp_container.PROBE_INPUT_FINGERPRINT,
+                                  kfp_container.PROBE_INPUT_CONFIG)}
     for task_name, names in wiring.items():
         if task_name not in tasks:
             continue

@@ -1,0 +1,114 @@
+"""Each compiled step's pod: CPU and memory by what the step does, and where the GPU steps may run.
+
+Plain data and checks, no TFX: ``compile`` refuses a bad ``--resources`` before TensorFlow loads.
+
+What the backends make of it:
+- Open-source KFP: the driver turns ``cpuRequest``, ``memoryRequest`` and ``memoryLimit`` into the
+  main container's requests and limit (``backend/src/v2/driver/driver.go``, ``initPodSpecPatch``;
+  memory is written ``"%vG"``, decimal gigabytes), and the accelerator into a limit named by its type.
+  Node selectors and tolerations come from the platform spec
+  (``platforms.kubernetes.deploymentSpec.executors.<executor>``, kfp-kubernetes'
+  ``KubernetesExecutorConfig``), which ``kfp.Client`` reads as the package's second YAML document.
+- Vertex AI: ``cpuLimit`` and ``memoryLimit`` choose the machine; it has no node selectors.
+- Neither backend's spec has a field for ephemeral storage (kubeflow/pipelines#11137): the launcher
+  copies every input artifact to the pod's disk, which only the nodes' own disk bounds.
+"""
+
+import dataclasses
+import re
+from typing import Dict, Iterable, Mapping, Sequence, Tuple
+
+from pipeline.definition import nodes
+
+
+@dataclasses.dataclass(frozen=True)
+class PodSize:
+    cpu: float  # cores
+    memory_gb: float  # decimal gigabytes, as KFP writes them
+
+
+# Steps by what they do: Beam steps hold a shard of the data per worker (the DirectRunner runs in the
+# pod itself unless --beam-arg sends the work elsewhere), the training steps the model and its batches,
+# the rest little more than TensorFlow itself (about 1 GB once imported).
+STEP_GROUPS: Dict[str, Tuple[str, ...]] = {
+    "beam": (nodes.EXAMPLE_GEN, nodes.STATISTICS_GEN, nodes.TRANSFORM, nodes.EVALUATOR),
+    "training": (nodes.TRAINER, nodes.WORD2VEC),
+    "light": (nodes.INPUT_PROBE, nodes.SCHEMA_GEN, nodes.EXAMPLE_VALIDATOR, nodes.DATA_VALIDATION_GATE,
+              nodes.SERVED_MODEL, nodes.BASELINE_MODEL, nodes.PROJECTOR_EXPORTER, nodes.PUSHER),
+}
+DEFAULT_SIZES: Dict[str, PodSize] = {
+    "beam": PodSize(cpu=2, memory_gb=8), "training": PodSize(cpu=4, memory_gb=16), "light": PodSize(cpu=1, memory_gb=3)}
+RESOURCES_HELP = (
+    "CPU cores and memory (decimal GB) of a group of steps or of one step, GROUP_OR_STEP=CPU,MEMORY, e.g. "
+    "beam=4,16 (repeatable). Groups and defaults: " + "; ".join(
+        f"{group} {size.cpu:g},{size.memory_gb:g} ({', '.join(STEP_GROUPS[group])})"
+        for group, size in DEFAULT_SIZES.items()))
+# The taint GKE and the NVIDIA GPU operator put on GPU nodes, which the GPU steps tolerate by default.
+DEFAULT_GPU_TOLERATION = "nvidia.com/gpu"
+_RESOURCES = re.compile(r"^(?P<name>[A-Za-z]+)=(?P<cpu>[0-9.]+),(?P<memory>[0-9.]+)[Gg]?$")
+
+
+def parse_resources(values: Iterable[str]) -> Dict[str, PodSize]:
+    """The ``--resources`` overrides, by group or step name.
+
+    Raises:
+      ValueError: For a malformed value, an unknown name or a size of zero, with the fix.
+    """
+    known = {*STEP_GROUPS, *(step for steps in STEP_GROUPS.values() for step in steps)}
+    overrides = {}
+    for value in values:
+        match = _RESOURCES.match(value)
+        if not match:
+            raise ValueError(f"--resources {value!r} is not GROUP_OR_STEP=CPU,MEMORY. Fix: e.g. --resources beam=4,16 "
+                             f"(4 cores, 16 GB for the Beam steps).")
+        if match["name"] not in known:
+            raise ValueError(f"--resources {value!r}: no group or step {match['name']!r}. Fix: name one of "
+                             f"{', '.join(STEP_GROUPS)} or a step: {', '.join(sorted(known - set(STEP_GROUPS)))}.")
+        try:
+            size = PodSize(cpu=float(match["cpu"]), memory_gb=float(match["memory"]))
+        except ValueError as err:
+            raise ValueError(f"--resources {value!r}: {err}. Fix: pass numbers, e.g. beam=4,16.") from err
+        if size.cpu <= 0 or size.memory_gb <= 0:
+            raise ValueError(f"--resources {value!r}: CPU and memory must be more than 0. Fix: e.g. beam=4,16.")
+        overrides[match["name"]] = size
+    return overrides
+
+
+def step_size(step: str, overrides: Mapping[str, PodSize]) -> PodSize:
+    """A step's size: its own override, else its group's, else the group's default."""
+    group = next(name for name, steps in STEP_GROUPS.items() if step in steps)
+    return overrides.get(step) or overrides.get(group) or DEFAULT_SIZES[group]
+
+
+def container_resources(target: str, size: PodSize) -> Dict[str, float]:
+    """The ``resources`` of a compiled container (kfp-pipeline-spec 0.2.2's ResourceSpec fields)."""
+    if target == "vertex":
+        return {"cpuLimit": size.cpu, "memoryLimit": size.memory_gb}
+    # Memory requested and capped alike: a step past it is killed with a clear OOMKilled, not its node.
+    return {"cpuRequest": size.cpu, "memoryRequest": size.memory_gb, "memoryLimit": size.memory_gb}
+
+
+def parse_node_selector(values: Sequence[str]) -> Dict[str, str]:
+    """``--gpu-node-selector LABEL=VALUE`` values as a dict.
+
+    Raises:
+      ValueError: For a value without ``=``.
+    """
+    labels = {}
+    for value in values:
+        label, equals, label_value = value.partition("=")
+        if not equals or not label:
+            raise ValueError(f"--gpu-node-selector {value!r} is not LABEL=VALUE. Fix: e.g. --gpu-node-selector "
+                             f"cloud.google.com/gke-accelerator=nvidia-tesla-t4.")
+        labels[label] = label_value
+    return labels
+
+
+def gpu_executor_config(node_selector: Mapping[str, str], toleration: str) -> dict:
+    """kfp-kubernetes' ``KubernetesExecutorConfig`` of a GPU step: its node selector and toleration."""
+    config: dict = {}
+    if toleration:
+        config["tolerations"] = [{"key": toleration, "operator": "Exists", "effect": "NoSchedule"}]
+    if node_selector:
+        config["nodeSelector"] = {"labels": dict(node_selector)}
+    return config

@@ -1,0 +1,64 @@
+"""What the Kubeflow test modules share: the checkout's root, small hparams, the settings of a compile, the
+spec those modules compile once each (test_kubeflow_compile.py, test_kubeflow_client.py), and the environment of
+an emulated task (test_kubeflow_run.py, test_vertex_run.py)."""
+
+import json
+import os
+import subprocess
+import sys
+
+from components.model.hparams import HParams
+from pipeline.definition.data_shape import DataShape
+from pipeline.definition.settings import PipelineSettings
+from pipeline.runners import kubeflow_runner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=25, batch_size=32, learning_rate=0.01)
+
+
+def kubeflow_settings(**overrides):
+    values = dict(target="kubeflow", image="registry.example/imdb-embeddings:1", pipeline_root="gs://bucket/root",
+                  data_root="gs://bucket/aclImdb", serving_model_dir="gs://bucket/serving_model")
+    shape = {name: overrides.pop(name) for name in ("spans", "test_split", "unsup_split") if name in overrides}
+    values["data_shape"] = DataShape(**{"test_split": True, **shape})
+    values.update(overrides)
+    return kubeflow_runner.KubeflowSettings(**values)
+
+
+def compile_spans_pipeline(tmp_path_factory):
+    """The spans pipeline compiled for the `kubeflow` target: (its settings, the path of the spec). For a
+    module-scoped `compiled` fixture."""
+    tmp_path = tmp_path_factory.mktemp("kfp")
+    kubeflow = kubeflow_settings(spans=True)
+    output = kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(probe_words=("wonderful", "awful")), kubeflow,
+                                              str(tmp_path / "pipeline.yaml"))
+    return kubeflow, output
+
+
+PROBE_PATHS = """import json, sys, components, imdb_embeddings, pipeline
+print(json.dumps({"path": sys.path, "files": [components.__file__, imdb_embeddings.__file__, pipeline.__file__],
+                  "finders": [getattr(f, "__module__", "") for f in sys.meta_path]}))
+"""
+
+
+def task_environment(work) -> dict:
+    """The environment of each emulated task: the project installed (not linked) into ``work``, as the image has it;
+    checked to import nothing of the checkout."""
+    from tests import isolation  # pylint: disable=import-outside-toplevel
+
+    site = isolation.install_copy(str(work))
+    harness = isolation.no_checkout_harness(str(work / "harness"))
+    env = {
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([site, harness]),
+        "HOME": str(work), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
+    }
+    empty = work / "empty"
+    empty.mkdir()
+    seen = json.loads(subprocess.run(["python", "-c", PROBE_PATHS], env=env, cwd=empty, capture_output=True,
+                                     text=True, check=True).stdout.splitlines()[-1])
+    assert all(path.startswith(site) for path in seen["files"]), seen["files"]
+    assert not [finder for finder in seen["finders"] if finder.startswith("__editable__")]
+    # The dependencies' environment (CI's venv lies inside the checkout) is the image's site-packages.
+    assert not [entry for entry in seen["path"] if entry.startswith(ROOT) and not entry.startswith(sys.prefix)]
+    return env
