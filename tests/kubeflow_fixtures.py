@@ -62,3 +62,20 @@ def task_environment(work) -> dict:
     # The dependencies' environment (CI's venv lies inside the checkout) is the image's site-packages.
     assert not [entry for entry in seen["path"] if entry.startswith(ROOT) and not entry.startswith(sys.prefix)]
     return env
+
+
+def compile_over_spans_for_emulation(folder, target: str, hparams: HParams, settings: PipelineSettings) -> str:
+    """The pipeline over ``folder/spans``, serving into ``folder/serving_model``, compiled for ``target`` with a
+    local folder standing in for the bucket (the emulation's one departure from a cluster). Returns the path."""
+    import pytest  # pylint: disable=import-outside-toplevel
+
+    from pipeline.definition.data_shape import DataShape  # pylint: disable=import-outside-toplevel
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kubeflow_runner, "WRITABLE_SCHEMES", ("gs://", str(folder)))
+        kubeflow = kubeflow_runner.KubeflowSettings(
+            target=target, image="registry.example/imdb-embeddings:1", pipeline_root=str(folder / "root"),
+            data_root=str(folder / "spans"), serving_model_dir=str(folder / "serving_model"),
+            data_shape=DataShape(spans=True))
+        return kubeflow_runner.compile_pipeline(hparams, settings, kubeflow,
+                                                str(folder / f"pipeline{kubeflow_runner.TARGETS[target]}"))

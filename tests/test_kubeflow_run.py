@@ -20,9 +20,7 @@ from components.model.hparams import HParams
 from components.projector import projector
 from components.served_model import served
 from pipeline.definition import nodes
-from pipeline.definition.data_shape import DataShape
 from pipeline.definition.settings import PipelineSettings
-from pipeline.runners import kubeflow_runner
 from tests import corpus, isolation, kfp_launcher, kubeflow_fixtures
 
 pytestmark = pytest.mark.e2e
@@ -38,14 +36,8 @@ def schedule(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kfp-run")
     task_env = kubeflow_fixtures.task_environment(tmp_path_factory.mktemp("image"))
     data_root, serving = str(tmp / "spans"), str(tmp / "serving_model")
-    with pytest.MonkeyPatch.context() as patch:
-        # The one departure from a cluster: a local folder stands in for the bucket.
-        patch.setattr(kubeflow_runner, "WRITABLE_SCHEMES", ("gs://", str(tmp)))
-        kubeflow = kubeflow_runner.KubeflowSettings(
-            target="kubeflow", image="registry.example/imdb-embeddings:1", pipeline_root=str(tmp / "root"),
-            data_root=data_root, serving_model_dir=serving, data_shape=DataShape(spans=True))
-        output = kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(probe_words=("wonderful", "awful")),
-                                                  kubeflow, str(tmp / "pipeline.yaml"))
+    output = kubeflow_fixtures.compile_over_spans_for_emulation(
+        tmp, "kubeflow", HPARAMS, PipelineSettings(probe_words=("wonderful", "awful")))
     spec = kfp_launcher.load_pipeline_spec(output)
     cluster = kfp_launcher.Cluster()
     runs = []

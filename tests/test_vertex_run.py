@@ -12,9 +12,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from components.model.hparams import HParams
 from pipeline.definition import nodes
-from pipeline.definition.data_shape import DataShape
 from pipeline.definition.settings import PipelineSettings
-from pipeline.runners import kubeflow_runner
 from tests import corpus, isolation, kfp_launcher, kubeflow_fixtures
 
 pytestmark = pytest.mark.e2e
@@ -27,12 +25,7 @@ def vertex_runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("vertex-run")
     task_env = kubeflow_fixtures.task_environment(tmp_path_factory.mktemp("image"))
     data_root, serving = str(tmp / "spans"), str(tmp / "serving_model")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(kubeflow_runner, "WRITABLE_SCHEMES", ("gs://", str(tmp)))  # a local folder for the bucket
-        kubeflow = kubeflow_runner.KubeflowSettings(
-            target="vertex", image="registry.example/imdb-embeddings:1", pipeline_root=str(tmp / "root"),
-            data_root=data_root, serving_model_dir=serving, data_shape=DataShape(spans=True))
-        output = kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), kubeflow, str(tmp / "job.json"))
+    output = kubeflow_fixtures.compile_over_spans_for_emulation(tmp, "vertex", HPARAMS, PipelineSettings())
     with open(output, encoding="utf-8") as f:
         job = json_format.Parse(f.read(), pipeline_spec_pb2.PipelineJob())
     spec = json_format.ParseDict(json_format.MessageToDict(job.pipeline_spec), pipeline_spec_pb2.PipelineSpec())
