@@ -15,9 +15,10 @@ DATA_DIR ?=
 OUTPUT_DIR ?= output
 ARGS ?=
 PYTEST_ARGS ?=
-# Test processes (pytest-xdist): one per CPU core, at most 4; each takes whole test modules, so a
+# Test processes (pytest-xdist): one more than the CPU cores, at most 4 (the end-to-end modules wait on
+# chains of step processes, which leaves a core idle at times); each takes whole test modules, so a
 # module's shared end-to-end run is made once. TEST_WORKERS=0 runs everything in this process.
-TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
+TEST_WORKERS ?= $(shell n=$$(( $$(nproc 2>/dev/null || echo 1) + 1 )); echo $$(( n < 4 ? n : 4 )))
 PYTEST := $(PYTHON) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 # tf.Transform's TransformFeaturesLayer is Keras 2: make `tf.keras` mean tf-keras everywhere.
