@@ -14,8 +14,8 @@ from tests import corpus  # noqa: E402
 # its worker processes in collection order (--no-loadscope-reorder), so these start at once and
 # the quick modules fill the time beside them. The rest keep pytest's order.
 SLOWEST_MODULES = (
-    "test_kubeflow_run.py", "test_bench.py", "test_vertex_run.py", "test_retraining.py", "test_faults.py",
-    "test_portable_beam.py", "test_word2vec_pipeline.py", "test_pipeline_e2e.py",
+    "test_bench.py", "test_kubeflow_run.py", "test_retraining.py", "test_faults.py", "test_portable_beam.py",
+    "test_vertex_run.py", "test_word2vec_pipeline.py", "test_pipeline_e2e.py",
 )
 
 

@@ -50,7 +50,10 @@ outputs.
   time, as Argo runs a DAG.
 - Working directory: each task runs in an empty folder of its own with the project
   imported from an installed copy (as the image installs it), nothing of the checkout
-  on its path.
+  on its path. Its process is forked from one that imported the step's entry point from
+  there (``tests/task_zygote.py``, ``TaskZygote``), to spare some sixty imports of
+  TensorFlow and TFX; ``tests/test_kubeflow_container.py`` starts the entry point as a
+  fresh interpreter.
 
 What this emulation cannot do, and a real cluster does: the object store (the pipeline
 root is a local folder here, where the launcher would map ``gs://`` to ``/gcs/`` and download
@@ -62,7 +65,10 @@ at a time, in this environment), and ML Metadata beyond artifact ids.
 import hashlib
 import json
 import os
+import shutil
+import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -211,14 +217,43 @@ class Cluster:
 RUN_ID_PLACEHOLDER = "{{$.pipeline_job_uuid}}"
 
 
+class TaskZygote:
+    """``tests/task_zygote.py`` running in the tasks' environment: ``call`` runs a command in a forked child."""
+
+    def __init__(self, env: Dict[str, str], work_dir: str):
+        os.makedirs(work_dir, exist_ok=True)
+        script = os.path.join(work_dir, "task_zygote.py")  # outside the checkout, as the tasks' own code is
+        shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "task_zygote.py"), script)
+        # A short path: a Unix socket's is limited to 107 bytes.
+        self.socket_path = os.path.join(tempfile.mkdtemp(prefix="kfp-zygote-"), "socket")
+        empty = os.path.join(work_dir, "zygote-cwd")
+        os.makedirs(empty, exist_ok=True)
+        self.process = subprocess.Popen(["python", script, self.socket_path], env=env, cwd=empty,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the task zygote did not start: {self.process.stderr.read()[-3000:]}")
+
+    def call(self, argv: List[str], cwd: str, log: str) -> int:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.connect(self.socket_path)
+            connection.sendall((json.dumps({"argv": argv, "cwd": cwd, "log": log}) + "\n").encode())
+            return json.loads(connection.makefile("r").readline())["status"]
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        shutil.rmtree(os.path.dirname(self.socket_path), ignore_errors=True)
+
+
 class LauncherEmulation:
     """Executes the tasks of one run of a compiled pipeline, as driver and launcher would."""
 
     def __init__(self, spec: pipeline_spec_pb2.PipelineSpec, cluster: Cluster, env: Dict[str, str],
                  parameters: Optional[Dict[str, Any]] = None, pipeline_root: Optional[str] = None,
                  run_id: Optional[str] = None, vertex: bool = False, enable_caching: Optional[bool] = None,
-                 work_dir: str = "/tmp"):
-        """``enable_caching``: a Vertex AI job's setting, which overrides every task's when not None."""
+                 work_dir: str = "/tmp", zygote: Optional[TaskZygote] = None):
+        """``enable_caching``: a Vertex AI job's setting, which overrides every task's when not None.
+        ``zygote``: starts the tasks' processes; without it, each is a fresh interpreter."""
         self.spec = spec
         self.cluster = cluster
         self.executors = deployment_config(spec).executors
@@ -233,6 +268,7 @@ class LauncherEmulation:
             raise ValueError("enable_caching is a Vertex AI job's setting; on KFP each task's cachingOptions decide")
         self.enable_caching = enable_caching
         self.work_dir = work_dir
+        self.zygote = zygote
         self.parameters = {
             name: json_format.MessageToDict(definition.default_value)
             for name, definition in spec.root.input_definitions.parameters.items()
@@ -321,10 +357,17 @@ class LauncherEmulation:
         unresolved = [a for a in argv if "{{$" in a]
         if unresolved:
             raise NotImplementedError(f"{what}: placeholders this emulation does not resolve: {unresolved}")
-        result = subprocess.run(argv, env=self.env, cwd=cwd, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise TaskFailed(f"{what} exited with {result.returncode}:\n{result.stderr[-6000:]}")
-        return result.stdout + result.stderr
+        if self.zygote is None:
+            result = subprocess.run(argv, env=self.env, cwd=cwd, capture_output=True, text=True, check=False)
+            status, output = result.returncode, result.stdout + result.stderr
+        else:
+            log = os.path.join(os.path.dirname(cwd), f"{len(os.listdir(os.path.dirname(cwd)))}.log")
+            status = self.zygote.call(argv, cwd, log)
+            with open(log, encoding="utf-8", errors="replace") as f:
+                output = f.read()
+        if status != 0:
+            raise TaskFailed(f"{what} exited with {status}:\n{output[-6000:]}")
+        return output
 
     def _runtime_constant(self, value: struct_pb2.Value) -> struct_pb2.Value:
         """``resolvePodSpecInputRuntimeParameter``'s constants: the run's placeholders filled in."""

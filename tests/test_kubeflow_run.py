@@ -40,6 +40,7 @@ def schedule(tmp_path_factory):
         tmp, "kubeflow", HPARAMS, PipelineSettings(probe_words=("wonderful", "awful")))
     spec = kfp_launcher.load_pipeline_spec(output)
     cluster = kfp_launcher.Cluster()
+    zygote = kfp_launcher.TaskZygote(task_env, str(tmp / "zygote"))
     runs = []
     for span in SCHEDULE:
         if span:
@@ -47,11 +48,12 @@ def schedule(tmp_path_factory):
                                 seed=span, flip_train_labels=span == 3)
         before = isolation.tree_bytes(serving)
         emulation = kfp_launcher.LauncherEmulation(spec, cluster, task_env, run_id=f"run-{len(runs) + 1}",
-                                                   work_dir=str(tmp / "pods"))
+                                                   work_dir=str(tmp / "pods"), zygote=zygote)
         emulation.run()
         print(f"run {len(runs) + 1}: seconds", json.dumps({k: round(v, 1) for k, v in emulation.seconds.items()}),
               "cached", emulation.cached)
         runs.append((emulation, before, isolation.tree_bytes(serving)))
+    zygote.close()
     return spec, serving, runs
 
 

@@ -31,16 +31,18 @@ def vertex_runs(tmp_path_factory):
     spec = json_format.ParseDict(json_format.MessageToDict(job.pipeline_spec), pipeline_spec_pb2.PipelineSpec())
     corpus.write_corpus(os.path.join(data_root, "span-1"), train_per_label=60, test_per_label=None, seed=1)
     cluster = kfp_launcher.Cluster(publish_logs=False)
+    zygote = kfp_launcher.TaskZygote(task_env, str(tmp / "zygote"))
     runs = []
     for number in (1, 2):
         before = isolation.tree_bytes(serving)
         emulation = kfp_launcher.LauncherEmulation(
             spec, cluster, task_env, pipeline_root=job.runtime_config.gcs_output_directory, run_id=f"job-{number}",
-            vertex=True, enable_caching=True, work_dir=str(tmp / "pods"))
+            vertex=True, enable_caching=True, work_dir=str(tmp / "pods"), zygote=zygote)
         emulation.run()
         print(f"vertex run {number}: seconds", json.dumps({k: round(v, 1) for k, v in emulation.seconds.items()}),
               "cached", emulation.cached)
         runs.append((emulation, before, isolation.tree_bytes(serving)))
+    zygote.close()
     return spec, runs
 
 
