@@ -24,9 +24,12 @@ class Blob:
 @dataclasses.dataclass
 class Bucket:
     objects: Dict[str, Tuple[int, int]] = dataclasses.field(default_factory=dict)  # name -> (size, generation)
+    generations: int = 0
 
     def put(self, name: str, size: int) -> None:
-        self.objects[name] = (size, len(self.objects) + 1)
+        """Writes an object: a new generation, as every write to Cloud Storage."""
+        self.generations += 1
+        self.objects[name] = (size, self.generations)
 
 
 class Client:

@@ -231,7 +231,8 @@ class TaskZygote:
         self.process = subprocess.Popen(["python", script, self.socket_path], env=env, cwd=empty,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if self.process.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the task zygote did not start: {self.process.stderr.read()[-3000:]}")
+            self.process.kill()
+            raise RuntimeError(f"the task zygote did not start: {self.process.communicate()[1][-3000:]}")
 
     def call(self, argv: List[str], cwd: str, log: str) -> int:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:

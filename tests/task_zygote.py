@@ -5,7 +5,11 @@ work (a few seconds for the small corpora of the tests). The emulation runs some
 started once with a task's environment and working directory, imports the modules a step's command imports first,
 in the same order, and then forks a child per step: the child changes to the step's working directory, takes its
 arguments and runs the command's module as ``__main__``, exactly as ``python -m MODULE ARGS`` would from there.
-Every child is forked from this untouched parent, so nothing of one step reaches another.
+Every child is forked from this untouched parent, so nothing of one step reaches another. (The parent holds a
+few native threads after the imports, TensorFlow's among them, and no lock of theirs that a child would need:
+a child starts its work in the thread that forked it, as ``multiprocessing``'s fork does.) The one difference
+from ``python -m``: ``sys.path[0]`` is this script's folder, not the working directory, which holds nothing.
+The parent ends when the process that started it does.
 
 Protocol, over a Unix socket: one JSON line ``{"argv": [...], "cwd": ..., "log": ...}`` per connection, answered
 with one JSON line ``{"status": N}`` once the child has exited (its stdout and stderr are in ``log``).
@@ -27,10 +31,12 @@ PRELOAD = ("google.protobuf.json_format", "absl.app",
            "components.example_gen.executor", "components.served_model.served", "pipeline.runners.kfp_container")
 
 
-def _run_child(request) -> None:
+def _run_child(request, inherited) -> None:
     """In the forked child: the command's module as ``__main__``; never returns."""
     status = 1
     try:
+        for connection in inherited:  # the other steps' connections
+            connection.close()
         os.chdir(request["cwd"])
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(log, 1)
@@ -60,8 +66,9 @@ def main(socket_path: str) -> None:
     server.bind(socket_path)
     server.listen(16)
     print("ready", flush=True)
+    parent = os.getppid()
     waiting = {}  # child pid -> connection
-    while True:
+    while os.getppid() == parent:
         readable, _, _ = select.select([server], [], [], 0.05)
         if readable:
             connection, _ = server.accept()
@@ -69,7 +76,7 @@ def main(socket_path: str) -> None:
             pid = os.fork()
             if pid == 0:
                 server.close()
-                _run_child(request)
+                _run_child(request, list(waiting.values()))
             waiting[pid] = connection
         while waiting:
             pid, status = os.waitpid(-1, os.WNOHANG)

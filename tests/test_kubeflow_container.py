@@ -25,8 +25,8 @@ def test_the_entry_point_drops_the_outputs_the_launcher_adds():
     logs = executor_input.outputs.artifacts["executor-logs"].artifacts.add(uri="gs://b/logs", name="executor-logs")
     logs.type.schema_title = "system.Artifact"
     serialized = json_format.MessageToJson(executor_input)
-    argv = kfp_container.executor_argv(["--executor_class_path", "x.Executor",
-                                        "--json_serialized_invocation_args", serialized, "--runner=DirectRunner"])
+    argv = kfp_container.ExecutorCall(["--executor_class_path", "x.Executor",
+                                       "--json_serialized_invocation_args", serialized, "--runner=DirectRunner"]).argv
     kept = json_format.Parse(argv[3], pipeline_spec_pb2.ExecutorInput())
     assert list(kept.outputs.artifacts) == ["examples"]
     assert argv[:3] == ["--executor_class_path", "x.Executor", "--json_serialized_invocation_args"]

@@ -27,6 +27,7 @@ def _containers(spec):
 
 def test_every_step_asks_for_the_cpu_and_memory_of_its_kind_and_an_override_wins(tmp_path):
     overrides = pod_resources.parse_resources(["beam=4,16", "Transform=6,24G"])
+    assert pod_resources.parse_resources(["Word2Vec=2,4"]) == {"Word2Vec": pod_resources.PodSize(cpu=2, memory_gb=4)}
     kubeflow = _kubeflow(resources=overrides)
     containers = _containers(kfp_launcher.load_pipeline_spec(
         kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), kubeflow, str(tmp_path / "p.yaml"))))
@@ -74,15 +75,17 @@ def test_the_gpu_steps_tolerate_the_gpu_taint_and_select_their_nodes_in_the_plat
         assert "\n---" not in f.read()
 
 
-@pytest.mark.parametrize("value, message", [
-    ("beam=4", "is not GROUP_OR_STEP=CPU,MEMORY. Fix: e.g. --resources beam=4,16"),
-    ("gpu=4,16", "no group or step 'gpu'. Fix: name one of beam, training, light or a step: "),
-    ("Trainer=0,16", "CPU and memory must be more than 0"),
+@pytest.mark.parametrize("options, message", [
+    (["--resources", "beam=4"], "is not GROUP_OR_STEP=CPU,MEMORY. Fix: e.g. --resources beam=4,16"),
+    (["--resources", "gpu=4,16"], "no group or step 'gpu'. Fix: name one of beam, training, light or a step: "),
+    (["--resources", "Trainer=0,16"], "CPU and memory must be more than 0"),
+    (["--gpu-toleration", "nvidia.com/gpu"], "only --target kubeflow with --gpu N has. Fix: add --gpu N"),
+    (["--gpu", "1", "--target", "vertex", "--gpu-node-selector", "pool=gpu"], "only --target kubeflow with --gpu N"),
 ])
-def test_a_bad_resources_option_is_refused_before_tensorflow_loads(value, message):
+def test_a_bad_pod_option_is_refused_before_tensorflow_loads(options, message):
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "pipeline.py", "compile", "--image", "i:1", "--pipeline-root", "gs://b/r",
-         "--data-root", "gs://b/d", "--resources", value], cwd=ROOT, capture_output=True, text=True, check=False)
+         "--data-root", "gs://b/d", *options], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 2
     error = [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
     assert len(error) == 1 and message in error[0], result.stderr[-2000:]

@@ -42,18 +42,20 @@ def schedule(tmp_path_factory):
     cluster = kfp_launcher.Cluster()
     zygote = kfp_launcher.TaskZygote(task_env, str(tmp / "zygote"))
     runs = []
-    for span in SCHEDULE:
-        if span:
-            corpus.write_corpus(os.path.join(data_root, f"span-{span}"), train_per_label=PER_LABEL, test_per_label=None,
-                                seed=span, flip_train_labels=span == 3)
-        before = isolation.tree_bytes(serving)
-        emulation = kfp_launcher.LauncherEmulation(spec, cluster, task_env, run_id=f"run-{len(runs) + 1}",
-                                                   work_dir=str(tmp / "pods"), zygote=zygote)
-        emulation.run()
-        print(f"run {len(runs) + 1}: seconds", json.dumps({k: round(v, 1) for k, v in emulation.seconds.items()}),
-              "cached", emulation.cached)
-        runs.append((emulation, before, isolation.tree_bytes(serving)))
-    zygote.close()
+    try:
+        for span in SCHEDULE:
+            if span:
+                corpus.write_corpus(os.path.join(data_root, f"span-{span}"), train_per_label=PER_LABEL,
+                                    test_per_label=None, seed=span, flip_train_labels=span == 3)
+            before = isolation.tree_bytes(serving)
+            emulation = kfp_launcher.LauncherEmulation(spec, cluster, task_env, run_id=f"run-{len(runs) + 1}",
+                                                       work_dir=str(tmp / "pods"), zygote=zygote)
+            emulation.run()
+            seconds = json.dumps({k: round(v, 1) for k, v in emulation.seconds.items()})
+            print(f"run {len(runs) + 1}: seconds", seconds, "cached", emulation.cached)
+            runs.append((emulation, before, isolation.tree_bytes(serving)))
+    finally:
+        zygote.close()
     return spec, serving, runs
 
 

@@ -83,3 +83,12 @@ def test_a_listing_takes_sizes_and_stamps_from_the_walk(tmp_path):
     files = listing.list_folder(str(tmp_path))
     assert [(f.name, f.size) for f in files] == [("a/broken.txt", -1), ("a/x.txt", 5)]
     assert files[1].stamp == os.stat(tmp_path / "a" / "x.txt").st_mtime_ns
+
+
+def test_linked_folders_are_listed_as_the_reader_globs_them_and_a_loop_ends(tmp_path):
+    (tmp_path / "elsewhere" / "pos").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "pos" / "1_9.txt").write_text("A linked review.")
+    (tmp_path / "train").mkdir()
+    os.symlink(tmp_path / "elsewhere" / "pos", tmp_path / "train" / "pos")
+    os.symlink(tmp_path / "train", tmp_path / "elsewhere" / "pos" / "loop")
+    assert listing.DataRootListing(str(tmp_path)).files("train/*/*.txt") == ["train/pos/1_9.txt"]

@@ -131,4 +131,14 @@ def test_the_pusher_does_not_push_the_served_model_again(tmp_path):
     assert served.trained_on(os.path.join(serving, "200")) is None
     assert served.warm_start_version(serving, "data-1") == "200"
     assert served.warm_start_version(serving, "data-2") == versions[0]
+    # Another model of the data the served one was trained on (a re-run that missed the cache) is not pushed.
+    model, push = tmp_path / "model-again", standard_artifacts.PushedModel()
+    push.uri = str(tmp_path / "push-again")
+    served.copy_tree(second, str(model / "Format-Serving"))
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.set_int_custom_property("blessed", 1)
+    blessing.set_string_custom_property(INPUT_FINGERPRINT_KEY, "data-1")
+    PusherExecutor().Do({"model": [_model(model)], "model_blessing": [blessing]}, {"pushed_model": [push]},
+                        {standard_component_specs.PUSH_DESTINATION_KEY: destination})
+    assert push.get_int_custom_property("pushed") == 0 and len(served.served_versions(serving)) == 3
 

@@ -33,16 +33,18 @@ def vertex_runs(tmp_path_factory):
     cluster = kfp_launcher.Cluster(publish_logs=False)
     zygote = kfp_launcher.TaskZygote(task_env, str(tmp / "zygote"))
     runs = []
-    for number in (1, 2):
-        before = isolation.tree_bytes(serving)
-        emulation = kfp_launcher.LauncherEmulation(
-            spec, cluster, task_env, pipeline_root=job.runtime_config.gcs_output_directory, run_id=f"job-{number}",
-            vertex=True, enable_caching=True, work_dir=str(tmp / "pods"), zygote=zygote)
-        emulation.run()
-        print(f"vertex run {number}: seconds", json.dumps({k: round(v, 1) for k, v in emulation.seconds.items()}),
-              "cached", emulation.cached)
-        runs.append((emulation, before, isolation.tree_bytes(serving)))
-    zygote.close()
+    try:
+        for number in (1, 2):
+            before = isolation.tree_bytes(serving)
+            emulation = kfp_launcher.LauncherEmulation(
+                spec, cluster, task_env, pipeline_root=job.runtime_config.gcs_output_directory, run_id=f"job-{number}",
+                vertex=True, enable_caching=True, work_dir=str(tmp / "pods"), zygote=zygote)
+            emulation.run()
+            seconds = json.dumps({k: round(v, 1) for k, v in emulation.seconds.items()})
+            print(f"vertex run {number}: seconds", seconds, "cached", emulation.cached)
+            runs.append((emulation, before, isolation.tree_bytes(serving)))
+    finally:
+        zygote.close()
     return spec, runs
 
 

@@ -122,9 +122,12 @@ def resolve_input(input_base: str, input_config_json: str, custom_config_json: O
     patterns = [split.pattern for split in input_config.splits]
     span = 0
     if any(SPAN_SPEC in pattern for pattern in patterns):
-        train_pattern = next(split.pattern for split in input_config.splits if split.name == TRAIN_SPLIT)
-        span = next((span for span in reversed(aclimdb.list_spans(input_base))
-                     if listing.files(train_pattern.replace(SPAN_SPEC, str(span)))), None)
+        train_pattern = next((split.pattern for split in input_config.splits if split.name == TRAIN_SPLIT), None)
+        if train_pattern is None:
+            raise ValueError(f"input_config has no {TRAIN_SPLIT} split to find the newest span by. Fix: build it with "
+                             f"make_input_config().")
+        span = next((candidate for candidate in reversed(aclimdb.list_spans(input_base))
+                     if listing.files(train_pattern.replace(SPAN_SPEC, str(candidate)))), None)
         if span is None:
             raise ValueError(f"No {aclimdb.SPAN_FOLDER_PREFIX}N/ folder under {input_base} holds a file matching "
                              f"{train_pattern.replace(SPAN_SPEC, 'N')}. Fix: copy a span's reviews there "

@@ -36,7 +36,8 @@ def _split_gcs(uri: str) -> Tuple[str, str]:
 
 def list_folder(folder: str) -> List[ListedFile]:
     """Every file under ``folder`` (recursively), with one listing: a bucket's paged object listing,
-    a local directory walk, or, for another scheme, ``tf.io.gfile``'s walk and one stat per file."""
+    a local directory walk (linked folders followed, each once), or, for another scheme,
+    ``tf.io.gfile``'s walk and one stat per file."""
     folder = folder.rstrip("/")
     if folder.startswith(GCS_SCHEME):
         from google.cloud import storage  # pylint: disable=import-outside-toplevel
@@ -47,7 +48,14 @@ def list_folder(folder: str) -> List[ListedFile]:
                       if not blob.name.endswith("/"))  # a folder's zero-byte marker object
     files = []
     if "://" not in folder:
-        for parent, _, names in os.walk(folder):
+        # Linked folders are followed, as the reader's glob follows them; each real folder is read once.
+        seen = set()
+        for parent, folders, names in os.walk(folder, followlinks=True):
+            stat = os.stat(parent)
+            if (stat.st_dev, stat.st_ino) in seen:
+                folders[:] = []
+                continue
+            seen.add((stat.st_dev, stat.st_ino))
             for name in names:
                 path = os.path.join(parent, name)
                 try:

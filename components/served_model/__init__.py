@@ -1,8 +1,10 @@
 """The served model as a pipeline input: found under the serving folder, not in ML Metadata.
 
 The Pusher writes every blessed model to ``SERVING/<version>/``; the newest version is
-the one being served. ``ServedModel`` hands it on as a ``Model`` artifact, to the
-Trainer (warm start) and to the Evaluator (baseline), on every runner alike: it reads
+the one being served. ``ServedModel`` hands a version on as a ``Model`` artifact, to the
+Trainer (warm start) and to the Evaluator (baseline): the newest (locally), or the newest
+not trained on the run's data (on Kubeflow, named by the input probe), never a copy of the
+candidate. It reads
 the folder with ``tf.io.gfile``, so it needs neither a resolver node (which open-source
 Kubeflow Pipelines cannot run) nor the orchestrator's ML Metadata.
 

@@ -1,9 +1,10 @@
 """ServedModel's driver (local runner): which version is served, before the cache is looked up.
 
 The version becomes an execution property, so that the cache key changes when another
-model is served and stays the same when nothing changed. On Kubeflow Pipelines, which
-runs no custom driver, the input probe fills in the same property (see
-``pipeline/runners/kfp_container.py``).
+model is served and stays the same when nothing changed. On Kubeflow Pipelines and Vertex
+AI, which run no custom driver, the input probe fills in the same property, with the newest
+version not trained on the run's data (see ``pipeline/runners/kfp_container.py``); locally,
+``retrain`` runs nothing when no span is new, so the newest version is the one to name.
 """
 
 from tfx.dsl.components.base import base_driver

@@ -33,8 +33,9 @@ class Executor(base_executor.BaseExecutor):
            exec_properties: Dict[str, Any]) -> None:
         serving_model_dir = exec_properties[SERVING_MODEL_DIR_KEY]
         version, candidate = exec_properties.get(SERVED_VERSION_KEY), candidate_dir(input_dict)
-        if (version is None or (version and version not in served.served_versions(serving_model_dir))
-                or (version and candidate and served.is_served(serving_model_dir, version, candidate))):
+        gone = bool(version) and version not in served.served_versions(serving_model_dir)
+        the_candidate = bool(version) and candidate is not None and served.is_served(serving_model_dir, version, candidate)
+        if version is None or gone or the_candidate:
             version = served.latest_served_version(serving_model_dir, other_than=candidate)
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         model.set_string_custom_property(SERVED_VERSION_KEY, version)
@@ -77,8 +78,9 @@ class PusherExecutor(pusher_executor.Executor):
 
     A re-run whose Evaluator ran again (its baseline changed because this very model was
     pushed meanwhile) blesses the same model once more; pushing it again would only add a
-    duplicate version. A pushed version records the input fingerprint the blessing carries
-    (``served.record_training_data``).
+    duplicate version. Nor does it push a model of data the served model was trained on (a
+    re-run that missed the cache). A pushed version records the input fingerprint the blessing
+    carries (``served.record_training_data``).
     """
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
@@ -88,15 +90,20 @@ class PusherExecutor(pusher_executor.Executor):
         serving_model_dir = destination.filesystem.base_directory
         newest = served.latest_served_version(serving_model_dir) if serving_model_dir else ""
         model_dir = self.GetModelPath(input_dict)
+        fingerprint = artifact_utils.get_single_instance(
+            input_dict[standard_component_specs.MODEL_BLESSING_KEY]).get_string_custom_property(INPUT_FINGERPRINT_KEY)
+        pushed = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
         if newest and served.is_served(serving_model_dir, newest, model_dir):
             logging.info("%s is already served as version %s: not pushed again.", model_dir, newest)
-            pushed = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+            self._MarkNotPushed(pushed)
+            return
+        if newest and fingerprint and served.trained_on(os.path.join(serving_model_dir, newest)) == fingerprint:
+            # A re-run over the data the served model was trained on, which missed the cache: its baseline was
+            # the version before, so its blessing says nothing against the one served.
+            logging.info("Version %s was trained on this very data: %s not pushed.", newest, model_dir)
             self._MarkNotPushed(pushed)
             return
         super().Do(input_dict, output_dict, exec_properties)
-        pushed = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
-        fingerprint = artifact_utils.get_single_instance(
-            input_dict[standard_component_specs.MODEL_BLESSING_KEY]).get_string_custom_property(INPUT_FINGERPRINT_KEY)
         # pylint: disable-next=protected-access
         if pushed.get_int_custom_property(pusher_executor._PUSHED_KEY) and fingerprint:
             served.record_training_data(

@@ -48,9 +48,9 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     compile_.add_argument("--gpu-node-selector", action="append", default=[], metavar="LABEL=VALUE",
                           help="kubeflow: a node label the GPU steps' nodes must have, e.g. "
                           "cloud.google.com/gke-accelerator=nvidia-tesla-t4 (repeatable)")
-    compile_.add_argument("--gpu-toleration", default=pod_resources.DEFAULT_GPU_TOLERATION, metavar="TAINT_KEY",
+    compile_.add_argument("--gpu-toleration", metavar="TAINT_KEY",
                           help="kubeflow: the taint of the GPU nodes that the GPU steps tolerate, \"\" for none "
-                          "(default: %(default)s, GKE's and the NVIDIA GPU operator's)")
+                          f"(default: {pod_resources.DEFAULT_GPU_TOLERATION}, GKE's and the NVIDIA GPU operator's)")
     compile_.add_argument("--resources", action="append", default=[], metavar="GROUP_OR_STEP=CPU,MEMORY",
                           help=pod_resources.RESOURCES_HELP)
     compile_.add_argument("--no-cache", action="store_true", help="compile with task caching off")
@@ -91,6 +91,9 @@ def _compile(args: argparse.Namespace) -> int:
         node_selector = pod_resources.parse_node_selector(args.gpu_node_selector)
     except ValueError as err:
         raise UsageError(str(err)) from err
+    if (node_selector or args.gpu_toleration is not None) and (not args.gpu or args.target != "kubeflow"):
+        raise UsageError("--gpu-node-selector and --gpu-toleration place the GPU steps' pods on Kubernetes nodes, "
+                         "which only --target kubeflow with --gpu N has. Fix: add --gpu N, or leave them out.")
     # Imported after the option checks, so that a bad option answers without loading TFX.
     from pipeline import data
     from pipeline.runners import kubeflow_runner
@@ -110,7 +113,8 @@ def _compile(args: argparse.Namespace) -> int:
             serving_model_dir=args.serving_model_dir or f"{root}/serving_model",
             data_shape=shape, beam_pipeline_args=beam_args, gpus=args.gpu,
             gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache, word2vec=word2vec,
-            resources=resources, gpu_node_selector=node_selector, gpu_toleration=args.gpu_toleration,
+            resources=resources, gpu_node_selector=node_selector,
+            gpu_toleration=pod_resources.DEFAULT_GPU_TOLERATION if args.gpu_toleration is None else args.gpu_toleration,
         ), args.output)
     except kubeflow_runner.CompileError as err:
         raise UsageError(str(err)) from err

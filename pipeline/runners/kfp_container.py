@@ -100,7 +100,9 @@ def with_input_types(executor_input, serialized_inputs_spec: str) -> None:
                 continue
             if declared is None or not _schema_title(declared):
                 raise ValueError(f"input artifact {key!r} arrived without a type and the component declares none; "
-                                 f"the step cannot tell which artifact class to load")
+                                 f"the step cannot tell which artifact class to load. Fix: compile the pipeline again "
+                                 f"with this release, whose steps carry their input definitions "
+                                 f"({INPUTS_SPEC_FLAG}).")
             artifact.type.CopyFrom(declared)
 
 
@@ -147,6 +149,10 @@ class ExecutorCall:
             return
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
+        if not tf.io.gfile.exists(self.tfx_output_file):
+            raise RuntimeError(f"TFX's entry point finished without writing its ExecutorOutput {self.tfx_output_file}; "
+                               f"the launcher would record no output. Fix: see the step's log above for the executor's "
+                               f"own error.")
         tf.io.gfile.makedirs(self.launcher_output_file.rsplit("/", 1)[0])
         tf.io.gfile.copy(self.tfx_output_file, self.launcher_output_file, overwrite=True)
 
@@ -184,11 +190,6 @@ def _flag_value(argv: List[str], flag: str) -> Optional[str]:
     return None
 
 
-def executor_argv(argv: List[str]) -> List[str]:
-    """TFX entry point's arguments, fitted to what the backend hands over (see ``ExecutorCall``)."""
-    return ExecutorCall(argv).argv
-
-
 def run_executor(argv: List[str]) -> None:
     """Runs TFX's entry point in this process, then leaves without the interpreter's teardown.
 
@@ -203,7 +204,14 @@ def run_executor(argv: List[str]) -> None:
 
     def run_and_leave(parsed_argv) -> None:
         kubeflow_v2_run_executor.main(parsed_argv)
-        markers = delete_folder_markers(call.output_uris)
+        try:
+            markers = delete_folder_markers(call.output_uris)
+        except Exception as err:  # pylint: disable=broad-except
+            # Harmless where nothing downloads the outputs (Vertex AI); on open-source KFP the next step would fail.
+            print(f"WARNING: could not delete the zero-byte folder markers under the outputs ({err}); open-source "
+                  f"KFP's launcher would fail the next step on them (kubeflow/pipelines#13476). Fix: give the "
+                  f"pipeline's service account storage.objects.delete on the bucket.", file=sys.stderr, flush=True)
+            markers = 0
         if markers:
             print(f"Deleted {markers} zero-byte folder markers under the outputs (kubeflow/pipelines#13476).",
                   flush=True)
@@ -263,4 +271,8 @@ def main(argv: List[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    # The probe imports TensorFlow, TFX and Beam too: it ends as a step does, without the interpreter's teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # pylint: disable=protected-access

@@ -310,9 +310,9 @@ def _add_input_probe(spec: Dict[str, Any], kubeflow: KubeflowSettings) -> None:
 
 
 def _update_inputs_spec_args(container: Dict[str, Any], input_definitions: Dict[str, Any]) -> None:
-    """TFX's entry point and driver type the parameters by the inputs spec they are given as an argument."""
+    """TFX's entry point types the parameters, and the wrapper the inputs, by the inputs spec it is given."""
     serialized = json.dumps(input_definitions, indent=2, sort_keys=True)
-    for args in (container.get("args", []), container.get("lifecycle", {}).get("preCacheCheck", {}).get("args", [])):
-        for index, arg in enumerate(args[:-1]):
-            if arg == "--json_serialized_inputs_spec_args":
-                args[index + 1] = serialized
+    args = container.get("args", [])
+    for index, arg in enumerate(args[:-1]):
+        if arg == kfp_container.INPUTS_SPEC_FLAG:
+            args[index + 1] = serialized

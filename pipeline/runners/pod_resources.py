@@ -45,7 +45,7 @@ RESOURCES_HELP = (
         for group, size in DEFAULT_SIZES.items()))
 # The taint GKE and the NVIDIA GPU operator put on GPU nodes, which the GPU steps tolerate by default.
 DEFAULT_GPU_TOLERATION = "nvidia.com/gpu"
-_RESOURCES = re.compile(r"^(?P<name>[A-Za-z]+)=(?P<cpu>[0-9.]+),(?P<memory>[0-9.]+)[Gg]?$")
+_RESOURCES = re.compile(r"^(?P<name>[A-Za-z0-9_]+)=(?P<cpu>[0-9.]+),(?P<memory>[0-9.]+)[Gg]?$")
 
 
 def parse_resources(values: Iterable[str]) -> Dict[str, PodSize]:
@@ -75,8 +75,15 @@ def parse_resources(values: Iterable[str]) -> Dict[str, PodSize]:
 
 
 def step_size(step: str, overrides: Mapping[str, PodSize]) -> PodSize:
-    """A step's size: its own override, else its group's, else the group's default."""
-    group = next(name for name, steps in STEP_GROUPS.items() if step in steps)
+    """A step's size: its own override, else its group's, else the group's default.
+
+    Raises:
+      ValueError: For a step of no group (a step added to the pipeline but not to ``STEP_GROUPS``).
+    """
+    group = next((name for name, steps in STEP_GROUPS.items() if step in steps), None)
+    if group is None:
+        raise ValueError(f"step {step} is in no group of pod_resources.STEP_GROUPS. Fix: add it to the group whose "
+                         f"resources it needs.")
     return overrides.get(step) or overrides.get(group) or DEFAULT_SIZES[group]
 
 
