@@ -79,3 +79,15 @@ def compile_over_spans_for_emulation(folder, target: str, hparams: HParams, sett
             data_shape=DataShape(spans=True))
         return kubeflow_runner.compile_pipeline(hparams, settings, kubeflow,
                                                 str(folder / f"pipeline{kubeflow_runner.TARGETS[target]}"))
+
+
+def run_and_record(emulation, serving: str, label: str) -> tuple:
+    """Runs one emulated run and prints its steps' seconds; returns (the emulation, the serving folder's files before,
+    and after)."""
+    from tests import isolation  # pylint: disable=import-outside-toplevel
+
+    before = isolation.tree_bytes(serving)
+    emulation.run()
+    seconds = json.dumps({k: round(v, 1) for k, v in emulation.seconds.items()})
+    print(f"{label}: seconds", seconds, "cached", emulation.cached)
+    return emulation, before, isolation.tree_bytes(serving)

@@ -21,7 +21,7 @@ from components.projector import projector
 from components.served_model import served
 from pipeline.definition import nodes
 from pipeline.definition.settings import PipelineSettings
-from tests import corpus, isolation, kfp_launcher, kubeflow_fixtures
+from tests import corpus, kfp_launcher, kubeflow_fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -47,13 +47,9 @@ def schedule(tmp_path_factory):
             if span:
                 corpus.write_corpus(os.path.join(data_root, f"span-{span}"), train_per_label=PER_LABEL,
                                     test_per_label=None, seed=span, flip_train_labels=span == 3)
-            before = isolation.tree_bytes(serving)
             emulation = kfp_launcher.LauncherEmulation(spec, cluster, task_env, run_id=f"run-{len(runs) + 1}",
                                                        work_dir=str(tmp / "pods"), zygote=zygote)
-            emulation.run()
-            seconds = json.dumps({k: round(v, 1) for k, v in emulation.seconds.items()})
-            print(f"run {len(runs) + 1}: seconds", seconds, "cached", emulation.cached)
-            runs.append((emulation, before, isolation.tree_bytes(serving)))
+            runs.append(kubeflow_fixtures.run_and_record(emulation, serving, f"run {len(runs) + 1}"))
     finally:
         zygote.close()
     return spec, serving, runs

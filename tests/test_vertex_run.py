@@ -3,7 +3,6 @@
 span, pushed; then a run with nothing new, right after that push: only the probe runs, nothing is trained or
 pushed."""
 
-import json
 import os
 
 import pytest
@@ -13,7 +12,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from components.model.hparams import HParams
 from pipeline.definition import nodes
 from pipeline.definition.settings import PipelineSettings
-from tests import corpus, isolation, kfp_launcher, kubeflow_fixtures
+from tests import corpus, kfp_launcher, kubeflow_fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -35,14 +34,10 @@ def vertex_runs(tmp_path_factory):
     runs = []
     try:
         for number in (1, 2):
-            before = isolation.tree_bytes(serving)
             emulation = kfp_launcher.LauncherEmulation(
                 spec, cluster, task_env, pipeline_root=job.runtime_config.gcs_output_directory, run_id=f"job-{number}",
                 vertex=True, enable_caching=True, work_dir=str(tmp / "pods"), zygote=zygote)
-            emulation.run()
-            seconds = json.dumps({k: round(v, 1) for k, v in emulation.seconds.items()})
-            print(f"vertex run {number}: seconds", seconds, "cached", emulation.cached)
-            runs.append((emulation, before, isolation.tree_bytes(serving)))
+            runs.append(kubeflow_fixtures.run_and_record(emulation, serving, f"vertex run {number}"))
     finally:
         zygote.close()
     return spec, runs
