@@ -55,9 +55,23 @@ outputs.
   TensorFlow and TFX; ``tests/test_kubeflow_container.py`` starts the entry point as a
   fresh interpreter.
 
-What this emulation cannot do, and a real cluster does: the object store (the pipeline
-root is a local folder here, where the launcher would map ``gs://`` to ``/gcs/`` and download
-every input artifact there), images,
+- The object store, for a ``minio://`` or ``s3://`` pipeline root: a real S3 API server on
+  loopback (``tests/object_store.py``, moto's). Before a task, the launcher downloads every
+  input artifact to ``LocalPathForURI`` of its URI (``downloadArtifacts``) and makes the
+  folders of the outputs' (``prepareOutputFolders``); it fills in the ``.uri`` and ``.path``
+  placeholders of the command (``getPlaceholders``, ``compileCmdAndArgs``); afterwards it
+  takes each output's URI from the ExecutorOutput when one is there (``mergeRuntimeArtifacts``)
+  and uploads from ``LocalPathForURI`` of it, skipping an output whose URI has no local path
+  or whose local path does not exist (``uploadOutputArtifacts``). Each task's pod folder is
+  its own: nothing of an earlier task is on it but what the launcher downloads. A path
+  parameter must lie on a volume the task's executor mounts (the PlatformSpec's ``pvcMount``,
+  ``driver/k8s.go``), as nothing else of a cluster is on a pod's disk.
+  With a local folder as the pipeline root (the runs over Cloud Storage, whose TFX reads and
+  writes ``gs://`` itself), nothing is copied: TFX works on the folder.
+
+What this emulation cannot do, and a real cluster does: Cloud Storage (a local folder stands
+in for the bucket; the launcher would also download every input artifact to ``/gcs/``), the
+store's own credentials (moto takes any), images,
 Kubernetes resources (the Trainer's GPU) and pod scheduling (at most ``parallelism`` tasks
 at a time, in this environment), and ML Metadata beyond artifact ids.
 """
@@ -79,6 +93,8 @@ import yaml
 from google.protobuf import json_format, struct_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from tests import object_store
+
 EXECUTOR_INPUT_PLACEHOLDER = "{{$}}"
 LOGS_KEY = "executor-logs"
 OUTPUT_METADATA_FILE = "output_metadata.json"
@@ -86,6 +102,16 @@ VERTEX_OUTPUT_FILE = "executor_output.json"
 # The store session the launcher records with every artifact (RecordArtifact), for a bucket read with the pod's
 # own credentials.
 STORE_SESSION_INFO = json.dumps({"Provider": "gs", "Params": {"fromEnv": "true"}})
+# The schemes of the stores the emulation runs against (object_store.S3Server).
+S3_SCHEMES = ("minio://", "s3://")
+
+
+def local_path_for_uri(uri: str) -> str:
+    """``LocalPathForURI`` (``component/launcher_v2.go``): where the launcher copies an artifact on the pod."""
+    for scheme, folder in (("gs://", "/gcs/"), ("minio://", "/minio/"), ("s3://", "/s3/")):
+        if uri.startswith(scheme):
+            return folder + uri[len(scheme):]
+    raise ValueError(f"failed to generate local path for URI {uri}: unsupported storage scheme")
 
 
 def load_pipeline_spec(path: str) -> pipeline_spec_pb2.PipelineSpec:
@@ -252,9 +278,13 @@ class LauncherEmulation:
     def __init__(self, spec: pipeline_spec_pb2.PipelineSpec, cluster: Cluster, env: Dict[str, str],
                  parameters: Optional[Dict[str, Any]] = None, pipeline_root: Optional[str] = None,
                  run_id: Optional[str] = None, vertex: bool = False, enable_caching: Optional[bool] = None,
-                 work_dir: str = "/tmp", zygote: Optional[TaskZygote] = None):
+                 work_dir: str = "/tmp", zygote: Optional[TaskZygote] = None,
+                 store: Optional[object_store.S3Server] = None,
+                 platform: Optional[pipeline_spec_pb2.PlatformSpec] = None):
         """``enable_caching``: a Vertex AI job's setting, which overrides every task's when not None.
-        ``zygote``: starts the tasks' processes; without it, each is a fresh interpreter."""
+        ``zygote``: starts the tasks' processes; without it, each is a fresh interpreter.
+        ``store``: the S3 server of a ``minio://`` or ``s3://`` pipeline root. ``platform``: the package's
+        PlatformSpec, whose volumes the tasks mount."""
         self.spec = spec
         self.cluster = cluster
         self.executors = deployment_config(spec).executors
@@ -269,6 +299,17 @@ class LauncherEmulation:
             raise ValueError("enable_caching is a Vertex AI job's setting; on KFP each task's cachingOptions decide")
         self.enable_caching = enable_caching
         self.work_dir = work_dir
+        self.bucket: Optional[object_store.Bucket] = None
+        if self.pipeline_root.startswith(S3_SCHEMES):
+            if store is None:
+                raise ValueError(f"pipeline root {self.pipeline_root}: give the S3 server that stands in for the store")
+            self.bucket = object_store.Bucket(store.client(), object_store.split_uri(self.pipeline_root)[0])
+        self.mounts: Dict[str, List[str]] = {}  # executor label -> mount paths
+        if platform is not None and "kubernetes" in platform.platforms:
+            executors = json_format.MessageToDict(platform.platforms["kubernetes"]).get(
+                "deploymentSpec", {}).get("executors", {})
+            self.mounts = {label: [m["mountPath"] for m in config.get("pvcMount", [])]
+                           for label, config in executors.items()}
         self.zygote = zygote
         self.parameters = {
             name: json_format.MessageToDict(definition.default_value)
@@ -339,22 +380,67 @@ class LauncherEmulation:
             self.cached.append(name)
             return
         self.executor_inputs[name] = executor_input
+        if self.bucket is not None:
+            self._check_mounts(name, component.executor_label, executor_input)
+            self._download_inputs(executor_input, pod_dir)
+        placeholders = self._placeholders(executor_input, pod_dir)
         log.append(self._call(name, list(container.command), list(container.args),
-                              json_format.MessageToJson(executor_input), cwd))
+                              json_format.MessageToJson(executor_input), cwd, placeholders))
         self.seconds[name] = time.monotonic() - started
         self.logs[name] = "".join(log)
         if LOGS_KEY in executor_input.outputs.artifacts:
-            logs_path = executor_input.outputs.artifacts[LOGS_KEY].artifacts[0].uri
+            logs_uri = executor_input.outputs.artifacts[LOGS_KEY].artifacts[0].uri
+            logs_path = self._pod_path(pod_dir, logs_uri) if self.bucket is not None else logs_uri
             os.makedirs(os.path.dirname(logs_path), exist_ok=True)
             with open(logs_path, "w", encoding="utf-8") as f:
                 f.write(self.logs[name])
         with self.cluster.lock:
-            self.artifact_ids[name], self.output_parameters[name] = self._collect(executor_input, component)
+            self.artifact_ids[name], self.output_parameters[name] = self._collect(executor_input, component, pod_dir)
             # The launcher creates the cache entry once the task succeeded.
             self.cluster.cache[key] = {"artifacts": self.artifact_ids[name], "parameters": self.output_parameters[name]}
 
-    def _call(self, what: str, command: List[str], args: List[str], serialized: str, cwd: str) -> str:
+    @staticmethod
+    def _pod_path(pod_dir: str, uri: str) -> str:
+        """``LocalPathForURI`` on this task's pod, whose disk is ``pod_dir``."""
+        return os.path.join(pod_dir, local_path_for_uri(uri).lstrip("/"))
+
+    def _check_mounts(self, name: str, executor_label: str, executor_input) -> None:
+        """A path parameter must lie on a volume the pod mounts: nothing else of the cluster is on its disk."""
+        mounts = self.mounts.get(executor_label, [])
+        for key, value in executor_input.inputs.parameter_values.items():
+            path = value.string_value
+            if path.startswith("/") and not any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounts):
+                raise TaskFailed(f"{name}: parameter {key} names {path}, which is on no volume its pod mounts "
+                                 f"({mounts or 'none'}); the step would find nothing there")
+
+    def _download_inputs(self, executor_input, pod_dir: str) -> None:
+        """``downloadArtifacts``, then ``prepareOutputFolders``."""
+        for artifacts in executor_input.inputs.artifacts.values():
+            for artifact in artifacts.artifacts:
+                self.bucket.download(self._pod_path(pod_dir, artifact.uri), object_store.split_uri(artifact.uri)[1])
+        for artifacts in executor_input.outputs.artifacts.values():
+            for artifact in artifacts.artifacts:
+                os.makedirs(os.path.dirname(self._pod_path(pod_dir, artifact.uri)), exist_ok=True)
+
+    def _placeholders(self, executor_input, pod_dir: str) -> Dict[str, str]:
+        """``getPlaceholders``: each artifact's ``.uri``, and ``.path`` where its URI has a local path."""
+        placeholders = {}
+        for side, artifact_lists in (("inputs", executor_input.inputs.artifacts),
+                                     ("outputs", executor_input.outputs.artifacts)):
+            for key, artifacts in artifact_lists.items():
+                if not artifacts.artifacts:
+                    continue
+                uri = artifacts.artifacts[0].uri
+                placeholders[f"{{{{$.{side}.artifacts['{key}'].uri}}}}"] = uri
+                if uri.startswith(S3_SCHEMES):
+                    placeholders[f"{{{{$.{side}.artifacts['{key}'].path}}}}"] = self._pod_path(pod_dir, uri)
+        return placeholders
+
+    def _call(self, what: str, command: List[str], args: List[str], serialized: str, cwd: str,
+              placeholders: Optional[Dict[str, str]] = None) -> str:
         argv = [serialized if a == EXECUTOR_INPUT_PLACEHOLDER else a for a in command + args]
+        for placeholder, value in (placeholders or {}).items():
+            argv = [a.replace(placeholder, value) for a in argv]
         unresolved = [a for a in argv if "{{$" in a]
         if unresolved:
             raise NotImplementedError(f"{what}: placeholders this emulation does not resolve: {unresolved}")
@@ -412,8 +498,11 @@ class LauncherEmulation:
             os.makedirs(os.path.dirname(executor_input.outputs.parameters[key].output_file), exist_ok=True)
         if self.vertex:
             executor_input.outputs.output_file = f"{task_root}/{VERTEX_OUTPUT_FILE}"
+        elif self.bucket is not None:
+            # LocalPathForURI(task root) + output_metadata.json, on the pod.
+            executor_input.outputs.output_file = os.path.join(self._pod_path(pod_dir, task_root), OUTPUT_METADATA_FILE)
         else:
-            # LocalPathForURI(task root) + output_metadata.json: /gcs/BUCKET/... on a cluster, a folder of the pod.
+            # /gcs/BUCKET/... on a cluster; a folder of the pod here too.
             executor_input.outputs.output_file = os.path.join(pod_dir, "gcs", task_root.lstrip("/"), OUTPUT_METADATA_FILE)
         return executor_input
 
@@ -425,8 +514,8 @@ class LauncherEmulation:
                 json_format.Parse(f.read(), executor_output)  # strict, as protojson.Unmarshal
         return executor_output
 
-    def _collect(self, executor_input, component):
-        """Output artifacts (recorded in ML Metadata) and parameters, as the launcher collects them."""
+    def _collect(self, executor_input, component, pod_dir: str):
+        """Output artifacts (uploaded, recorded in ML Metadata) and parameters, as the launcher collects them."""
         executor_output = self._read_executor_output(executor_input)
         parameters = {name: json_format.MessageToDict(value) for name, value in executor_output.parameter_values.items()}
         for name, parameter in executor_input.outputs.parameters.items():
@@ -443,10 +532,35 @@ class LauncherEmulation:
                 merged.CopyFrom(artifact)
                 written = executor_output.artifacts[key].artifacts if key in executor_output.artifacts else []
                 if written and key != LOGS_KEY:
+                    if written[0].uri:
+                        merged.uri = written[0].uri
                     merged.metadata.update(json_format.MessageToDict(written[0].metadata))
+                if self.bucket is not None:
+                    self._upload(merged.uri, pod_dir)
                 recorded.append(self.cluster.record_artifact(key, merged))
             artifacts[key] = recorded
         return artifacts, parameters
+
+    def _upload(self, uri: str, pod_dir: str) -> None:
+        """``uploadOutputArtifacts``' upload of one output: skipped, as the launcher does, where its URI has no
+        local path ("does not have a recognized storage URI") or nothing is there ("Local filepath does not
+        exist")."""
+        try:
+            local = self._pod_path(pod_dir, uri)
+        except ValueError:
+            return
+        try:
+            self.bucket.upload(local, object_store.split_uri(uri)[1])
+        except FileNotFoundError:
+            pass
+
+    def readable(self, uri: str) -> str:
+        """A local folder with an artifact's files, for a test to read: a download from the store, or the folder."""
+        if self.bucket is None:
+            return uri
+        local = os.path.join(tempfile.mkdtemp(prefix="artifact-", dir=self.work_dir), "artifact")
+        self.bucket.download(local, object_store.split_uri(uri)[1])
+        return local
 
     def output_metadata(self, task: str, key: str) -> Dict[str, Any]:
         (artifact,) = self.outputs[task][key]

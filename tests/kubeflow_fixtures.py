@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Optional
 
 from components.model.hparams import HParams
 from pipeline.definition.data_shape import DataShape
@@ -64,21 +65,30 @@ def task_environment(work) -> dict:
     return env
 
 
-def compile_over_spans_for_emulation(folder, target: str, hparams: HParams, settings: PipelineSettings) -> str:
-    """The pipeline over ``folder/spans``, serving into ``folder/serving_model``, compiled for ``target`` with a
-    local folder standing in for the bucket (the emulation's one departure from a cluster). Returns the path."""
+# The claim the emulated runs over an S3 store mount, where their data and serving folder are.
+VOLUME_CLAIM = "imdb-data"
+
+
+def compile_over_spans_for_emulation(folder, target: str, hparams: HParams, settings: PipelineSettings,
+                                     pipeline_root: Optional[str] = None) -> str:
+    """The pipeline over ``folder/spans``, serving into ``folder/serving_model``, compiled for ``target``; returns the
+    path. With ``pipeline_root`` (``minio://`` or ``s3://``), as a cluster runs it: ``folder`` is a volume every
+    step mounts. Without, a local folder stands in for a Cloud Storage bucket (the emulation's departure from a
+    cluster: no GCS server here)."""
     import pytest  # pylint: disable=import-outside-toplevel
 
-    from pipeline.definition.data_shape import DataShape  # pylint: disable=import-outside-toplevel
-
+    common = dict(target=target, image="registry.example/imdb-embeddings:1", data_root=str(folder / "spans"),
+                  serving_model_dir=str(folder / "serving_model"), data_shape=DataShape(spans=True))
+    output = str(folder / f"pipeline{kubeflow_runner.TARGETS[target]}")
+    if pipeline_root:
+        kubeflow = kubeflow_runner.KubeflowSettings(pipeline_root=pipeline_root, volumes={VOLUME_CLAIM: str(folder)},
+                                                    **common)
+        return kubeflow_runner.compile_pipeline(hparams, settings, kubeflow, output)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(kubeflow_runner, "WRITABLE_SCHEMES", ("gs://", str(folder)))
-        kubeflow = kubeflow_runner.KubeflowSettings(
-            target=target, image="registry.example/imdb-embeddings:1", pipeline_root=str(folder / "root"),
-            data_root=str(folder / "spans"), serving_model_dir=str(folder / "serving_model"),
-            data_shape=DataShape(spans=True))
-        return kubeflow_runner.compile_pipeline(hparams, settings, kubeflow,
-                                                str(folder / f"pipeline{kubeflow_runner.TARGETS[target]}"))
+        patch.setitem(kubeflow_runner.PIPELINE_ROOT_SCHEMES, target, ("gs://", str(folder)))
+        kubeflow = kubeflow_runner.KubeflowSettings(pipeline_root=str(folder / "root"), **common)
+        return kubeflow_runner.compile_pipeline(hparams, settings, kubeflow, output)
 
 
 def run_and_record(emulation, serving: str, label: str) -> tuple:

@@ -145,8 +145,9 @@ def test_the_rolling_window_and_warm_start_compile(tmp_path):
     for span in (1, 2):
         corpus.write_corpus(os.path.join(data_root, f"span-{span}"), train_per_label=5, test_per_label=None, seed=span)
     output = str(tmp_path / "retraining.yaml")
+    # The data on a volume the steps mount, here at the same path: compile looks at it.
     assert cli.main(["compile", "--image", "img:1", "--pipeline-root", "gs://b/root", "--data-root", data_root,
-                     "--output", output, "--window", "4"]) == 0
+                     "--volume", f"imdb-data={tmp_path}", "--output", output, "--window", "4"]) == 0
     spec = kfp_launcher.load_pipeline_spec(output)
     tasks = spec.root.dag.tasks
     example_gen = tasks[nodes.EXAMPLE_GEN].inputs.parameters

@@ -42,20 +42,33 @@ def test_no_path_of_this_checkout_in_any_compiled_spec(tmp_path):
             assert json.dumps(factory.SCHEMA_FILE)[1:-1] in text and pairs in text
 
 
-@pytest.mark.parametrize("option, uri", [("pipeline_root", "minio://mlpipeline/v2/artifacts"),
-                                         ("pipeline_root", "s3://bucket/tfx"), ("pipeline_root", "/mnt/tfx"),
-                                         ("serving_model_dir", "/srv/models")])
-def test_a_root_the_image_cannot_write_is_refused(tmp_path, option, uri):
-    with pytest.raises(kubeflow_runner.CompileError, match="Fix: pass a bucket, e.g. --"):
-        kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), _kubeflow(**{option: uri}),
-                                         str(tmp_path / "p.yaml"))
+@pytest.mark.parametrize("target, option, uri, message", [
+    ("vertex", "pipeline_root", "minio://mlpipeline/v2/artifacts", "vertex keeps artifacts under gs:// only. Fix: pass a "
+     "bucket, e.g. --pipeline-root gs://BUCKET/tfx."),
+    ("kubeflow", "pipeline_root", "/mnt/tfx", "Fix: pass a bucket, e.g. --pipeline-root gs://BUCKET/tfx, or the "
+     "cluster's MinIO (minio://mlpipeline/...)."),
+    ("kubeflow", "serving_model_dir", "/srv/models", "a path of this machine or of no volume the steps mount, which the "
+     "steps cannot reach. Fix: copy it to a bucket (gsutil cp -r /srv/models gs://BUCKET/serving_model) and pass "
+     "gs://BUCKET/serving_model, or put it on a volume: --volume CLAIM=/mnt/imdb and --serving-model-dir "
+     "/mnt/imdb/serving_model."),
+    ("kubeflow", "serving_model_dir", "minio://mlpipeline/serving_model", "(the launcher copies artifacts from and to "
+     "minio://, not this). Fix: pass gs://BUCKET/serving_model, or put it on a volume"),
+    ("kubeflow", "data_root", "s3://bucket/aclImdb", "the image's TensorFlow and Beam open gs:// and mounted folders "
+     "only (the launcher copies artifacts from and to s3://, not this). Fix: pass gs://BUCKET/aclImdb, or put it on a "
+     "volume: --volume CLAIM=/mnt/imdb and --data-root /mnt/imdb/aclImdb."),
+])
+def test_a_location_the_steps_cannot_reach_is_refused_with_the_fix(tmp_path, target, option, uri, message):
+    with pytest.raises(kubeflow_runner.CompileError) as refused:
+        kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), _kubeflow(target=target, **{option: uri}),
+                                         str(tmp_path / f"p{kubeflow_runner.TARGETS[target]}"))
+    assert message in str(refused.value)
 
 
 def test_a_local_word_pairs_file_is_refused_for_compile(tmp_path):
     pairs = tmp_path / "wordsim353.tsv"
     pairs.write_text("word1\tword2\tscore\n")
     kubeflow = _kubeflow(word2vec=Word2VecSettings(word2vec=True, word_pairs_file=str(pairs)))
-    with pytest.raises(kubeflow_runner.CompileError, match=r"Fix: copy it to the bucket \(gsutil cp .*wordsim353.tsv"):
+    with pytest.raises(kubeflow_runner.CompileError, match=r"Fix: copy it to a bucket \(gsutil cp -r .*wordsim353.tsv"):
         kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), kubeflow, str(tmp_path / "p.yaml"))
 
 
@@ -118,7 +131,8 @@ def test_compile_command_keeps_credentials_out_of_the_spec(tmp_path, monkeypatch
     corpus.write_corpus(data_root, train_per_label=5, test_per_label=None)
     output = str(tmp_path / "p.yaml")
     assert cli.main(["compile", "--image", "img:1", "--pipeline-root", "gs://b/root", "--data-root", data_root,
-                     "--output", output, "--preset", "tutorial", "--epochs", "3"]) == 0
+                     "--volume", f"imdb-data={tmp_path}", "--output", output, "--preset", "tutorial",
+                     "--epochs", "3"]) == 0
     assert "evaluates on eval" in capsys.readouterr().out  # no test/ folder was found
     with open(output) as f:
         text = f.read()
@@ -128,7 +142,7 @@ def test_compile_command_keeps_credentials_out_of_the_spec(tmp_path, monkeypatch
     assert set(SECRETS) <= set(credentials)
     for name, value in credentials.items():
         assert value not in text, name
-    assert json.loads(yaml.safe_load(text)["root"]["inputDefinitions"]["parameters"]["hparams"]["defaultValue"])[
+    assert json.loads(next(yaml.safe_load_all(text))["root"]["inputDefinitions"]["parameters"]["hparams"]["defaultValue"])[
         "epochs"] == 3
 
 

@@ -25,11 +25,17 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     compile_.add_argument("--image", required=True, help="the pipeline image (see Dockerfile), e.g. "
                           "gcr.io/PROJECT/imdb-embeddings:TAG")
     compile_.add_argument("--pipeline-root", required=True,
-                          help="gs:// URI for the artifacts, e.g. gs://BUCKET/tfx; written into the spec")
+                          help="where the artifacts go, written into the spec: gs://BUCKET/tfx; on kubeflow also the "
+                          "cluster's MinIO or an S3 bucket (minio://mlpipeline/tfx, s3://BUCKET/tfx), whose artifacts "
+                          "the steps use as the launcher's local copies")
     compile_.add_argument("--data-root", required=True,
-                          help="URI of the aclImdb folder (holding train/); the default of the data_root parameter")
-    compile_.add_argument("--serving-model-dir", help="gs:// URI the Pusher pushes to; its newest version is the served "
-                          "model, the baseline (default: PIPELINE_ROOT/serving_model)")
+                          help="the aclImdb folder (holding train/): a gs:// URI, or a path on a --volume; the "
+                          "default of the data_root parameter")
+    compile_.add_argument("--serving-model-dir", help="where the Pusher pushes, a gs:// URI or a path on a --volume; "
+                          "its newest version is the served model, the baseline (default: PIPELINE_ROOT/serving_model)")
+    compile_.add_argument("--volume", action="append", default=[], metavar="CLAIM=MOUNT_PATH",
+                          help="kubeflow: a PersistentVolumeClaim every step mounts, e.g. imdb-data=/mnt/imdb, for the "
+                          "data and the serving folder outside a bucket (repeatable)")
     compile_.add_argument("--test-split", action=argparse.BooleanOptionalAction, default=None,
                           help="whether the data has test/ to evaluate on (default: look under --data-root)")
     compile_.add_argument("--spans", action=argparse.BooleanOptionalAction, default=None,
@@ -89,11 +95,19 @@ def _compile(args: argparse.Namespace) -> int:
     try:
         resources = pod_resources.parse_resources(args.resources)
         node_selector = pod_resources.parse_node_selector(args.gpu_node_selector)
+        volumes = pod_resources.parse_volumes(args.volume)
     except ValueError as err:
         raise UsageError(str(err)) from err
     if (node_selector or args.gpu_toleration is not None) and (not args.gpu or args.target != "kubeflow"):
         raise UsageError("--gpu-node-selector and --gpu-toleration place the GPU steps' pods on Kubernetes nodes, "
                          "which only --target kubeflow with --gpu N has. Fix: add --gpu N, or leave them out.")
+    unknown = [name for name, value in (("spans", args.spans), ("test-split", args.test_split),
+                                         ("unsup-split", args.unsup_split if word2vec.word2vec else False))
+               if value is None]
+    if unknown and "://" not in args.data_root and not os.path.isdir(args.data_root):
+        raise UsageError(f"--data-root {args.data_root} is no folder of this machine (a path of the steps' volume?), so "
+                         f"compile cannot look at the data's shape. Fix: give it: "
+                         f"{' '.join(f'--[no-]{name}' for name in unknown)}.")
     # Imported after the option checks, so that a bad option answers without loading TFX.
     from pipeline import data
     from pipeline.runners import kubeflow_runner
@@ -113,7 +127,7 @@ def _compile(args: argparse.Namespace) -> int:
             serving_model_dir=args.serving_model_dir or f"{root}/serving_model",
             data_shape=shape, beam_pipeline_args=beam_args, gpus=args.gpu,
             gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache, word2vec=word2vec,
-            resources=resources, gpu_node_selector=node_selector,
+            resources=resources, gpu_node_selector=node_selector, volumes=volumes,
             gpu_toleration=pod_resources.DEFAULT_GPU_TOLERATION if args.gpu_toleration is None else args.gpu_toleration,
         ), args.output)
     except kubeflow_runner.CompileError as err:

@@ -5,9 +5,11 @@
     open-source KFP's driver hands it over, fitted where TFX's entry point would fail
     (``ExecutorCall``): the outputs the launcher adds for itself taken out, each untyped input
     artifact given its declared type, the ExecutorOutput written beside the outputs in the bucket
-    and copied to the pod's file the launcher reads. Once the executor has finished, the zero-byte
-    folder markers under its outputs are deleted (``delete_folder_markers``) and the process ends
-    without the interpreter's teardown.
+    and copied to the pod's file the launcher reads. Artifacts in a store the image cannot open
+    (``minio://``, ``s3://``) are handed to TFX as the launcher's local copies, and their URIs
+    restored in the ExecutorOutput. Once the executor has finished, the zero-byte folder markers
+    under its outputs are deleted (``delete_folder_markers``) and the process ends without the
+    interpreter's teardown.
 
 ``python -m pipeline.runners.kfp_container probe --executor_input ...``
     The input probe: the first step of every run, never cached (one of its inputs is the run's
@@ -27,7 +29,7 @@ import logging
 import os
 import sys
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from google.protobuf import json_format
 
@@ -38,6 +40,13 @@ INVOCATION_FLAG = "--json_serialized_invocation_args"
 INPUTS_SPEC_FLAG = "--json_serialized_inputs_spec_args"
 # The ExecutorOutput TFX writes beside the task's outputs when the launcher's file is a pod's (ExecutorCall).
 EXECUTOR_OUTPUT_FILE = "executor_output.json"
+# Stores whose artifacts TFX works on as the launcher's local copies: the image's TensorFlow opens gs:// and
+# local paths only (s3:// would need tensorflow-io in every process, Beam workers included).
+LOCAL_COPY_SCHEMES = ("minio://", "s3://")
+# KEY=PATH, one per artifact: the local copy the launcher makes (``{{$.inputs.artifacts['KEY'].path}}``, which
+# it resolves to ``LocalPathForURI``), compiled into the steps of a pipeline rooted in such a store.
+INPUT_PATH_FLAG = "--input_artifact_path"
+OUTPUT_PATH_FLAG = "--output_artifact_path"
 
 # The probe's inputs and outputs, named as the ExampleGen's and ServedModel's execution properties.
 PROBE_INPUT_BASE = "input_base"
@@ -106,6 +115,61 @@ def with_input_types(executor_input, serialized_inputs_spec: str) -> None:
             artifact.type.CopyFrom(declared)
 
 
+def local_copies(executor_input, input_paths: Dict[str, str], output_paths: Dict[str, str]) -> Dict[str, str]:
+    """Points every artifact in a ``LOCAL_COPY_SCHEMES`` store at the launcher's local copy; returns each output's
+    local path -> its URI, to restore in the ExecutorOutput.
+
+    Open-source KFP's launcher downloads every input artifact to ``LocalPathForURI`` of its URI before the step
+    and uploads every output artifact from there afterwards (``launcher_v2.go``, ``downloadArtifacts`` and
+    ``uploadOutputArtifacts``). An object store has no folders, so an artifact that was an empty folder
+    arrives as nothing: it is made again, as every TFX artifact is a folder.
+
+    Raises:
+      ValueError: For an artifact in such a store whose local path the step was not given.
+    """
+    restore = {}
+    for side, artifact_lists, paths in (("input", executor_input.inputs.artifacts, input_paths),
+                                        ("output", executor_input.outputs.artifacts, output_paths)):
+        for key, artifacts in artifact_lists.items():
+            for artifact in artifacts.artifacts:
+                if not artifact.uri.startswith(LOCAL_COPY_SCHEMES):
+                    continue
+                if key not in paths:
+                    raise ValueError(
+                        f"{side} artifact {key!r} is in {artifact.uri.split('://')[0]}://, which the image cannot "
+                        f"open, and the step was not given the launcher's local copy of it. Fix: compile the "
+                        f"pipeline again with this release, whose steps name each copy "
+                        f"({INPUT_PATH_FLAG if side == 'input' else OUTPUT_PATH_FLAG}).")
+                if side == "input":
+                    os.makedirs(paths[key], exist_ok=True)
+                else:
+                    restore[paths[key]] = artifact.uri
+                artifact.uri = paths[key]
+    return restore
+
+
+def restore_output_uris(executor_output_path: str, restore: Dict[str, str]) -> None:
+    """Gives the output artifacts in the ExecutorOutput their store URIs back.
+
+    The launcher takes an artifact's URI from the ExecutorOutput when one is there (``mergeRuntimeArtifacts``),
+    uploads from ``LocalPathForURI`` of it, and records it in ML Metadata: a local path would be neither
+    uploaded nor found by the next step.
+    """
+    if not restore or not os.path.exists(executor_output_path):
+        return
+    from kfp.pipeline_spec import pipeline_spec_pb2  # pylint: disable=import-outside-toplevel
+
+    with open(executor_output_path, encoding="utf-8") as f:
+        executor_output = json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput(), ignore_unknown_fields=True)
+    for artifacts in executor_output.artifacts.values():
+        for artifact in artifacts.artifacts:
+            for local, uri in restore.items():
+                if artifact.uri == local or artifact.uri.startswith(local + "/"):
+                    artifact.uri = uri + artifact.uri[len(local):]
+    with open(executor_output_path, "w", encoding="utf-8") as f:
+        f.write(json_format.MessageToJson(executor_output))
+
+
 class ExecutorCall:
     """TFX entry point's arguments for one task, and where its ExecutorOutput goes afterwards.
 
@@ -115,12 +179,18 @@ class ExecutorCall:
     that file's folder as the task's root and its ``.temp`` as Beam's temporary folder, which
     Dataflow's, Flink's or Spark's workers cannot reach. TFX is given a file beside the outputs in
     the bucket instead, which is copied to the driver's file once the executor has finished.
+    Artifacts in a ``LOCAL_COPY_SCHEMES`` store are the launcher's local copies (``local_copies``):
+    there the driver's file stays, beside them.
     """
 
     def __init__(self, argv: List[str]):
-        self.argv = list(argv)
+        self.argv, input_paths = _take_paths(list(argv), INPUT_PATH_FLAG)
+        self.argv, output_paths = _take_paths(self.argv, OUTPUT_PATH_FLAG)
+        self.local_paths = (input_paths, output_paths)
+        self.restore: Dict[str, str] = {}
         self.launcher_output_file: Optional[str] = None
         self.tfx_output_file: Optional[str] = None
+        self.output_file: Optional[str] = None
         self.output_uris: List[str] = []
         inputs_spec = _flag_value(self.argv, INPUTS_SPEC_FLAG)
         for index, arg in enumerate(self.argv):
@@ -134,6 +204,8 @@ class ExecutorCall:
         without_launcher_outputs(executor_input)
         if inputs_spec:
             with_input_types(executor_input, inputs_spec)
+        self.restore = local_copies(executor_input, *self.local_paths)
+        self.output_file = executor_input.outputs.output_file
         self.output_uris = [a.uri for artifacts in executor_input.outputs.artifacts.values() for a in artifacts.artifacts]
         # The folder the driver gave the outputs: ROOT/PIPELINE/RUN/TASK/UUID.
         task_root = self.output_uris[0].rsplit("/", 1)[0] if self.output_uris else ""
@@ -144,8 +216,9 @@ class ExecutorCall:
         return json_format.MessageToJson(executor_input)
 
     def hand_back_output(self) -> None:
-        """Copies the ExecutorOutput TFX wrote to the file the launcher reads."""
+        """Copies the ExecutorOutput TFX wrote to the file the launcher reads, or restores the store URIs in it."""
         if not self.launcher_output_file:
+            restore_output_uris(self.output_file, self.restore)
             return
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
@@ -179,6 +252,23 @@ def delete_folder_markers(uris: List[str]) -> int:
                 blob.delete()
                 deleted += 1
     return deleted
+
+
+def _take_paths(argv: List[str], flag: str) -> Tuple[List[str], Dict[str, str]]:
+    """``argv`` without the ``flag KEY=PATH`` pairs, and those pairs as a dict."""
+    rest, paths = [], {}
+    pairs = iter(argv)
+    for arg in pairs:
+        if arg == flag or arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1] if arg != flag else next(pairs, "")
+            key, equals, path = value.partition("=")
+            if not equals or not key or not path:
+                raise ValueError(f"{flag} {value!r} is not KEY=PATH; the compiled step is damaged. Fix: compile the "
+                                 f"pipeline again.")
+            paths[key] = path
+        else:
+            rest.append(arg)
+    return rest, paths
 
 
 def _flag_value(argv: List[str], flag: str) -> Optional[str]:

@@ -2,9 +2,10 @@
 
 A thin runner beside ``local_runner``: the same ``create_pipeline``, compiled by
 TFX's ``KubeflowV2DagRunner`` into a KFP v2 spec, then fitted to what the backends
-run (see ``fit_for_backends``). Paths are ``gs://`` URIs; the data root and the
-Trainer's settings are pipeline parameters, set when a run is submitted. Compiling
-reads nothing under those URIs.
+run (see ``fit_for_backends``). Artifacts live in Cloud Storage, or on open-source KFP
+in MinIO or S3 as the launcher's local copies; the data and the serving folder in
+Cloud Storage or on a volume the steps mount. The data root and the Trainer's settings
+are pipeline parameters, set when a run is submitted. Compiling reads nothing there.
 """
 
 import copy
@@ -34,9 +35,13 @@ HPARAMS_PARAMETER = "hparams"
 IMAGE_PROJECT_DIR = "/pipeline"
 DEFAULT_GPU_TYPES = {"kubeflow": "nvidia.com/gpu", "vertex": "NVIDIA_TESLA_T4"}
 TRAINING_STEPS = pod_resources.STEP_GROUPS["training"]  # those that get the GPUs
-# The schemes the image writes with tf.io.gfile and Beam, and KFP's launcher maps to a local path
-# (backend/src/v2/component/launcher_v2.go, LocalPathForURI): s3:// and minio:// need tensorflow-io.
+# The stores the image's TensorFlow and Beam open themselves (tf.io.gfile, Beam's filesystems).
 WRITABLE_SCHEMES = ("gs://",)
+# Pipeline roots: Vertex AI keeps artifacts in Cloud Storage; open-source KFP's launcher also copies them from and
+# to MinIO or S3 (backend/src/v2/component/launcher_v2.go, LocalPathForURI), where the steps use its copies.
+PIPELINE_ROOT_SCHEMES = {"kubeflow": WRITABLE_SCHEMES + kfp_container.LOCAL_COPY_SCHEMES, "vertex": WRITABLE_SCHEMES}
+# Beam runners that work inside the step's pod, where the local copies are: the default, DirectRunner.
+IN_POD_RUNNERS = ("directrunner", "direct")
 # TFX's container entry point, which every compiled step names; replaced by the project's wrapper.
 TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 PROJECT_ENTRYPOINT = ["python", "-m", "pipeline.runners.kfp_container", "executor"]
@@ -74,6 +79,14 @@ class KubeflowSettings:
     # Where the GPU steps may run, on the kubeflow target: node labels, and the taint they tolerate ("" for none).
     gpu_node_selector: Mapping[str, str] = dataclasses.field(default_factory=dict)
     gpu_toleration: str = pod_resources.DEFAULT_GPU_TOLERATION
+    # PersistentVolumeClaims every step mounts (claim -> mount path), on the kubeflow target: where the data and the
+    # serving folder can be when they are not in a bucket.
+    volumes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def local_copies(self) -> bool:
+        """Whether the steps work on the launcher's local copies of the artifacts (a MinIO or S3 pipeline root)."""
+        return self.pipeline_root.startswith(kfp_container.LOCAL_COPY_SCHEMES)
 
 
 def beam_args_for_image(beam_pipeline_args: Sequence[str]) -> list:
@@ -123,23 +136,57 @@ def accelerator_resources(target: str, gpus: int, gpu_type: Optional[str]):
     return spec
 
 
+def on_volume(path: str, volumes: Mapping[str, str]) -> bool:
+    """Whether ``path`` lies under one of the mount paths."""
+    return any(path == mount or path.startswith(mount.rstrip("/") + "/") for mount in volumes.values())
+
+
 def check_uris(kubeflow: KubeflowSettings) -> None:
-    """Every location the steps read or write at run time is a URI that the image can reach.
+    """Every location the steps read or write at run time is one the image can reach.
 
     Raises:
-      CompileError: For a scheme the image cannot write, or a path of this machine, with the fix.
+      CompileError: For a pipeline root the target cannot use, a location in a store the image cannot open,
+        a path of this machine, or a Beam runner that cannot reach the local copies, with the fix.
     """
-    for option, uri in (("--pipeline-root", kubeflow.pipeline_root), ("--serving-model-dir", kubeflow.serving_model_dir)):
-        if not uri.startswith(WRITABLE_SCHEMES):
-            raise CompileError(
-                f"{option} {uri}: the pipeline's steps write with tf.io.gfile and Beam, which in the image write "
-                f"{', '.join(WRITABLE_SCHEMES)} only (not minio://, s3:// or a pod's own disk). "
-                f"Fix: pass a bucket, e.g. {option} gs://BUCKET/{'tfx' if option == '--pipeline-root' else 'serving_model'}.")
-    pairs = kubeflow.word2vec.word_pairs_file
-    if kubeflow.word2vec.word2vec and pairs and "://" not in pairs:
+    schemes = PIPELINE_ROOT_SCHEMES[kubeflow.target]
+    if not kubeflow.pipeline_root.startswith(schemes):
+        other = "" if kubeflow.target == "vertex" else ", or the cluster's MinIO (minio://mlpipeline/...)"
         raise CompileError(
-            f"--word-pairs-file {pairs} is a file of this machine, which the pipeline's steps cannot read. "
-            f"Fix: copy it to the bucket (gsutil cp {pairs} gs://BUCKET/{os.path.basename(pairs)}) and pass that URI.")
+            f"--pipeline-root {kubeflow.pipeline_root}: {kubeflow.target} keeps artifacts under "
+            f"{', '.join(schemes)} only. Fix: pass a bucket, e.g. --pipeline-root gs://BUCKET/tfx{other}.")
+    if kubeflow.volumes and kubeflow.target != "kubeflow":
+        raise CompileError("--volume mounts a Kubernetes PersistentVolumeClaim, which only --target kubeflow has. "
+                           "Fix: keep the data and the serving folder in gs:// and leave --volume out.")
+    locations = [("--data-root", kubeflow.data_root, "aclImdb"),
+                 ("--serving-model-dir", kubeflow.serving_model_dir, "serving_model")]
+    pairs = kubeflow.word2vec.word_pairs_file
+    if kubeflow.word2vec.word2vec and pairs:
+        locations.append(("--word-pairs-file", pairs, os.path.basename(pairs)))
+    for option, uri, name in locations:
+        if uri.startswith(WRITABLE_SCHEMES) or on_volume(uri, kubeflow.volumes):
+            continue
+        mount = "/mnt/imdb"
+        volume_fix = f"--volume CLAIM={mount} and {option} {mount}/{name}" if kubeflow.target == "kubeflow" else ""
+        if uri.startswith(kfp_container.LOCAL_COPY_SCHEMES):
+            why = (f"the steps open it themselves, and the image's TensorFlow and Beam open {', '.join(WRITABLE_SCHEMES)} "
+                   f"and mounted folders only (the launcher copies artifacts from and to "
+                   f"{uri.split('://')[0]}://, not this)")
+        elif "://" in uri:
+            why = f"the image's TensorFlow and Beam open {', '.join(WRITABLE_SCHEMES)} and mounted folders only"
+        else:
+            why = "it is a path of this machine or of no volume the steps mount, which the steps cannot reach"
+        copy = f"copy it to a bucket (gsutil cp -r {uri} gs://BUCKET/{name}) and pass" if "://" not in uri else "pass"
+        raise CompileError(f"{option} {uri}: {why}. Fix: {copy} gs://BUCKET/{name}"
+                           f"{', or put it on a volume: ' + volume_fix if volume_fix else ''}.")
+    if kubeflow.local_copies:
+        args = list(kubeflow.beam_pipeline_args)
+        runners = [arg.split("=", 1)[1] if "=" in arg else next(iter(args[index + 1:]), "")
+                   for index, arg in enumerate(args) if arg == "--runner" or arg.startswith("--runner=")]
+        if any(runner.lower() not in IN_POD_RUNNERS for runner in runners):
+            raise CompileError(
+                f"--beam-arg=--runner={runners[-1]}: with --pipeline-root {kubeflow.pipeline_root} the steps work "
+                f"on the launcher's copies of the artifacts on the pod's disk, which other machines' workers cannot "
+                f"read. Fix: leave the runner out (DirectRunner, in the pod), or use a gs:// pipeline root.")
 
 
 def parameter_defaults(hparams: HParams, kubeflow: KubeflowSettings) -> dict:
@@ -209,10 +256,11 @@ def compile_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kub
         tfx.dsl.io.fileio.makedirs(os.path.dirname(output))
     with tfx.dsl.io.fileio.open(output, "w") as f:
         if extension == ".yaml":
+            # The platform spec, kfp.Client's second document: the steps' volumes, the GPU steps' placement.
+            platform = platform_spec(job["pipelineSpec"], kubeflow)
             f.write(f"# {PIPELINE_NAME}: KFP PipelineSpec compiled by {__name__} (TFX KubeflowV2DagRunner)"
-                    f"{', then its PlatformSpec' if kubeflow.gpus else ''}.\n")
-            # The platform spec, kfp.Client's second document, holds the GPU steps' node selector and toleration.
-            documents = [job["pipelineSpec"]] + ([platform_spec(job["pipelineSpec"], kubeflow)] if kubeflow.gpus else [])
+                    f"{', then its PlatformSpec' if platform else ''}.\n")
+            documents = [job["pipelineSpec"]] + ([platform] if platform else [])
             yaml.safe_dump_all(documents, f, sort_keys=True)
         else:
             json.dump(job, f, sort_keys=True, indent=1)
@@ -229,6 +277,8 @@ def fit_for_backends(pipeline_spec: Dict[str, Any], kubeflow: KubeflowSettings, 
     - Every step runs TFX's entry point through the project's wrapper, which takes the
       ExecutorInput as the backend hands it over (``pipeline/runners/kfp_container.py``).
     - Every step asks for the CPU and memory of its kind (``pod_resources``).
+    - Under a MinIO or S3 pipeline root, every step is told where the launcher puts its copy of
+      each artifact (``{{$.inputs.artifacts['KEY'].path}}``, which the launcher fills in).
     - The input probe runs first, never cached, and hands the ExampleGen its span, the
       fingerprint of the window and its resolved patterns, and the ServedModel steps the
       served version (see ``kfp_container``), so that the cache key of each changes exactly
@@ -248,6 +298,11 @@ def fit_for_backends(pipeline_spec: Dict[str, Any], kubeflow: KubeflowSettings, 
             container["command"] = list(PROJECT_ENTRYPOINT)
         # The ExampleGen's driver hook: the probe does its work, on both targets.
         container.pop("lifecycle", None)
+    if kubeflow.local_copies:
+        for component in spec["components"].values():
+            container = spec["deploymentSpec"]["executors"][component["executorLabel"]].get("container", {})
+            if container.get("command") == PROJECT_ENTRYPOINT:
+                container["args"] = container.get("args", []) + _local_path_args(component)
     _add_input_probe(spec, kubeflow)
     for task_name, task in spec["root"]["dag"]["tasks"].items():
         container = spec["deploymentSpec"]["executors"][spec["components"][task["componentRef"]["name"]][
@@ -257,13 +312,34 @@ def fit_for_backends(pipeline_spec: Dict[str, Any], kubeflow: KubeflowSettings, 
     return spec
 
 
-def platform_spec(pipeline_spec: Dict[str, Any], kubeflow: KubeflowSettings) -> Dict[str, Any]:
-    """The Kubernetes platform spec of the GPU steps: their node selector and toleration."""
-    config = pod_resources.gpu_executor_config(kubeflow.gpu_node_selector, kubeflow.gpu_toleration)
+def _local_path_args(component: Dict[str, Any]) -> list:
+    """The wrapper's flags naming the launcher's local copy of each artifact of a component."""
+    args = []
+    for flag, side, definitions in (
+            (kfp_container.INPUT_PATH_FLAG, "inputs", component.get("inputDefinitions", {})),
+            (kfp_container.OUTPUT_PATH_FLAG, "outputs", component.get("outputDefinitions", {}))):
+        for key in sorted(definitions.get("artifacts", {})):
+            args += [flag, f"{key}={{{{$.{side}.artifacts['{key}'].path}}}}"]
+    return args
+
+
+def platform_spec(pipeline_spec: Dict[str, Any], kubeflow: KubeflowSettings) -> Optional[Dict[str, Any]]:
+    """The Kubernetes platform spec: the volumes of every step, the GPU steps' node selector and toleration;
+    None when there is nothing to say."""
     tasks = pipeline_spec["root"]["dag"]["tasks"]
-    executors = {pipeline_spec["components"][tasks[name]["componentRef"]["name"]]["executorLabel"]: copy.deepcopy(config)
-                 for name in TRAINING_STEPS if name in tasks}
-    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
+    executors: Dict[str, Dict[str, Any]] = {}
+    if kubeflow.volumes:
+        for task in tasks.values():
+            label = pipeline_spec["components"][task["componentRef"]["name"]]["executorLabel"]
+            executors[label] = pod_resources.volume_executor_config(kubeflow.volumes)
+    if kubeflow.gpus:
+        gpu = pod_resources.gpu_executor_config(kubeflow.gpu_node_selector, kubeflow.gpu_toleration)
+        for name in TRAINING_STEPS:
+            if name in tasks:
+                label = pipeline_spec["components"][tasks[name]["componentRef"]["name"]]["executorLabel"]
+                executors.setdefault(label, {}).update(copy.deepcopy(gpu))
+    executors = {label: config for label, config in executors.items() if config}
+    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}} if executors else None
 
 
 def _add_input_probe(spec: Dict[str, Any], kubeflow: KubeflowSettings) -> None:

@@ -119,3 +119,39 @@ def gpu_executor_config(node_selector: Mapping[str, str], toleration: str) -> di
     if node_selector:
         config["nodeSelector"] = {"labels": dict(node_selector)}
     return config
+
+
+# A PersistentVolumeClaim's name: a DNS-1123 subdomain.
+CLAIM_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+# The launcher's own folders for its local copies of artifacts (launcher_v2.go, LocalPathForURI).
+LAUNCHER_FOLDERS = ("/gcs", "/minio", "/s3", "/oci")
+
+
+def parse_volumes(values: Sequence[str]) -> Dict[str, str]:
+    """``--volume CLAIM=MOUNT_PATH`` values as a dict.
+
+    Raises:
+      ValueError: For a value that is not CLAIM=/ABSOLUTE/PATH, a claim named twice, or a mount over the
+        launcher's folders.
+    """
+    volumes: Dict[str, str] = {}
+    for value in values:
+        claim, equals, mount = value.partition("=")
+        if not equals or not CLAIM_NAME.match(claim) or not mount.startswith("/") or mount.rstrip("/") == "":
+            raise ValueError(f"--volume {value!r} is not CLAIM=MOUNT_PATH (a PersistentVolumeClaim's name, an "
+                             f"absolute path other than /). Fix: e.g. --volume imdb-data=/mnt/imdb.")
+        if claim in volumes:
+            raise ValueError(f"--volume names claim {claim!r} twice. Fix: mount each claim once.")
+        if any(mount == folder or mount.startswith(folder + "/") for folder in LAUNCHER_FOLDERS):
+            raise ValueError(f"--volume {value!r} mounts over {mount}, where KFP's launcher keeps its copies of "
+                             f"artifacts. Fix: mount it elsewhere, e.g. /mnt/imdb.")
+        volumes[claim] = mount.rstrip("/")
+    return volumes
+
+
+def volume_executor_config(volumes: Mapping[str, str]) -> dict:
+    """kfp-kubernetes' ``KubernetesExecutorConfig`` of a step that mounts the claims: ``pvcNameParameter``, which
+    the driver reads first (``backend/src/v2/driver/k8s.go``, ``makeVolumeMountPatch``), and the deprecated
+    ``constant`` for backends that predate it."""
+    return {"pvcMount": [{"constant": claim, "pvcNameParameter": {"runtimeValue": {"constant": claim}},
+                          "mountPath": mount} for claim, mount in sorted(volumes.items())]}
