@@ -35,7 +35,8 @@ def split_uri(uri: str) -> Tuple[str, str]:
 
 
 class S3Server:
-    """moto's S3 server in a thread of this process, on a free port of 127.0.0.1."""
+    """moto's S3 server in a thread of this process, on a free port of 127.0.0.1, empty when it starts (one at a
+    time per process)."""
 
     def __init__(self):
         from moto.server import ThreadedMotoServer  # pylint: disable=import-outside-toplevel
@@ -45,6 +46,10 @@ class S3Server:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        # moto keeps its buckets per process, not per server: an earlier server's would still be there.
+        import requests  # pylint: disable=import-outside-toplevel
+
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=30).raise_for_status()
 
     def client(self):
         # Path-style addressing, as KFP's launcher uses for MinIO (ForcePathStyle).
