@@ -69,7 +69,9 @@ outputs.
   With a local folder as the pipeline root (the runs over Cloud Storage, whose TFX reads and
   writes ``gs://`` itself), nothing is copied: TFX works on the folder.
 
-What this emulation cannot do, and a real cluster does: Cloud Storage (a local folder stands
+What this emulation cannot do, and a real cluster does: separate disks (every pod folder is on this
+machine, so a pod-local path that leaked into an artifact's metadata would still be readable
+here), Cloud Storage (a local folder stands
 in for the bucket; the launcher would also download every input artifact to ``/gcs/``), the
 store's own credentials (moto takes any), images,
 Kubernetes resources (the Trainer's GPU) and pod scheduling (at most ``parallelism`` tasks
@@ -417,7 +419,7 @@ class LauncherEmulation:
         """``downloadArtifacts``, then ``prepareOutputFolders``."""
         for artifacts in executor_input.inputs.artifacts.values():
             for artifact in artifacts.artifacts:
-                self.bucket.download(self._pod_path(pod_dir, artifact.uri), object_store.split_uri(artifact.uri)[1])
+                self.bucket.download(self._pod_path(pod_dir, artifact.uri), self._key(artifact.uri))
         for artifacts in executor_input.outputs.artifacts.values():
             for artifact in artifacts.artifacts:
                 os.makedirs(os.path.dirname(self._pod_path(pod_dir, artifact.uri)), exist_ok=True)
@@ -550,7 +552,7 @@ class LauncherEmulation:
         except ValueError:
             return
         try:
-            self.bucket.upload(local, object_store.split_uri(uri)[1])
+            self.bucket.upload(local, self._key(uri))
         except FileNotFoundError:
             pass
 
@@ -559,8 +561,16 @@ class LauncherEmulation:
         if self.bucket is None:
             return uri
         local = os.path.join(tempfile.mkdtemp(prefix="artifact-", dir=self.work_dir), "artifact")
-        self.bucket.download(local, object_store.split_uri(uri)[1])
+        self.bucket.download(local, self._key(uri))
         return local
+
+    def _key(self, uri: str) -> str:
+        """``KeyFromURI`` in the pipeline root's bucket; another bucket's artifacts are not emulated (the launcher
+        would open it with the run's credentials for an input, and fail an output)."""
+        bucket, key = object_store.split_uri(uri)
+        if bucket != self.bucket.name:
+            raise NotImplementedError(f"{uri}: an artifact outside the pipeline root's bucket {self.bucket.name}")
+        return key
 
     def output_metadata(self, task: str, key: str) -> Dict[str, Any]:
         (artifact,) = self.outputs[task][key]

@@ -41,9 +41,8 @@ def test_under_minio_every_step_mounts_the_volume_and_names_the_launchers_copy_o
     labels = {name: spec.components[task.component_ref.name].executor_label for name, task in spec.root.dag.tasks.items()}
     assert set(executors) == set(labels.values())
     for config in executors.values():
-        # pvcNameParameter, which the driver reads first (driver/k8s.go), and the constant older backends read.
-        assert config["pvcMount"] == [{"constant": "imdb-data", "mountPath": "/mnt/imdb",
-                                       "pvcNameParameter": {"runtimeValue": {"constant": "imdb-data"}}}]
+        # The claim as `constant`, which every KFP 2 backend reads (driver/k8s.go; before 2.5 the only field).
+        assert config["pvcMount"] == [{"constant": "imdb-data", "mountPath": "/mnt/imdb"}]
     assert "tolerations" in executors[labels[nodes.TRAINER]] and "tolerations" not in executors[labels[nodes.PUSHER]]
     containers = kfp_launcher.deployment_config(spec).executors
     trainer = list(containers[labels[nodes.TRAINER]].container.args)
@@ -65,6 +64,8 @@ def test_under_minio_every_step_mounts_the_volume_and_names_the_launchers_copy_o
      "--beam-arg=--runner=FlinkRunner: with --pipeline-root minio://mlpipeline/v2/artifacts the steps work on the "
      "launcher's copies of the artifacts on the pod's disk, which other machines' workers cannot read."),
     (dict(beam_pipeline_args=("--runner", "DataflowRunner")), "--beam-arg=--runner=DataflowRunner: with"),
+    # Beam takes the last --runner.
+    (dict(beam_pipeline_args=("--runner=DirectRunner", "--runner=SparkRunner")), "--beam-arg=--runner=SparkRunner: "),
     (dict(volumes={}), "--data-root /mnt/imdb/aclImdb: it is a path of this machine or of no volume the steps mount"),
     (dict(target="vertex"), "vertex keeps artifacts under gs:// only"),
 ])
@@ -76,15 +77,19 @@ def test_what_cannot_work_over_local_copies_is_refused(tmp_path, overrides, mess
                                          str(tmp_path / f"p{kubeflow_runner.TARGETS[target]}"))
     assert message in str(refused.value)
     # The in-pod runner is fine.
-    kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), _kubeflow(
-        beam_pipeline_args=("--runner=DirectRunner", "--direct_num_workers=2"), **MINIO), str(tmp_path / "ok.yaml"))
+    for runner in ("DirectRunner", "apache_beam.runners.direct.direct_runner.SwitchingDirectRunner", "prism"):
+        kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), _kubeflow(
+            beam_pipeline_args=(f"--runner={runner}", "--direct_num_workers=2"), **MINIO), str(tmp_path / "ok.yaml"))
 
 
 @pytest.mark.parametrize("options, message", [
     (["--volume", "imdb-data"], "--volume 'imdb-data' is not CLAIM=MOUNT_PATH"),
     (["--volume", "Imdb_Data=/mnt/imdb"], "Fix: e.g. --volume imdb-data=/mnt/imdb."),
-    (["--volume", "imdb=/minio/data"], "mounts over /minio/data, where KFP's launcher keeps its copies"),
-    (["--volume", "a=/mnt/a", "--volume", "a=/mnt/b"], "--volume names claim 'a' twice"),
+    (["--volume", "imdb.data=/mnt/imdb"], "a PersistentVolumeClaim's name: lower-case letters, digits and '-'"),
+    (["--volume", "imdb=/minio/data"], "mounts over /minio, which KFP uses itself. Fix: mount it elsewhere"),
+    (["--volume", "imdb=/"], "is not CLAIM=MOUNT_PATH"),
+    (["--volume", "a=/mnt/a", "--volume", "a=/mnt/b"], "claim a is named twice"),
+    (["--volume", "a=/mnt/a", "--volume", "b=/mnt/a/"], "path /mnt/a is named twice"),
     (["--volume", "imdb=/mnt/imdb"], "--data-root /mnt/imdb/aclImdb is no folder of this machine (a path of the steps' "
      "volume?), so compile cannot look at the data's shape. Fix: give it: --[no-]spans --[no-]test-split."),
 ])
@@ -146,6 +151,24 @@ def test_the_step_works_on_the_launchers_copies_and_hands_back_the_stores_uris(t
     restored = json.loads(written.read_text())["artifacts"]["model"]["artifacts"][0]
     assert restored["uri"] == executor_input.outputs.artifacts["model"].artifacts[0].uri
     assert restored["metadata"] == {"custom": 1}
+
+
+def test_before_kfp_2_15_the_drivers_file_in_tmp_gets_the_stores_uris_too(tmp_path):
+    """Before KFP 2.15 the driver named /tmp/kfp_outputs/output_metadata.json, not a file beside the copies."""
+    executor_input, argv, _ = _minio_input(tmp_path)
+    old_file = tmp_path / "tmp" / "kfp_outputs" / "output_metadata.json"
+    executor_input.outputs.output_file = str(old_file)
+    argv[3] = json_format.MessageToJson(executor_input)
+    call = kfp_container.ExecutorCall(argv)
+    fitted = json_format.Parse(call.argv[3], pipeline_spec_pb2.ExecutorInput())
+    assert fitted.outputs.output_file == str(old_file) and call.launcher_output_file is None
+    output = pipeline_spec_pb2.ExecutorOutput()
+    output.artifacts["model"].artifacts.add(uri=fitted.outputs.artifacts["model"].artifacts[0].uri)
+    old_file.parent.mkdir(parents=True)
+    old_file.write_text(json_format.MessageToJson(output))
+    call.hand_back_output()
+    restored = json.loads(old_file.read_text())["artifacts"]["model"]["artifacts"][0]["uri"]
+    assert restored == executor_input.outputs.artifacts["model"].artifacts[0].uri
 
 
 def test_an_artifact_in_the_store_without_its_local_copy_named_is_a_clear_error(tmp_path):

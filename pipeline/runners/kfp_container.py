@@ -140,8 +140,13 @@ def local_copies(executor_input, input_paths: Dict[str, str], output_paths: Dict
                         f"open, and the step was not given the launcher's local copy of it. Fix: compile the "
                         f"pipeline again with this release, whose steps name each copy "
                         f"({INPUT_PATH_FLAG if side == 'input' else OUTPUT_PATH_FLAG}).")
-                if side == "input":
-                    os.makedirs(paths[key], exist_ok=True)
+                if len(artifacts.artifacts) > 1:
+                    raise ValueError(
+                        f"{side} artifact {key!r} is a list of {len(artifacts.artifacts)} artifacts in "
+                        f"{artifact.uri.split('://')[0]}://, and the launcher names a local copy for the first one "
+                        f"only ({{{{$.{side}s.artifacts['{key}'].path}}}}). Fix: use a gs:// pipeline root.")
+                if side == "input" and not os.path.exists(paths[key]):
+                    os.makedirs(paths[key])
                 else:
                     restore[paths[key]] = artifact.uri
                 artifact.uri = paths[key]
@@ -210,7 +215,9 @@ class ExecutorCall:
         # The folder the driver gave the outputs: ROOT/PIPELINE/RUN/TASK/UUID.
         task_root = self.output_uris[0].rsplit("/", 1)[0] if self.output_uris else ""
         given = executor_input.outputs.output_file
-        if task_root and given and given.rsplit("/", 1)[0] != task_root:
+        # Over local copies TFX writes on the pod anyway: the driver's file stays (/tmp/kfp_outputs/... before KFP
+        # 2.15), and the store URIs are restored in it.
+        if task_root and given and not self.restore and given.rsplit("/", 1)[0] != task_root:
             self.launcher_output_file, self.tfx_output_file = given, f"{task_root}/{EXECUTOR_OUTPUT_FILE}"
             executor_input.outputs.output_file = self.tfx_output_file
         return json_format.MessageToJson(executor_input)

@@ -40,8 +40,8 @@ WRITABLE_SCHEMES = ("gs://",)
 # Pipeline roots: Vertex AI keeps artifacts in Cloud Storage; open-source KFP's launcher also copies them from and
 # to MinIO or S3 (backend/src/v2/component/launcher_v2.go, LocalPathForURI), where the steps use its copies.
 PIPELINE_ROOT_SCHEMES = {"kubeflow": WRITABLE_SCHEMES + kfp_container.LOCAL_COPY_SCHEMES, "vertex": WRITABLE_SCHEMES}
-# Beam runners that work inside the step's pod, where the local copies are: the default, DirectRunner.
-IN_POD_RUNNERS = ("directrunner", "direct")
+# Beam runners that work inside the step's pod, where the local copies are (by class name, case aside).
+IN_POD_RUNNERS = ("directrunner", "direct", "switchingdirectrunner", "prismrunner", "prism")
 # TFX's container entry point, which every compiled step names; replaced by the project's wrapper.
 TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 PROJECT_ENTRYPOINT = ["python", "-m", "pipeline.runners.kfp_container", "executor"]
@@ -182,7 +182,7 @@ def check_uris(kubeflow: KubeflowSettings) -> None:
         args = list(kubeflow.beam_pipeline_args)
         runners = [arg.split("=", 1)[1] if "=" in arg else next(iter(args[index + 1:]), "")
                    for index, arg in enumerate(args) if arg == "--runner" or arg.startswith("--runner=")]
-        if any(runner.lower() not in IN_POD_RUNNERS for runner in runners):
+        if runners and runners[-1].rsplit(".", 1)[-1].lower() not in IN_POD_RUNNERS:  # Beam takes the last
             raise CompileError(
                 f"--beam-arg=--runner={runners[-1]}: with --pipeline-root {kubeflow.pipeline_root} the steps work "
                 f"on the launcher's copies of the artifacts on the pod's disk, which other machines' workers cannot "

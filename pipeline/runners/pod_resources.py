@@ -121,37 +121,43 @@ def gpu_executor_config(node_selector: Mapping[str, str], toleration: str) -> di
     return config
 
 
-# A PersistentVolumeClaim's name: a DNS-1123 subdomain.
-CLAIM_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-# The launcher's own folders for its local copies of artifacts (launcher_v2.go, LocalPathForURI).
-LAUNCHER_FOLDERS = ("/gcs", "/minio", "/s3", "/oci")
+# A PersistentVolumeClaim's name, which KFP's driver also gives the pod's volume (driver/k8s.go,
+# makeVolumeMountPatch): a DNS-1123 label.
+CLAIM_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Folders of the pod that KFP uses itself: the launcher's copies of artifacts (launcher_v2.go, LocalPathForURI),
+# its binary and the user's caches (argocompiler/container.go), the workspace (driver.go, validateVolumeMounts).
+RESERVED_FOLDERS = ("/gcs", "/minio", "/s3", "/oci", "/kfp-launcher", "/kfp-workspace", "/.local", "/.cache",
+                    "/.config")
 
 
 def parse_volumes(values: Sequence[str]) -> Dict[str, str]:
     """``--volume CLAIM=MOUNT_PATH`` values as a dict.
 
     Raises:
-      ValueError: For a value that is not CLAIM=/ABSOLUTE/PATH, a claim named twice, or a mount over the
-        launcher's folders.
+      ValueError: For a value that is not CLAIM=/ABSOLUTE/PATH, a claim or a mount path named twice, or a mount
+        over KFP's own folders.
     """
     volumes: Dict[str, str] = {}
     for value in values:
         claim, equals, mount = value.partition("=")
-        if not equals or not CLAIM_NAME.match(claim) or not mount.startswith("/") or mount.rstrip("/") == "":
-            raise ValueError(f"--volume {value!r} is not CLAIM=MOUNT_PATH (a PersistentVolumeClaim's name, an "
-                             f"absolute path other than /). Fix: e.g. --volume imdb-data=/mnt/imdb.")
-        if claim in volumes:
-            raise ValueError(f"--volume names claim {claim!r} twice. Fix: mount each claim once.")
-        if any(mount == folder or mount.startswith(folder + "/") for folder in LAUNCHER_FOLDERS):
-            raise ValueError(f"--volume {value!r} mounts over {mount}, where KFP's launcher keeps its copies of "
-                             f"artifacts. Fix: mount it elsewhere, e.g. /mnt/imdb.")
-        volumes[claim] = mount.rstrip("/")
+        mount = mount.rstrip("/")
+        if not equals or not CLAIM_NAME.match(claim) or not mount.startswith("/"):
+            raise ValueError(f"--volume {value!r} is not CLAIM=MOUNT_PATH (a PersistentVolumeClaim's name: lower-case "
+                             f"letters, digits and '-', at most 63; an absolute path other than /). Fix: e.g. "
+                             f"--volume imdb-data=/mnt/imdb.")
+        if claim in volumes or mount in volumes.values():
+            raise ValueError(f"--volume {value!r}: {'claim ' + claim if claim in volumes else 'path ' + mount} is "
+                             f"named twice. Fix: mount each claim once, each at a path of its own.")
+        reserved = [f for f in RESERVED_FOLDERS if mount == f or mount.startswith(f + "/") or f.startswith(mount + "/")]
+        if reserved:
+            raise ValueError(f"--volume {value!r} mounts over {reserved[0]}, which KFP uses itself. Fix: mount it "
+                             f"elsewhere, e.g. /mnt/imdb.")
+        volumes[claim] = mount
     return volumes
 
 
 def volume_executor_config(volumes: Mapping[str, str]) -> dict:
-    """kfp-kubernetes' ``KubernetesExecutorConfig`` of a step that mounts the claims: ``pvcNameParameter``, which
-    the driver reads first (``backend/src/v2/driver/k8s.go``, ``makeVolumeMountPatch``), and the deprecated
-    ``constant`` for backends that predate it."""
-    return {"pvcMount": [{"constant": claim, "pvcNameParameter": {"runtimeValue": {"constant": claim}},
-                          "mountPath": mount} for claim, mount in sorted(volumes.items())]}
+    """kfp-kubernetes' ``KubernetesExecutorConfig`` of a step that mounts the claims: the claim as ``constant``,
+    which every KFP 2 backend reads (from 2.5 as the fallback of ``pvcNameParameter``, ``driver/k8s.go``,
+    ``makeVolumeMountPatch``; before 2.5 the only field, where ``pvcNameParameter`` would be refused)."""
+    return {"pvcMount": [{"constant": claim, "mountPath": mount} for claim, mount in sorted(volumes.items())]}
