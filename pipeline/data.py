@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Callable, List, Optional
 
-from components.example_gen import SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE
+from components.example_gen import EXCLUDE_MARKER, SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE
 from pipeline.definition.data_shape import DataShape
 
 ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -40,11 +40,12 @@ def default_cache_dir() -> str:
     return os.path.join(base, "imdb-embeddings")
 
 
-def check_dataset_dir(data_dir: str) -> str:
+def check_dataset_dir(data_dir: str, can_download: bool = False) -> str:
     """Checks that a folder has the aclImdb layout, or holds spans of it, and returns its absolute path.
 
     Accepts the dataset root (holding ``train/``), its parent (holding ``aclImdb/``), or a
-    root of spans (``span-N/``, each holding ``train/``).
+    root of spans (``span-N/``, each holding ``train/``). ``can_download``: the command downloads
+    the dataset when no folder is given (`run`), which the error then offers.
 
     Raises:
       DataError: If the folder or the ``train/pos`` and ``train/neg`` folders are missing.
@@ -52,8 +53,9 @@ def check_dataset_dir(data_dir: str) -> str:
     path = os.path.abspath(os.path.expanduser(data_dir))
     if not os.path.isdir(path):
         raise DataError(
-            f"Data folder {path} does not exist. Fix: pass the aclImdb folder (the one holding train/) "
-            f"with --data-dir, or omit --data-dir to download the dataset."
+            f"Data folder {path} does not exist. Fix: pass the aclImdb folder (the one holding train/"
+            f"{', or span-N/ folders' if not can_download else ''}) with --data-dir"
+            f"{', or omit --data-dir to download the dataset' if can_download else ''}."
         )
     if not os.path.isdir(os.path.join(path, "train")) and os.path.isdir(os.path.join(path, DATASET_FOLDER, "train")):
         path = os.path.join(path, DATASET_FOLDER)
@@ -92,7 +94,8 @@ def _has_review(folder: str) -> bool:
 
 
 def list_spans(data_root: str) -> list:
-    """The span numbers of the ``span-N/`` folders of a data root (a path or URI), ascending.
+    """The span numbers of the ``span-N/`` folders of a data root (a path or URI), ascending, without those
+    the operator excluded (an ``EXCLUDE`` file in the span's folder).
 
     A local folder is listed without TensorFlow, so that a retraining iteration with no new
     span answers quickly; a URI (gs://) needs TensorFlow's file systems.
@@ -101,6 +104,16 @@ def list_spans(data_root: str) -> list:
         from components.example_gen import aclimdb  # loads TensorFlow: only for a URI
 
         return aclimdb.list_spans(data_root)
+    return [span for span in _span_folders(data_root)
+            if not os.path.exists(os.path.join(data_root, f"{SPAN_FOLDER_PREFIX}{span}", EXCLUDE_MARKER))]
+
+
+def excluded_spans(data_root: str) -> list:
+    """The spans of a local data root that an ``EXCLUDE`` file keeps out, ascending."""
+    return sorted(set(_span_folders(data_root)) - set(list_spans(data_root)))
+
+
+def _span_folders(data_root: str) -> list:
     if not os.path.isdir(data_root):
         return []
     return sorted(int(match.group(1)) for match in map(SPAN_FOLDER_RE.match, os.listdir(data_root))
@@ -263,5 +276,5 @@ def resolve_data_dir(data_dir: Optional[str], cache_dir: Optional[str] = None, *
     """The dataset to use: ``data_dir``, else ``$ACLIMDB_DIR``, else the downloaded copy."""
     chosen = data_dir or os.environ.get(DATA_DIR_ENV)
     if chosen:
-        return check_dataset_dir(chosen)
+        return check_dataset_dir(chosen, can_download=True)
     return check_dataset_dir(fetch_dataset(cache_dir or default_cache_dir(), **fetch_args))

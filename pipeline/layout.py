@@ -8,6 +8,7 @@ option errors, ``predict`` without a model) need not load it::
       metadata.sqlite          ML Metadata
       projector/               stable copy of the latest projector files, and training/ logs
       serving_model/<version>/ SavedModels pushed by the Pusher
+      status.json              the last run's or retraining iteration's outcome (pipeline/records/status.py)
       .run.lock                held by the run using the folder
 """
 
@@ -35,6 +36,7 @@ class OutputPaths:
     metadata: str  # the ML Metadata SQLite file
     projector: str  # the stable copy of the latest projector files and training logs
     serving_model: str  # the Pusher's <version>/ SavedModels
+    status: str  # the last iteration's outcome, JSON
     lock: str  # held by the run using the folder
 
 
@@ -45,6 +47,7 @@ def output_paths(output_dir: str) -> OutputPaths:
         metadata=os.path.join(output_dir, "metadata.sqlite"),
         projector=os.path.join(output_dir, "projector"),
         serving_model=os.path.join(output_dir, "serving_model"),
+        status=os.path.join(output_dir, "status.json"),
         lock=os.path.join(output_dir, LOCK_FILE),
     )
 
@@ -84,12 +87,14 @@ def output_lock(output_dir: str):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def check_output_dir(output_dir: str) -> str:
-    """Creates the output folder if needed and returns its absolute path; refuses a path that is a file."""
+def check_output_dir(output_dir: str, create: bool = True) -> str:
+    """Creates the output folder if needed (unless not ``create``) and returns its absolute path; refuses a path
+    that is a file."""
     path = os.path.abspath(os.path.expanduser(output_dir))
     if os.path.exists(path) and not os.path.isdir(path):
         raise OutputFolderError(f"Output folder {path} is a file. Fix: pass another --output-dir, or move the file away.")
-    os.makedirs(path, exist_ok=True)
+    if create:
+        os.makedirs(path, exist_ok=True)
     return path
 
 

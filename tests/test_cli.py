@@ -143,7 +143,7 @@ def test_the_download_cache_is_the_option_else_the_environment_else_the_users_ca
 
     fetched = []
     monkeypatch.setattr(data, "fetch_dataset", lambda cache_dir, **_: fetched.append(cache_dir) or str(tmp_path))
-    monkeypatch.setattr(data, "check_dataset_dir", lambda path: path)
+    monkeypatch.setattr(data, "check_dataset_dir", lambda path, **_: path)
     for name in (data.DATA_DIR_ENV, data.CACHE_DIR_ENV, "XDG_CACHE_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

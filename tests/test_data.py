@@ -123,6 +123,18 @@ def test_spans_of_a_local_folder_are_listed_as_tensorflows_file_systems_list_the
     assert data.list_spans(str(tmp_path / "missing")) == []
 
 
+def test_a_span_with_the_exclude_marker_is_left_out_by_both_listings(tmp_path):
+    from components.example_gen import EXCLUDE_MARKER, aclimdb
+
+    for name in ("span-1", "span-2", "span-3"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "span-2" / EXCLUDE_MARKER).write_text("wrong labels")
+    assert data.list_spans(str(tmp_path)) == aclimdb.list_spans(str(tmp_path)) == [1, 3]
+    assert data.excluded_spans(str(tmp_path)) == [2]
+    (tmp_path / "span-2" / EXCLUDE_MARKER).unlink()
+    assert data.list_spans(str(tmp_path)) == [1, 2, 3] and data.excluded_spans(str(tmp_path)) == []
+
+
 def test_describe_data_root_looks_only_for_what_it_is_not_told(tmp_path):
     from pipeline.definition.data_shape import DataShape
 

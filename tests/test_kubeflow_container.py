@@ -59,6 +59,21 @@ def test_the_probe_resolves_the_span_fingerprint_and_served_version(tmp_path):
         "span-2/train/*/*.txt", "span-2/train/*/*.txt"]
 
 
+def test_the_probe_leaves_an_excluded_span_out_of_the_window(tmp_path):
+    from components.example_gen import EXCLUDE_MARKER  # pylint: disable=import-outside-toplevel
+
+    for span in (1, 2, 3):
+        corpus.write_corpus(str(tmp_path / "spans" / f"span-{span}"), train_per_label=5, test_per_label=None, seed=span)
+    (tmp_path / "spans" / "span-3" / EXCLUDE_MARKER).write_text("wrong labels")
+    resolved = example_gen_executor.resolve_input(
+        str(tmp_path / "spans"), json_format.MessageToJson(example_gen_executor.make_input_config(False, spans=True)),
+        json_format.MessageToJson(example_gen_executor.make_custom_config(20, window=3)))
+    # The newest span left is 2; the window of 3 holds spans 1 and 2 only.
+    assert resolved["span"] == 2
+    assert [line.split(":")[0] for line in resolved["input_fingerprint"].splitlines()] == [
+        "span-1/train/*/*.txt", "span-2/train/*/*.txt"]
+
+
 def _untyped_input(tmp_path):
     """An ExecutorInput as open-source KFP's driver builds it for StatisticsGen (backend/src/v2: driver.go,
     provisionOutputs; metadata/client.go, GetOutputArtifactsByExecutionId with Schema ""; converter.go)."""

@@ -142,3 +142,39 @@ def test_the_pusher_does_not_push_the_served_model_again(tmp_path):
                         {standard_component_specs.PUSH_DESTINATION_KEY: destination})
     assert push.get_int_custom_property("pushed") == 0 and len(served.served_versions(serving)) == 3
 
+
+
+def _versions(tmp_path, numbers):
+    serving = tmp_path / "serving"
+    for number in numbers:
+        (serving / str(number) / "variables").mkdir(parents=True)
+        (serving / str(number) / served.SAVED_MODEL_FILE).write_bytes(b"model")
+    return serving
+
+
+def test_the_pusher_keeps_the_newest_versions_and_deletes_the_rest_out_of_view_first(tmp_path):
+    serving = _versions(tmp_path, (100, 200, 300, 400))
+    (serving / "500").mkdir()  # a push under way: no SavedModel yet, and newer: left alone
+    assert served.prune_versions(str(serving), 2) == ["100", "200"]
+    assert sorted(os.listdir(serving)) == ["300", "400", "500"]
+    assert served.prune_versions(str(serving), 0) == [] and served.prune_versions(str(tmp_path / "none"), 2) == []
+
+
+def test_a_killed_deletion_of_versions_leaves_nothing_taken_for_a_model_and_is_finished_next_time(tmp_path):
+    serving = _versions(tmp_path, (100, 200, 300))
+    # Killed after the rename (local) or after saved_model.pb went (a bucket): neither is a complete version.
+    os.rename(serving / "100", serving / (served.DELETING_PREFIX + "100"))
+    os.remove(serving / "200" / served.SAVED_MODEL_FILE)
+    assert served.served_versions(str(serving)) == ["300"]
+    assert served.prune_versions(str(serving), 2) == []
+    assert os.listdir(serving) == ["300"]
+
+
+def test_the_pusher_prunes_by_its_custom_config(tmp_path):
+    serving = _versions(tmp_path, (100, 200, 300))
+    # The Pusher reads keep_versions from its custom_config, as create_pipeline compiles it.
+    PusherExecutor._prune(str(serving), {  # pylint: disable=protected-access
+        standard_component_specs.CUSTOM_CONFIG_KEY: '{"keep_versions": 2}'})
+    assert sorted(os.listdir(serving)) == ["200", "300"]
+    PusherExecutor._prune(str(serving), {})  # pylint: disable=protected-access
+    assert sorted(os.listdir(serving)) == ["200", "300"]

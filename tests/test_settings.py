@@ -46,6 +46,7 @@ def test_options_override_the_preset_and_keep_the_rest():
         (["--label-balance-bound", "0.5"], "invalid --label-balance-bound"),
         (["--probe-words", ","], "invalid --probe-words"),
         (["--dropout", "1"], "invalid --dropout: dropout must be in [0, 1), got 1.0"),
+        (["--keep-versions", "1"], "invalid --keep-versions: .* or at least 2, got 1"),
     ],
 )
 def test_a_bad_value_names_its_option(options, message):
@@ -113,3 +114,14 @@ def test_a_width_mismatch_names_both_options_and_both_fixes():
 def test_the_word2vec_preset_fits_the_default_word2vec_step():
     assert Word2VecSettings().for_model(PRESETS["word2vec"]).word2vec
     assert dataclasses.replace(PRESETS["word2vec"], embedding_init="random", embedding_dim=16) == PRESETS["fasttext"]
+
+
+def test_keep_runs_is_an_option_of_the_local_commands_only():
+    args = cli.build_parser().parse_args(["retrain", "--data-dir", "d", "--keep-runs", "5", "--no-cache"])
+    assert settings.from_args(settings.RetentionSettings, args) == settings.RetentionSettings(keep_runs=5)
+    assert args.no_cache
+    with pytest.raises(SettingError, match="keep_runs must be 0"):
+        settings.RetentionSettings(keep_runs=-1)
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["compile", "--image", "i", "--pipeline-root", "r", "--data-root", "d",
+                                       "--keep-runs", "2"])

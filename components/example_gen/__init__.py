@@ -8,6 +8,9 @@ DEFAULT_EVAL_PERCENT = 20  # share of train/ held out as the eval split, in perc
 # A data root of spans holds one aclImdb folder per span: span-1/, span-2/, ...
 SPAN_FOLDER_PREFIX = "span-"
 SPAN_FOLDER_RE = re.compile(r"^span-(\d+)$")
+# A file of this name in a span's folder keeps the span out of every window, locally and on Kubeflow, as if
+# the folder were absent; deleting the file brings the span back (its files are fingerprinted again).
+EXCLUDE_MARKER = "EXCLUDE"
 
 
 def check_eval_percent(eval_percent: int) -> None:

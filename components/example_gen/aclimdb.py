@@ -25,7 +25,7 @@ from typing import Dict, Iterable, List, Mapping, Optional
 
 import tensorflow as tf
 
-from components.example_gen import SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE
+from components.example_gen import EXCLUDE_MARKER, SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE
 
 # Feature keys of the tf.Examples this reader produces.
 TEXT_KEY = "text"
@@ -119,11 +119,12 @@ def parse_review_path(path: str) -> tuple:
 
 
 def list_spans(data_root: str) -> List[int]:
-    """The span numbers of the ``span-N`` folders under a data root (a path or URI), ascending."""
+    """The span numbers of the ``span-N`` folders under a data root (a path or URI), ascending; a span whose
+    folder holds the ``EXCLUDE`` marker is left out."""
     spans = []
     for path in tf.io.gfile.glob(f"{data_root.rstrip('/')}/{SPAN_FOLDER_PREFIX}*"):
         match = SPAN_FOLDER_RE.match(os.path.basename(path.rstrip("/")))
-        if match and tf.io.gfile.isdir(path):
+        if match and tf.io.gfile.isdir(path) and not tf.io.gfile.exists(f"{path.rstrip('/')}/{EXCLUDE_MARKER}"):
             spans.append(int(match.group(1)))
     return sorted(spans)
 

@@ -14,8 +14,6 @@ import hashlib
 import os
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-import tensorflow as tf
-
 GCS_SCHEME = "gs://"
 
 
@@ -65,6 +63,8 @@ def list_folder(folder: str) -> List[ListedFile]:
                     continue
                 files.append(ListedFile(os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
         return sorted(files)
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel  # only here: a local listing needs none
+
     for parent, _, names in tf.io.gfile.walk(folder):
         for name in names:
             path = f"{parent.rstrip('/')}/{name}"

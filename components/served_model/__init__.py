@@ -27,3 +27,6 @@ MODEL_KEY = "model"
 # pushes from other changes of the served model.
 INPUT_FINGERPRINT_KEY = "input_fingerprint"
 TRAINING_DATA_FILE = "assets.extra/training_data.json"
+# The Pusher's custom_config key: how many served versions it keeps (the newest, the served one, and those before
+# it, for rollback); 0 keeps every version.
+KEEP_VERSIONS_KEY = "keep_versions"

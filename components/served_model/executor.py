@@ -10,12 +10,13 @@ from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.components.base import base_executor
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import path_utils, proto_utils
+from tfx.utils import json_utils, path_utils, proto_utils
 
 from tfx.components.example_gen import utils as example_gen_utils
 
 from components.served_model import (
-    CANDIDATE_KEY, INPUT_FINGERPRINT_KEY, MODEL_KEY, SERVED_VERSION_KEY, SERVING_MODEL_DIR_KEY, served)
+    CANDIDATE_KEY, INPUT_FINGERPRINT_KEY, KEEP_VERSIONS_KEY, MODEL_KEY, SERVED_VERSION_KEY, SERVING_MODEL_DIR_KEY,
+    served)
 
 
 def candidate_dir(input_dict: Dict[str, List[types.Artifact]]):
@@ -80,7 +81,8 @@ class PusherExecutor(pusher_executor.Executor):
     pushed meanwhile) blesses the same model once more; pushing it again would only add a
     duplicate version. Nor does it push a model of data the served model was trained on (a
     re-run that missed the cache). A pushed version records the input fingerprint the blessing
-    carries (``served.record_training_data``).
+    carries (``served.record_training_data``). Then only the newest ``keep_versions`` versions
+    (its ``custom_config``) are kept (``served.prune_versions``).
     """
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
@@ -88,6 +90,11 @@ class PusherExecutor(pusher_executor.Executor):
         destination = pusher_pb2.PushDestination()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
         serving_model_dir = destination.filesystem.base_directory
+        self._push(serving_model_dir, input_dict, output_dict, exec_properties)
+        self._prune(serving_model_dir, exec_properties)
+
+    def _push(self, serving_model_dir: str, input_dict: Dict[str, List[types.Artifact]],
+              output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
         newest = served.latest_served_version(serving_model_dir) if serving_model_dir else ""
         model_dir = self.GetModelPath(input_dict)
         fingerprint = artifact_utils.get_single_instance(
@@ -109,3 +116,13 @@ class PusherExecutor(pusher_executor.Executor):
             served.record_training_data(
                 pushed.get_string_custom_property(pusher_executor._PUSHED_DESTINATION_KEY),  # pylint: disable=protected-access
                 fingerprint)
+
+    @staticmethod
+    def _prune(serving_model_dir: str, exec_properties: Dict[str, Any]) -> None:
+        """Keeps the newest ``keep_versions`` versions (custom_config), once a push is complete."""
+        keep = (json_utils.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
+                ).get(KEEP_VERSIONS_KEY, 0)
+        if serving_model_dir and keep:
+            deleted = served.prune_versions(serving_model_dir, keep)
+            if deleted:
+                logging.info("Deleted served versions %s: the newest %d are kept.", ", ".join(deleted), keep)

@@ -16,6 +16,9 @@ from components.served_model import INPUT_FINGERPRINT_KEY, TRAINING_DATA_FILE
 
 SAVED_MODEL_FILE = "saved_model.pb"
 FINGERPRINT_FILE = "fingerprint.pb"
+# A local version is renamed to this prefix and its number before it is deleted: not a number, so neither TF
+# Serving nor ``served_versions`` ever sees a half-deleted version.
+DELETING_PREFIX = ".deleting-"
 
 
 def served_versions(serving_model_dir: str) -> List[str]:
@@ -97,3 +100,38 @@ def copy_tree(source: str, destination: str) -> None:
         tf.io.gfile.makedirs(target)
         for name in files:
             tf.io.gfile.copy(os.path.join(parent, name), os.path.join(target, name), overwrite=True)
+
+
+def prune_versions(serving_model_dir: str, keep: int) -> List[str]:
+    """Deletes every complete version but the newest ``keep`` (0: none), and what a killed deletion left; returns
+    the versions deleted, oldest first.
+
+    A version is first taken out of view, then deleted: a local one renamed to ``.deleting-VERSION`` (one
+    atomic step), one in a bucket (which has no atomic rename) losing its ``saved_model.pb`` first, after
+    which it is no complete version. So a deletion killed at any point leaves no version that TF Serving or
+    the warm start would take for a model; the next prune finishes it.
+    """
+    if not tf.io.gfile.isdir(serving_model_dir):
+        return []
+    complete = served_versions(serving_model_dir)
+    names = [name.rstrip("/") for name in tf.io.gfile.listdir(serving_model_dir)]
+    leftovers = [name for name in names if name.startswith(DELETING_PREFIX)]
+    # Numbered folders without a SavedModel, older than the newest complete version: a bucket deletion that was
+    # killed (a push under way writes a newer number, and is left alone).
+    newest = int(complete[0]) if complete else None
+    leftovers += [name for name in names if name.isdigit() and name not in complete
+                  and newest is not None and int(name) < newest]
+    doomed = sorted(complete[keep:], key=int) if keep else []
+    local = "://" not in serving_model_dir
+    for version in doomed:
+        path = os.path.join(serving_model_dir, version)
+        if local:
+            hidden = os.path.join(serving_model_dir, DELETING_PREFIX + version)
+            os.rename(path, hidden)
+            leftovers.append(DELETING_PREFIX + version)
+        else:
+            tf.io.gfile.remove(os.path.join(path, SAVED_MODEL_FILE))
+            leftovers.append(version)
+    for name in leftovers:
+        tf.io.gfile.rmtree(os.path.join(serving_model_dir, name))
+    return doomed

@@ -85,10 +85,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
+        return _record_failure(args, err, 3)
+    except KeyboardInterrupt as err:
         print("interrupted: finished components are cached; run the same command again to resume", file=sys.stderr)
-        return 130
+        return _record_failure(args, err, 130)
     except Exception as err:  # pylint: disable=broad-except
         if args.debug:
             raise
@@ -97,8 +97,26 @@ def main(argv: Optional[List[str]] = None) -> int:
                   "projector files and served models in the output folder are the last good ones. Fix: free "
                   "space, or pass another --output-dir, then run again; finished components are reused.",
                   file=sys.stderr)
-            return 4
+            return _record_failure(args, err, 4)
         print(f"error: the pipeline failed: {type(err).__name__}: {err}\n"
               "Earlier results in the output folder are untouched; re-run with --debug for the traceback.",
               file=sys.stderr)
-        return 1
+        return _record_failure(args, err, 1)
+
+
+def _record_failure(args: argparse.Namespace, err: BaseException, code: int) -> int:
+    """Writes the ``status.json`` of a `run` or `retrain` that failed once started; returns ``code``. One refused
+    before it starts (a bad option or data folder, the folder held by another run: exit code 2) leaves the file
+    as it was."""
+    if not getattr(args, "writes_status", False):
+        return code
+    from pipeline.records import status
+
+    output_dir = os.path.abspath(os.path.expanduser(getattr(args, "output_dir", "") or ""))
+    if os.path.isdir(output_dir):
+        try:
+            status.write(output_dir, args.command, status.FAILED, exit_code=code,
+                         error=f"{type(err).__name__}: {err}")
+        except OSError:
+            pass  # a full disk: the exit code tells
+    return code

@@ -4,9 +4,11 @@ import argparse
 import logging
 
 from components import PROGRESS_LOGGER_NAME
+from components.example_gen import EXCLUDE_MARKER
+from components.setting import SettingError
 from pipeline.cli.options import (
-    add_beam_args_option, add_output_dir_option, add_pipeline_options, beam_args_from, settings_from_args,
-    word2vec_from_args)
+    UsageError, add_beam_args_option, add_output_dir_option, add_pipeline_options, beam_args_from,
+    settings_from_args, word2vec_from_args)
 from pipeline.definition import settings as declared
 
 
@@ -25,8 +27,7 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     add_output_dir_option(run, "where artifacts, ML Metadata and results go")
     run.add_argument("--cache-dir", help="download cache (default: $IMDB_EMBEDDINGS_CACHE or ~/.cache/imdb-embeddings)")
     _add_local_run_options(run)
-    run.add_argument("--no-cache", action="store_true", help="re-run every component instead of reusing earlier results")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, writes_status=True)
 
     retrain = commands.add_parser(
         "retrain", parents=[common],
@@ -35,14 +36,19 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         "of the newest spans starting from the latest blessed model, and push the new model only if the "
         "Evaluator blesses it on every span. With no new span since the last iteration, do nothing.",
     )
-    retrain.add_argument("--data-dir", required=True, help="folder of spans: span-1/, span-2/, ... each holding train/")
+    retrain.add_argument("--data-dir", required=True, help="folder of spans: span-1/, span-2/, ... each holding "
+                         f"train/; a span whose folder holds a file named {EXCLUDE_MARKER} is left out")
     add_output_dir_option(retrain, "as in `run`")
     _add_local_run_options(retrain)
-    retrain.set_defaults(handler=_retrain)
+    retrain.set_defaults(handler=_retrain, writes_status=True)
 
 
 def _add_local_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options `run` and `retrain` share: all of `run`'s but --data-dir's default and --cache-dir (`retrain`
+    downloads nothing)."""
     add_pipeline_options(parser)
+    declared.add_options(parser, declared.RetentionSettings)
+    parser.add_argument("--no-cache", action="store_true", help="re-run every component instead of reusing earlier results")
     parser.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
     parser.add_argument("--verbose", action="store_true", help="also print every log line of TFX, Beam and TensorFlow")
     add_beam_args_option(parser, "extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2")
@@ -54,10 +60,12 @@ def _run(args: argparse.Namespace) -> int:
     hparams, settings = settings_from_args(args)
     word2vec = word2vec_from_args(args, hparams)
     beam_args = beam_args_from(args)
-    output_dir = layout.check_output_dir(args.output_dir)
+    retention = _retention_from_args(args)
+    # The folders checked before anything is created: a missing data folder leaves no new output folder behind.
+    output_dir = layout.check_output_dir(args.output_dir, create=False)
     data_dir = data.resolve_data_dir(args.data_dir, args.cache_dir)
+    layout.check_output_dir(output_dir)
     # Imported after the checks of options and folders, so that those answer without loading TFX.
-    from pipeline.records import report
     from pipeline.runners import local_runner
 
     progress = logging.getLogger(PROGRESS_LOGGER_NAME)
@@ -68,9 +76,24 @@ def _run(args: argparse.Namespace) -> int:
         progress.info("Word2Vec settings: %s", word2vec.training_config())
     result = local_runner.run_local(declared.RunSettings(
         data_dir=data_dir, output_dir=output_dir, hparams=hparams, settings=settings,
-        enable_cache=not args.no_cache, beam_pipeline_args=beam_args, word2vec=word2vec))
+        enable_cache=not args.no_cache, beam_pipeline_args=beam_args, word2vec=word2vec, retention=retention))
+    return _finish(result)
+
+
+def _retention_from_args(args: argparse.Namespace) -> declared.RetentionSettings:
+    try:
+        return declared.from_args(declared.RetentionSettings, args)
+    except SettingError as err:
+        raise UsageError(f"invalid {declared.flag(err.field)}: {err}. Fix: pass {declared.flag(err.field)} 0 or "
+                         f"more.") from err
+
+
+def _finish(result) -> int:
+    """Prints the run's report; returns the exit code of its outcome (``status.json`` says the same)."""
+    from pipeline.records import report
+
     print(report.format_run_report(result), flush=True)
-    return 0
+    return result.exit_code()
 
 
 def _retrain(args: argparse.Namespace) -> int:
@@ -79,17 +102,17 @@ def _retrain(args: argparse.Namespace) -> int:
     hparams, settings = settings_from_args(args)
     word2vec = word2vec_from_args(args, hparams)
     beam_args = beam_args_from(args)
-    output_dir = layout.check_output_dir(args.output_dir)
+    retention = _retention_from_args(args)
+    output_dir = layout.check_output_dir(args.output_dir, create=False)
     data_dir = data.check_dataset_dir(args.data_dir)
+    layout.check_output_dir(output_dir)
     # TFX-free: an iteration with no new span answers from ML Metadata alone.
     from pipeline.runners import retrain_runner
 
     result = retrain_runner.retrain(declared.RunSettings(
         data_dir=data_dir, output_dir=output_dir, hparams=hparams, settings=settings,
-        beam_pipeline_args=beam_args, word2vec=word2vec))
+        enable_cache=not args.no_cache, beam_pipeline_args=beam_args, word2vec=word2vec, retention=retention))
     if isinstance(result, retrain_runner.NoNewSpan):
         print(result.describe(), flush=True)
-    else:
-        from pipeline.records import report
-        print(report.format_run_report(result), flush=True)
-    return 0
+        return 0
+    return _finish(result)

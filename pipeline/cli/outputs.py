@@ -111,13 +111,16 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _runs(args: argparse.Namespace) -> int:
     from pipeline import layout
-    from pipeline.records import history
+    from pipeline.records import history, status
 
     output_dir = os.path.abspath(args.output_dir)
     metadata_path = layout.output_paths(output_dir).metadata
     if not os.path.exists(metadata_path):
         raise UsageError(f"{output_dir} holds no runs ({metadata_path} is missing). Fix: pass the --output-dir of `run`.")
     print(history.format_runs(history.past_runs(metadata_path, declared.PIPELINE_NAME)))
+    last = status.read(output_dir)
+    if last:
+        print(status.describe(last))
     return 0
 
 

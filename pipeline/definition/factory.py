@@ -218,6 +218,7 @@ def create_pipeline(
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)
         ),
+        custom_config={served_model_keys.KEEP_VERSIONS_KEY: settings.keep_versions},
     ).with_id(nodes.PUSHER)
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,

@@ -37,6 +37,10 @@ class PipelineSettings:
         DEFAULT_PROBE_WORDS, "comma-separated words whose nearest neighbours are reported")
     window: int = setting(
         3, "over a data folder of spans (span-N/), how many of the newest spans Transform and Trainer work on")
+    keep_versions: int = setting(
+        3, "served versions the Pusher keeps: the newest (served) and those before it, for rollback; older ones "
+        "are deleted after each push; at least 2 (a re-run over the newest version's data warm-starts from the one "
+        "before it), 0 keeps every version")
 
     def __post_init__(self):
         for name, check in (("eval_percent", check_eval_percent), ("window", check_window),
@@ -45,6 +49,10 @@ class PipelineSettings:
                 check(getattr(self, name))
             except ValueError as err:
                 raise SettingError(name, str(err)) from None
+        if isinstance(self.keep_versions, bool) or not isinstance(self.keep_versions, int) or \
+                self.keep_versions < 0 or self.keep_versions == 1:
+            raise SettingError("keep_versions", f"keep_versions must be 0 (keep every version) or at least 2, got "
+                                                f"{self.keep_versions!r}")
         for name in ("accuracy_floor", "max_accuracy_drop"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
@@ -146,6 +154,20 @@ def from_args(declaration: Type, args: argparse.Namespace, base: Optional[Any] =
 
 
 @dataclasses.dataclass(frozen=True)
+class RetentionSettings:
+    """What a local run keeps of earlier runs (`run`, `retrain`; on Kubeflow the cluster's artifacts are its own)."""
+
+    keep_runs: int = setting(
+        3, "runs whose artifacts stay under OUTPUT/tfx: the newest ones, with every artifact they used or made "
+        "(cached ones too); older artifacts are deleted after each run and marked DELETED in ML Metadata; "
+        "0 keeps everything")
+
+    def __post_init__(self):
+        if isinstance(self.keep_runs, bool) or not isinstance(self.keep_runs, int) or self.keep_runs < 0:
+            raise SettingError("keep_runs", f"keep_runs must be 0 (keep every run) or more, got {self.keep_runs!r}")
+
+
+@dataclasses.dataclass(frozen=True)
 class RunSettings:
     """What a local run needs besides the declared settings: where to read and write, and runner options."""
 
@@ -158,3 +180,4 @@ class RunSettings:
     pipeline_name: str = PIPELINE_NAME
     warm_start: bool = False  # the Trainer starts from the latest blessed model
     word2vec: Word2VecSettings = Word2VecSettings()
+    retention: RetentionSettings = RetentionSettings()

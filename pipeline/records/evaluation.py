@@ -6,6 +6,7 @@ from typing import Dict, List, Optional
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 
+from components.example_gen import EXCLUDE_MARKER
 from components.example_gen.aclimdb import SPAN_KEY
 from pipeline.records import metadata
 
@@ -37,7 +38,8 @@ class EvaluationSummary:
         if self.span_baseline_accuracy[newest] < mean_older - margin:
             return (f"the served model scores {self.span_baseline_accuracy[newest]:.4f} on span {newest} but "
                     f"{mean_older:.4f} on the older spans: likely a data problem in span {newest} "
-                    f"(wrong labels?); check it before it enters the training window again")
+                    f"(wrong labels?). Fix: check it; to keep it out of every window, put a file named "
+                    f"{EXCLUDE_MARKER} in its folder (span-{newest}/{EXCLUDE_MARKER})")
         return None
 
 

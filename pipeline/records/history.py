@@ -5,6 +5,8 @@ import datetime
 import os
 from typing import Dict, List, Optional
 
+from ml_metadata.proto import metadata_store_pb2
+
 from components.model import TRAINING_SUMMARY_FILE
 from pipeline.definition import nodes
 from pipeline.records import metadata
@@ -27,6 +29,8 @@ class PastRun:
     status: str
     eval_accuracy: Optional[float]
     seconds: float
+    # Whether its outputs are still on disk: retention deletes those of older runs (pipeline/records/retention.py).
+    artifacts_kept: bool = True
 
 
 def _training_accuracy(model_run_uri: str) -> Optional[float]:
@@ -74,6 +78,7 @@ def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
             accuracy = _training_accuracy(trainer.output_uri(nodes.MODEL_RUN_OUTPUT))
         example_gen = components.get(nodes.EXAMPLE_GEN)
         seconds = sum(c.seconds for c in components.values())
+        outputs = [a for c in components.values() for artifacts in c.outputs.values() for a in artifacts]
         result.append(
             PastRun(
                 run_id=run_id,
@@ -82,6 +87,7 @@ def past_runs(metadata_path: str, pipeline_name: str) -> List[PastRun]:
                 status=status,
                 eval_accuracy=accuracy,
                 seconds=seconds,
+                artifacts_kept=not any(a.state == metadata_store_pb2.Artifact.DELETED for a in outputs),
             )
         )
     return result
@@ -93,7 +99,8 @@ def format_runs(runs: List[PastRun]) -> str:
     lines = [f"{'started':<19}  {'eval acc':>8}  {'seconds':>7}  {'status':<28}  data"]
     for run in runs:
         accuracy = f"{run.eval_accuracy:.4f}" if run.eval_accuracy is not None else "-"
+        status = run.status if run.artifacts_kept else f"{run.status} (artifacts deleted)"
         lines.append(
-            f"{run.started:%Y-%m-%d %H:%M:%S}  {accuracy:>8}  {run.seconds:7.1f}  {run.status:<28}  {run.data_dir}"
+            f"{run.started:%Y-%m-%d %H:%M:%S}  {accuracy:>8}  {run.seconds:7.1f}  {status:<28}  {run.data_dir}"
         )
     return "\n".join(lines)

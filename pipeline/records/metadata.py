@@ -123,12 +123,22 @@ def _literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def run_executions(store: metadata_store.MetadataStore, run_id: str) -> List[metadata_store_pb2.Execution]:
+    """The executions of one pipeline run (its ``pipeline_run`` context), cached ones included."""
+    return _executions(
+        store, f"contexts_a.type = {_literal(_PIPELINE_RUN_CONTEXT)} AND contexts_a.name = {_literal(run_id)}")
+
+
+def pipeline_artifacts(store: metadata_store.MetadataStore, pipeline_name: str) -> List[metadata_store_pb2.Artifact]:
+    """Every artifact of a pipeline (its ``pipeline`` context), whatever its state."""
+    return store.get_artifacts(list_options=metadata_store.ListOptions(
+        filter_query=f"contexts_a.type = {_literal(_PIPELINE_CONTEXT)} AND contexts_a.name = {_literal(pipeline_name)}"))
+
+
 def component_runs(store: metadata_store.MetadataStore, pipeline_name: str, run_id: str) -> List[ComponentRun]:
     """The executions of one pipeline run, in the order they started."""
-    run_executions = _executions(
-        store, f"contexts_a.type = {_literal(_PIPELINE_RUN_CONTEXT)} AND contexts_a.name = {_literal(run_id)}")
     result = []
-    for execution in sorted(run_executions, key=lambda e: (e.create_time_since_epoch, e.id)):
+    for execution in sorted(run_executions(store, run_id), key=lambda e: (e.create_time_since_epoch, e.id)):
         outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
         events = [
             event

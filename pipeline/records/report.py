@@ -45,6 +45,8 @@ def format_run_report(result: RunReport) -> str:
         served = (f"{result.serving_model_dir} (unchanged: this run pushed nothing; "
                   f"version {os.path.basename(result.serving_model_dir)} is served)")
     lines.append(f"Serving model:   {served}")
+    if result.pruned and result.pruned.artifacts:
+        lines.append(f"Retention: {result.pruned.describe()}")
     return "\n".join(lines)
 
 

@@ -23,7 +23,7 @@ from components.validation.anomalies import STATISTICS_FILE
 from components.word2vec import SUMMARY_FILE as WORD2VEC_SUMMARY_FILE, WORD_EMBEDDING_KEY
 from pipeline import layout
 from pipeline.definition import nodes
-from pipeline.records import evaluation, metadata, progress
+from pipeline.records import evaluation, metadata, progress, status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +43,35 @@ class RunReport:
     vocabulary_size: Optional[int] = None
     pushed_new_version: bool = False  # False: the served model is the one served before the run
     word2vec: Dict[str, Any] = dataclasses.field(default_factory=dict)  # the Word2Vec summary, when it ran
+    pruned: Optional[Any] = None  # retention.Pruned: what the run's retention deleted of older runs
+
+    def exit_code(self) -> int:
+        """0, or ``status.EXIT_REFUSED`` / ``status.EXIT_DATA_WARNING``."""
+        details = self.status_details()
+        return status.exit_code(details["outcome"], details["warnings"])
+
+    def status_details(self) -> Dict[str, Any]:
+        """What ``status.json`` says of this run (``pipeline/records/status.py``): its outcome and the details."""
+        blessed = self.evaluation.blessed if self.evaluation else None
+        if self.pushed_new_version:
+            outcome = status.PUSHED
+        elif blessed:
+            outcome = status.ALREADY_SERVED
+        else:
+            outcome = status.REFUSED
+        by_node = {c.node_id: c for c in self.components}
+        examples = by_node[nodes.EXAMPLE_GEN].outputs.get(nodes.EXAMPLES_OUTPUT) if nodes.EXAMPLE_GEN in by_node else None
+        span = examples[0].custom_properties["span"].int_value if examples and "span" in examples[0].custom_properties \
+            else None
+        problem = self.evaluation.data_problem() if self.evaluation else None
+        return {
+            "outcome": outcome, "run_id": self.run_id, "span": span, "warnings": [problem] if problem else [],
+            "pushed_version": os.path.basename(self.serving_model_dir) if self.pushed_new_version else None,
+            "served_version": os.path.basename(self.serving_model_dir) if self.serving_model_dir else None,
+            "eval_accuracy": self.evaluation.metrics.get("binary_accuracy") if self.evaluation else None,
+            "seconds": {"total": round(self.seconds, 1), **{c.node_id: round(c.seconds, 1) for c in self.components}},
+            "pruned": dataclasses.asdict(self.pruned) if self.pruned else None,
+        }
 
 
 def split_counts(statistics: Any) -> Dict[str, int]:

@@ -1,10 +1,11 @@
 """Runs the pipeline on this machine: LocalDagRunner, Beam's DirectRunner, ML Metadata in SQLite.
 
 A thin runner: it chooses the paths (``layout``), holds the output folder's lock,
-runs ``create_pipeline`` and leaves the run report and the stable copies to
-``results``.
+runs ``create_pipeline``, leaves the run report and the stable copies to
+``results``, and what is kept of older runs to ``retention``.
 """
 
+import dataclasses
 import os
 import time
 
@@ -13,7 +14,7 @@ from tfx import v1 as tfx
 from pipeline import data, layout
 from pipeline.definition import factory
 from pipeline.definition.settings import RunSettings
-from pipeline.records import metadata, progress, results
+from pipeline.records import metadata, progress, results, retention, status
 
 
 def run_local(run: RunSettings) -> results.RunReport:
@@ -28,8 +29,9 @@ def run_local(run: RunSettings) -> results.RunReport:
         return run_locked(run, output_dir)
 
 
-def run_locked(run: RunSettings, output_dir: str) -> results.RunReport:
-    """Runs the pipeline; the caller holds ``layout.output_lock(output_dir)``.
+def run_locked(run: RunSettings, output_dir: str, command: str = "run") -> results.RunReport:
+    """Runs the pipeline; the caller holds ``layout.output_lock(output_dir)``. Afterwards, deletes what is not
+    kept of older runs and writes the outcome to ``status.json`` as ``command``'s.
 
     The data decides the pipeline's shape: a root of ``span-N/`` folders makes a
     pipeline over the window of the newest spans.
@@ -63,5 +65,10 @@ def run_locked(run: RunSettings, output_dir: str) -> results.RunReport:
     run_id = metadata.latest_run_id(store, run.pipeline_name) or ""
     components = metadata.component_runs(store, run.pipeline_name, run_id) if run_id else []
     results.publish_projector({c.node_id: c for c in components}, paths.projector)
-    return results.collect(components, run_id, seconds, paths.projector,
-                           layout.latest_serving_model(paths.serving_model), served_before)
+    report = results.collect(components, run_id, seconds, paths.projector,
+                             layout.latest_serving_model(paths.serving_model), served_before)
+    # Last: the report above reads this run's artifacts, which the newest runs' retention always keeps.
+    pruned = retention.prune_runs(paths.metadata, paths.pipeline_root, run.pipeline_name, run.retention.keep_runs)
+    report = dataclasses.replace(report, pruned=pruned)
+    status.write(output_dir, command, **report.status_details())
+    return report

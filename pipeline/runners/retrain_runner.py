@@ -3,18 +3,20 @@
 A thin runner beside ``local_runner``: the same pipeline over a data root of spans
 (``DATA/span-N/``), trained on the window of the newest spans, warm-started from the
 latest blessed model, and pushed only if the Evaluator blesses it. An iteration with
-no span newer than the last one judged does nothing, and answers from ML Metadata
-without loading TFX or TensorFlow (importing TFX alone takes 9 to 18 s).
+no span newer than the last one judged, and no file of the window changed, does
+nothing, and answers from ML Metadata and a listing of the window without loading
+TFX or TensorFlow (importing TFX alone takes 9 to 18 s).
 """
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, List, Optional, Union
 
+from components.example_gen import EXCLUDE_MARKER, SPAN_FOLDER_PREFIX, listing
 from pipeline import data, layout
 from pipeline.definition import nodes
 from pipeline.definition.settings import RunSettings
-from pipeline.records import metadata
+from pipeline.records import metadata, status
 
 if TYPE_CHECKING:
     from pipeline.records.results import RunReport
@@ -27,16 +29,31 @@ SPAN_PROPERTY = "span"
 
 @dataclasses.dataclass(frozen=True)
 class NoNewSpan:
-    """Nothing to do: the newest span was judged by an earlier iteration."""
+    """Nothing to do: the newest span, and the files of the window, are those an earlier iteration judged."""
 
     span: int
 
     def describe(self) -> str:
-        return f"no new span since span {self.span}: nothing trained, nothing pushed"
+        return f"no new span since span {self.span}, and no file of the window changed: nothing trained, nothing pushed"
 
 
-def last_judged_span(metadata_path: str, pipeline_name: str) -> Optional[int]:
-    """The span the latest run ingested, if that run went as far as the Evaluator's verdict and the Pusher."""
+@dataclasses.dataclass(frozen=True)
+class Judged:
+    """What the latest iteration that reached a verdict read: its newest span and the fingerprint of its window's
+    files."""
+
+    span: int
+    input_fingerprint: str
+
+
+# The Examples artifact's custom property (TFX's name) with the fingerprint of the files the ExampleGen read; it is
+# the artifact's, so a cached ExampleGen execution has it too.
+INPUT_FINGERPRINT_PROPERTY = "input_fingerprint"
+
+
+def last_judged(metadata_path: str, pipeline_name: str) -> Optional[Judged]:
+    """The latest run's span and window fingerprint, if that run went as far as the Evaluator's verdict and the
+    Pusher."""
     if not os.path.exists(metadata_path):
         return None
     store = metadata.open_store(metadata_path)
@@ -51,29 +68,59 @@ def last_judged_span(metadata_path: str, pipeline_name: str) -> Optional[int]:
         return None
     examples = example_gen.outputs[nodes.EXAMPLES_OUTPUT][0]
     # TFX's ExampleGen driver records the span as a custom property of the Examples artifact.
-    for values in (examples.custom_properties, examples.properties):
-        if SPAN_PROPERTY in values:
-            return values[SPAN_PROPERTY].int_value
-    return None
+    span = next((values[SPAN_PROPERTY].int_value for values in (examples.custom_properties, examples.properties)
+                 if SPAN_PROPERTY in values), None)
+    fingerprint = examples.custom_properties[INPUT_FINGERPRINT_PROPERTY].string_value \
+        if INPUT_FINGERPRINT_PROPERTY in examples.custom_properties else ""
+    return Judged(span, fingerprint) if span is not None and fingerprint else None
+
+
+def last_judged_span(metadata_path: str, pipeline_name: str) -> Optional[int]:
+    """The span the latest run ingested, if that run went as far as the Evaluator's verdict and the Pusher."""
+    judged = last_judged(metadata_path, pipeline_name)
+    return judged.span if judged else None
+
+
+def window_fingerprint(data_dir: str, spans: List[int], window: int, judged: Judged) -> str:
+    """The fingerprint the ExampleGen would record now for the window of the newest ``window`` spans, over the
+    patterns the judged run read (those of its fingerprint, each span's part taken off): equal to the judged one
+    exactly when the window holds the same spans with the same files."""
+    patterns = sorted({line.split(":files=", 1)[0].split("/", 1)[1]
+                       for line in judged.input_fingerprint.splitlines() if "/" in line})
+    return listing.DataRootListing(data_dir).fingerprint(
+        listing.window_patterns([f"{SPAN_FOLDER_PREFIX}{{SPAN}}/{p}" for p in patterns], "{SPAN}", spans[-window:]))
 
 
 def retrain(run: RunSettings) -> Union["RunReport", NoNewSpan]:
-    """Runs one iteration: ingests the newest span unless the last iteration judged it already.
+    """Runs one iteration, unless the newest span, and every file of the window, are those the last iteration
+    judged: a span the operator excluded (``EXCLUDE``) is not in the window; files replaced in a span change
+    its fingerprint, and the window is read again.
 
     Raises:
-      DataError: If the data root holds no ``span-N/`` folder.
+      DataError: If the data root holds no ``span-N/`` folder, or only excluded ones.
       OutputFolderBusyError: At once, if another run or iteration holds the output folder.
     """
     spans = data.list_spans(run.data_dir)
     if not spans:
+        excluded = data.excluded_spans(run.data_dir)
+        if excluded:
+            raise data.DataError(
+                f"every span of {run.data_dir} is excluded (an {EXCLUDE_MARKER} file in span "
+                f"{', '.join(map(str, excluded))}). Fix: delete the {EXCLUDE_MARKER} file of a span that may be "
+                f"trained on, or add a new span-N/ folder.")
         raise data.DataError(
             f"{run.data_dir} holds no span folder (span-1/, span-2/, ... each an aclImdb folder with train/). "
             f"Fix: put each new batch of reviews in a new span-N/ folder, or use `run` for a plain aclImdb folder.")
     output_dir = layout.check_output_dir(run.output_dir)
     with layout.output_lock(output_dir):
-        judged = last_judged_span(layout.output_paths(output_dir).metadata, run.pipeline_name)
-        if judged is not None and spans[-1] <= judged:
-            return NoNewSpan(judged)
+        judged = last_judged(layout.output_paths(output_dir).metadata, run.pipeline_name)
+        if judged is not None and spans[-1] == judged.span and \
+                window_fingerprint(run.data_dir, spans, run.settings.window, judged) == judged.input_fingerprint:
+            served = layout.latest_serving_model(layout.output_paths(output_dir).serving_model)
+            status.write(output_dir, "retrain", status.NOTHING_NEW, span=judged.span,
+                         served_version=os.path.basename(served) if served else None,
+                         excluded_spans=data.excluded_spans(run.data_dir))
+            return NoNewSpan(judged.span)
         # Only now: TFX is the floor of a run, and no part of the answer above.
         from pipeline.runners import local_runner  # pylint: disable=import-outside-toplevel
-        return local_runner.run_locked(dataclasses.replace(run, warm_start=True), output_dir)
+        return local_runner.run_locked(dataclasses.replace(run, warm_start=True), output_dir, command="retrain")
