@@ -89,7 +89,10 @@ def measure(command: List[str], log_path: str) -> tuple:
     seconds = time.monotonic() - started
     sampler.done.set()
     sampler.join()
-    if child.returncode != 0:
+    from pipeline.records import status  # pylint: disable=import-outside-toplevel  # as the module's other imports
+
+    # A run whose model was refused (5) or that warned of its data (6) ran to its end: its time counts.
+    if child.returncode not in (0, status.EXIT_REFUSED, status.EXIT_DATA_WARNING):
         raise RuntimeError(f"{' '.join(command)} exited with {child.returncode}; see {log_path}")
     return seconds, sampler.peak / 2**20, out
 

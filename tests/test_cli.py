@@ -158,3 +158,63 @@ def test_the_download_cache_is_the_option_else_the_environment_else_the_users_ca
     # A data folder given (or $ACLIMDB_DIR) is used as it is: nothing is fetched.
     monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "given"))
     assert data.resolve_data_dir(None) == str(tmp_path / "given") and len(fetched) == 4
+
+
+def _report(blessed, pushed, span_baseline=None):
+    from pipeline.records.evaluation import EvaluationSummary
+    from pipeline.records.results import RunReport
+
+    evaluation = EvaluationSummary(metrics={"binary_accuracy": 0.8}, baseline_metrics={}, blessed=blessed, failures=[],
+                                   span_baseline_accuracy=span_baseline or {})
+    return RunReport(run_id="r", seconds=1.0, components=[], projector_dir="/p", serving_model_dir="/s/200",
+                     training_summary={}, split_counts={}, neighbours={}, evaluation=evaluation, input_report={},
+                     pushed_new_version=pushed)
+
+
+@pytest.mark.parametrize("report, code", [
+    (_report(blessed=True, pushed=True), 0),
+    (_report(blessed=True, pushed=False), 0),
+    (_report(blessed=False, pushed=False), 5),
+    # The served model scores far worse on the newest span: a data warning, whatever the verdict.
+    (_report(blessed=False, pushed=False, span_baseline={1: 0.9, 2: 0.9, 3: 0.1}), 6),
+    (_report(blessed=True, pushed=True, span_baseline={1: 0.9, 2: 0.1}), 6),
+])
+def test_retrain_exits_with_the_code_of_its_outcome(report, code, tmp_path, monkeypatch, capsys):
+    from pipeline.runners import retrain_runner
+
+    for label in ("pos", "neg"):
+        (tmp_path / "spans" / "span-1" / "train" / label).mkdir(parents=True)
+        (tmp_path / "spans" / "span-1" / "train" / label / "0_9.txt").write_text("A review.")
+    monkeypatch.setattr(retrain_runner, "retrain", lambda run: report)
+    assert cli.main(["retrain", "--data-dir", str(tmp_path / "spans"), "--output-dir", str(tmp_path / "out")]) == code
+    assert "Evaluation" in capsys.readouterr().out
+
+
+def test_a_failed_iteration_is_recorded_in_the_status_file_of_a_used_output_folder(tmp_path, monkeypatch, capsys):
+    from pipeline import layout
+    from pipeline.records import status
+    from pipeline.runners import retrain_runner
+
+    for label in ("pos", "neg"):
+        (tmp_path / "spans" / "span-1" / "train" / label).mkdir(parents=True)
+        (tmp_path / "spans" / "span-1" / "train" / label / "0_9.txt").write_text("A review.")
+
+    def fail(run):
+        raise RuntimeError("the Trainer ran out of memory")
+
+    monkeypatch.setattr(retrain_runner, "retrain", fail)
+    argv = ["retrain", "--data-dir", str(tmp_path / "spans"), "--output-dir", str(tmp_path / "out")]
+    # An output folder no run used yet gets no status file.
+    (tmp_path / "out").mkdir()
+    assert cli.main(argv) == 1 and status.read(str(tmp_path / "out")) is None
+    (tmp_path / "out" / "metadata.sqlite").write_bytes(b"")
+    assert cli.main(argv) == 1
+    written = status.read(str(tmp_path / "out"))
+    assert written["outcome"] == status.FAILED and written["exit_code"] == 1
+    assert written["error"] == "RuntimeError: the Trainer ran out of memory"
+    # Held by another run: that run writes the file.
+    with layout.output_lock(str(tmp_path / "out")):
+        monkeypatch.setattr(retrain_runner, "retrain", lambda run: (_ for _ in ()).throw(KeyboardInterrupt()))
+        assert cli.main(argv) == 130
+    assert status.read(str(tmp_path / "out")) == written
+    capsys.readouterr()

@@ -288,9 +288,11 @@ def test_a_model_trained_on_shuffled_labels_is_refused_and_listed(finished_run, 
     # `runs` lists it last, refused, beside the first run of the folder (blessed).
     capsys.readouterr()
     assert cli.main(["runs", "--output-dir", settings.output_dir]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    *lines, last = capsys.readouterr().out.splitlines()
     store = metadata.open_store(layout.output_paths(settings.output_dir).metadata)
     assert len(lines) == 1 + len(metadata.run_ids(store, PIPELINE_NAME))  # a header, then a line per run
+    # Then the last run's status.json: refused, the exit code the command line gave.
+    assert last.startswith("Last iteration (run, ") and last.endswith(": refused, exit code 5")
     assert lines[0].split() == ["started", "eval", "acc", "seconds", "status", "data"]
     assert f"blessed, pushed {os.path.basename(first.serving_model_dir)} " in lines[1]
     assert lines[1].endswith(settings.data_dir)

@@ -8,6 +8,7 @@ is judged again, pushing nothing; span 4 is pushed, while the deletion of older 
 nothing. The output folder stops growing once two runs are kept, every artifact ML Metadata calls live is on disk,
 and each iteration's exit code and ``status.json`` say what happened."""
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from ml_metadata.proto import metadata_store_pb2
 from components.example_gen import EXCLUDE_MARKER, aclimdb
 from components.model import features
 from components.model.hparams import HParams
-from pipeline import cli, layout
+from pipeline import cli, data, layout
 from pipeline.definition import nodes
 from pipeline.definition.settings import PIPELINE_NAME, PipelineSettings, RetentionSettings, RunSettings
 from pipeline.records import metadata, retention, status
@@ -35,6 +36,10 @@ HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=20, batch_size=32, 
                   ngram_buckets=64, ragged_ids=True)
 PER_LABEL = 120
 KEEP_RUNS, KEEP_VERSIONS = 2, 2
+# The same settings as options of `retrain` (HParams' defaults are the tutorial preset's).
+OPTIONS = ["--preset", "tutorial", "--vocab-size", "200", "--sequence-length", "40", "--epochs", "20", "--batch-size",
+           "32", "--learning-rate", "0.01", "--ngram-size", "2", "--ngram-buckets", "64", "--ragged-ids",
+           "--keep-runs", str(KEEP_RUNS), "--keep-versions", str(KEEP_VERSIONS)]
 NOTHING = ("nothing new",)
 # The schedule, one entry an iteration: what the operator (or the world) did before it.
 SCHEDULE = [("span", 1), NOTHING, NOTHING, ("span", 2), NOTHING, NOTHING, ("span", 3), NOTHING, NOTHING,
@@ -279,7 +284,10 @@ def test_a_call_with_nothing_new_trains_nothing_and_says_so(schedule, index):
     assert isinstance(iteration["result"], retrain_runner.NoNewSpan)
     assert iteration["served_after"] == iteration["served_before"]
     assert iteration["status"]["outcome"] == status.NOTHING_NEW and iteration["status"]["exit_code"] == 0
-    assert iteration["bytes"]["tfx"] == iterations[index - 1]["bytes"]["tfx"]
+    if index == KILLED_PRUNE + 1:  # it finishes the killed deletion
+        assert iteration["bytes"]["tfx"] < iterations[index - 1]["bytes"]["tfx"]
+    else:
+        assert iteration["bytes"]["tfx"] == iterations[index - 1]["bytes"]["tfx"]
 
 
 def test_the_output_folder_stops_growing_and_keeps_two_served_versions(schedule):
@@ -296,15 +304,20 @@ def test_the_output_folder_stops_growing_and_keeps_two_served_versions(schedule)
         assert iteration["live"] <= iteration["folders"] <= iteration["live"] | iteration["marked"], iteration["step"]
 
 
-def test_a_killed_deletion_is_harmless_and_finished_by_the_next_run(schedule):
+def test_a_killed_deletion_is_harmless_and_finished_by_the_next_call(schedule):
     run, iterations = schedule
     killed = iterations[KILLED_PRUNE]["killed"]
     # Marked before any folder moved: the cache takes none of them up; none ML Metadata calls live is missing.
     assert killed.get("MARKED_FOR_DELETION")
     assert iterations[KILLED_PRUNE]["live"] <= iterations[KILLED_PRUNE]["folders"]
     trash = os.path.join(layout.output_paths(run.output_dir).pipeline_root, retention.DELETING_FOLDER)
-    # The run itself was complete: the next call finds nothing new.
+    # The run itself was complete, and said so before the deletion started: the next call finds nothing new.
+    assert iterations[KILLED_PRUNE]["status"]["outcome"] == status.PUSHED
+    assert iterations[KILLED_PRUNE]["status"]["span"] == 4 and iterations[KILLED_PRUNE]["status"]["pruned"] is None
     assert isinstance(iterations[KILLED_PRUNE + 1]["result"], retrain_runner.NoNewSpan)
+    # Which finishes the deletion: nothing stays marked, nothing waits under .deleting/.
+    assert not iterations[KILLED_PRUNE + 1]["marked"] and iterations[KILLED_PRUNE + 1]["live"] == \
+        iterations[KILLED_PRUNE + 1]["folders"]
     final = _artifacts_by_state(run.output_dir)
     assert not final.get("MARKED_FOR_DELETION") and not os.path.exists(trash)
     assert all(not os.path.exists(a.uri) for a in final["DELETED"])
@@ -316,9 +329,7 @@ def test_a_call_with_no_new_span_answers_on_the_command_line(schedule, capsys):
     store = metadata.open_store(layout.output_paths(run.output_dir).metadata)
     runs_before = len(metadata.run_ids(store, PIPELINE_NAME))
     served = isolation.tree_bytes(layout.output_paths(run.output_dir).serving_model)
-    assert cli.main(["retrain", "--data-dir", run.data_dir, "--output-dir", run.output_dir, "--preset", "tutorial",
-                     "--vocab-size", "200", "--sequence-length", "40", "--epochs", "20", "--batch-size", "32",
-                     "--learning-rate", "0.01", "--keep-runs", "2", "--no-cache", "--quiet"]) == 0
+    assert cli.main(["retrain", "--data-dir", run.data_dir, "--output-dir", run.output_dir, *OPTIONS, "--quiet"]) == 0
     assert "no new span since span 5" in capsys.readouterr().out
     store = metadata.open_store(layout.output_paths(run.output_dir).metadata)
     assert len(metadata.run_ids(store, PIPELINE_NAME)) == runs_before
@@ -335,9 +346,34 @@ def test_no_new_span_is_answered_from_ml_metadata_without_tensorflow_or_tfx(sche
              "code = cli.main(sys.argv[1:])\n"
              "print(json.dumps([code, sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'tfx', 'apache_beam'})]))")
     result = subprocess.run([sys.executable, "-c", probe, "retrain", "--data-dir", run.data_dir,
-                             "--output-dir", run.output_dir], cwd=ROOT, capture_output=True, text=True, check=True)
+                             "--output-dir", run.output_dir, *OPTIONS], cwd=ROOT, capture_output=True, text=True,
+                            check=True)
     assert "no new span since span 5" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "[0, []]"
+
+
+def test_other_settings_a_new_test_split_or_no_cache_are_not_nothing_new(schedule):
+    run, _ = schedule
+    paths = layout.output_paths(run.output_dir)
+    spans = data.list_spans(run.data_dir)
+    judged = retrain_runner.last_judged(paths.metadata, PIPELINE_NAME)
+    last = status.read(run.output_dir)
+    assert retrain_runner.nothing_new(run, spans, judged, last)
+    other = dataclasses.replace(run, hparams=dataclasses.replace(HPARAMS, epochs=21))
+    assert not retrain_runner.nothing_new(other, spans, judged, last)
+    assert not retrain_runner.nothing_new(dataclasses.replace(run, enable_cache=False), spans, judged, last)
+    assert not retrain_runner.nothing_new(run, spans, judged, None)  # no record of the settings
+    # The newest span gains a test/ split: the ExampleGen would read it, so it is new.
+    test_split = os.path.join(run.data_dir, f"span-{spans[-1]}", "test")
+    for label in ("pos", "neg"):
+        os.makedirs(os.path.join(test_split, label))
+        with open(os.path.join(test_split, label, "0_9.txt"), "w", encoding="utf-8") as f:
+            f.write("A review.")
+    try:
+        assert not retrain_runner.nothing_new(run, spans, judged, last)
+    finally:
+        shutil.rmtree(test_split)
+    assert retrain_runner.nothing_new(run, spans, judged, last)
 
 
 def test_the_span_property_is_tfx_s():

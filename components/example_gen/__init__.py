@@ -12,6 +12,14 @@ SPAN_FOLDER_RE = re.compile(r"^span-(\d+)$")
 # the folder were absent; deleting the file brings the span back (its files are fingerprinted again).
 EXCLUDE_MARKER = "EXCLUDE"
 
+# Input split patterns, relative to the dataset root (over spans, to the span's folder, after SPAN_PATTERN_PREFIX).
+# `eval` is carved from the train folder.
+TRAIN_FOLDER_PATTERN = "train/*/*.txt"
+TEST_FOLDER_PATTERN = "test/*/*.txt"
+UNSUP_FOLDER_PATTERN = "train/unsup/*.txt"
+SPAN_SPEC = "{SPAN}"  # TFX's span placeholder in an input pattern
+SPAN_PATTERN_PREFIX = SPAN_FOLDER_PREFIX + SPAN_SPEC + "/"
+
 
 def check_eval_percent(eval_percent: int) -> None:
     """Raises ValueError unless ``eval_percent`` leaves both train and eval non-empty."""

@@ -30,8 +30,9 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.example_gen import (
-    BY_MOVIE, BY_REVIEW, DEFAULT_EVAL_PERCENT, EVAL_SPLIT_REPORT_KEY, aclimdb, check_eval_percent, check_window)
+from components.example_gen import (  # the patterns here too: the executor's names, as tests and callers use them
+    BY_MOVIE, BY_REVIEW, DEFAULT_EVAL_PERCENT, EVAL_SPLIT_REPORT_KEY, SPAN_PATTERN_PREFIX, SPAN_SPEC,
+    TEST_FOLDER_PATTERN, TRAIN_FOLDER_PATTERN, UNSUP_FOLDER_PATTERN, aclimdb, check_eval_percent, check_window)
 from components.example_gen.listing import DataRootListing, window_patterns
 
 TRAIN_SPLIT = "train"
@@ -39,15 +40,9 @@ EVAL_SPLIT = "eval"
 TEST_SPLIT = "test"
 UNSUP_SPLIT = "unsup"  # train/unsup/: unlabelled reviews, for the Word2Vec embedding only
 
-# Input split patterns, relative to the dataset root. `eval` is carved from the train folder.
-TRAIN_FOLDER_PATTERN = "train/*/*.txt"
-TEST_FOLDER_PATTERN = "test/*/*.txt"
-UNSUP_FOLDER_PATTERN = "train/unsup/*.txt"
 
 EVAL_PERCENT_KEY = "eval_percent"
 WINDOW_KEY = "window"  # spans read, newest last; absent for a plain aclImdb folder
-SPAN_SPEC = "{SPAN}"  # TFX's span placeholder in an input pattern
-SPAN_PATTERN_PREFIX = aclimdb.SPAN_FOLDER_PREFIX + SPAN_SPEC + "/"
 
 COUNTER_NAMESPACE = "aclimdb"
 

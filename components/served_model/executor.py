@@ -122,7 +122,13 @@ class PusherExecutor(pusher_executor.Executor):
         """Keeps the newest ``keep_versions`` versions (custom_config), once a push is complete."""
         keep = (json_utils.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
                 ).get(KEEP_VERSIONS_KEY, 0)
-        if serving_model_dir and keep:
+        if not serving_model_dir or not keep:
+            return
+        try:
             deleted = served.prune_versions(serving_model_dir, keep)
-            if deleted:
-                logging.info("Deleted served versions %s: the newest %d are kept.", ", ".join(deleted), keep)
+        except Exception as err:  # pylint: disable=broad-except
+            # The push stands; the next Pusher prunes again.
+            logging.warning("Could not delete the served versions beyond the newest %d: %s", keep, err)
+            return
+        if deleted:
+            logging.info("Deleted served versions %s: the newest %d are kept.", ", ".join(deleted), keep)

@@ -19,6 +19,9 @@ FINGERPRINT_FILE = "fingerprint.pb"
 # A local version is renamed to this prefix and its number before it is deleted: not a number, so neither TF
 # Serving nor ``served_versions`` ever sees a half-deleted version.
 DELETING_PREFIX = ".deleting-"
+# In a bucket, a version being deleted holds this file first: a numbered folder without a SavedModel is a push
+# under way unless it has it.
+DELETING_MARKER = "DELETING"
 
 
 def served_versions(serving_model_dir: str) -> List[str]:
@@ -107,29 +110,28 @@ def prune_versions(serving_model_dir: str, keep: int) -> List[str]:
     the versions deleted, oldest first.
 
     A version is first taken out of view, then deleted: a local one renamed to ``.deleting-VERSION`` (one
-    atomic step), one in a bucket (which has no atomic rename) losing its ``saved_model.pb`` first, after
-    which it is no complete version. So a deletion killed at any point leaves no version that TF Serving or
-    the warm start would take for a model; the next prune finishes it.
+    atomic step); one in a bucket (which has no atomic rename) marked with a ``DELETING`` file, then losing its
+    ``saved_model.pb``, after which it is no complete version. So a deletion killed at any point leaves no
+    version that TF Serving or the warm start would take for a model, and the next prune finishes it; a
+    numbered folder without either sign (a push under way) is left alone.
     """
     if not tf.io.gfile.isdir(serving_model_dir):
         return []
     complete = served_versions(serving_model_dir)
     names = [name.rstrip("/") for name in tf.io.gfile.listdir(serving_model_dir)]
     leftovers = [name for name in names if name.startswith(DELETING_PREFIX)]
-    # Numbered folders without a SavedModel, older than the newest complete version: a bucket deletion that was
-    # killed (a push under way writes a newer number, and is left alone).
-    newest = int(complete[0]) if complete else None
     leftovers += [name for name in names if name.isdigit() and name not in complete
-                  and newest is not None and int(name) < newest]
+                  and tf.io.gfile.exists(os.path.join(serving_model_dir, name, DELETING_MARKER))]
     doomed = sorted(complete[keep:], key=int) if keep else []
     local = "://" not in serving_model_dir
     for version in doomed:
         path = os.path.join(serving_model_dir, version)
         if local:
-            hidden = os.path.join(serving_model_dir, DELETING_PREFIX + version)
-            os.rename(path, hidden)
+            os.rename(path, os.path.join(serving_model_dir, DELETING_PREFIX + version))
             leftovers.append(DELETING_PREFIX + version)
         else:
+            with tf.io.gfile.GFile(os.path.join(path, DELETING_MARKER), "w") as f:
+                f.write("being deleted: older than the newest versions kept\n")
             tf.io.gfile.remove(os.path.join(path, SAVED_MODEL_FILE))
             leftovers.append(version)
     for name in leftovers:

@@ -80,7 +80,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        # A bad option stops before any iteration; bad data or folders are a scheduled iteration's failure too.
+        return 2 if isinstance(err, UsageError) else _record_failure(args, err, 2)
     except DataValidationError as err:
         if args.debug:
             raise
@@ -105,18 +106,19 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _record_failure(args: argparse.Namespace, err: BaseException, code: int) -> int:
-    """Writes the ``status.json`` of a `run` or `retrain` that failed once started; returns ``code``. One refused
-    before it starts (a bad option or data folder, the folder held by another run: exit code 2) leaves the file
-    as it was."""
+    """Writes the ``status.json`` of a `run` or `retrain` that failed, in an output folder that earlier runs used
+    (it holds ML Metadata) and no other run holds (that run writes its own); returns ``code``."""
     if not getattr(args, "writes_status", False):
         return code
+    from pipeline import layout
     from pipeline.records import status
 
     output_dir = os.path.abspath(os.path.expanduser(getattr(args, "output_dir", "") or ""))
-    if os.path.isdir(output_dir):
-        try:
-            status.write(output_dir, args.command, status.FAILED, exit_code=code,
-                         error=f"{type(err).__name__}: {err}")
-        except OSError:
-            pass  # a full disk: the exit code tells
+    if not os.path.exists(layout.output_paths(output_dir).metadata):
+        return code
+    try:
+        with layout.output_lock(output_dir):
+            status.write(output_dir, args.command, status.FAILED, exit_code=code, error=f"{type(err).__name__}: {err}")
+    except (OSError, layout.OutputFolderError):
+        pass  # busy (its run writes the file), or a full disk: the exit code tells
     return code

@@ -10,6 +10,8 @@ imports, so that ``--help`` and option errors answer quickly.
 
 import argparse
 import dataclasses
+import hashlib
+import json
 from typing import Any, Optional, Sequence, Tuple, Type
 
 from components.example_gen import DEFAULT_EVAL_PERCENT, check_eval_percent, check_window
@@ -181,3 +183,10 @@ class RunSettings:
     warm_start: bool = False  # the Trainer starts from the latest blessed model
     word2vec: Word2VecSettings = Word2VecSettings()
     retention: RetentionSettings = RetentionSettings()
+
+    def settings_digest(self) -> str:
+        """A digest of every setting that shapes the pipeline's results (not where it reads and writes, nor
+        the cache or retention): equal digests, equal pipelines over equal data."""
+        shaping = {"hparams": dataclasses.asdict(self.hparams), "settings": dataclasses.asdict(self.settings),
+                   "word2vec": dataclasses.asdict(self.word2vec), "beam_pipeline_args": list(self.beam_pipeline_args)}
+        return hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:16]

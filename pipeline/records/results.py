@@ -44,6 +44,7 @@ class RunReport:
     pushed_new_version: bool = False  # False: the served model is the one served before the run
     word2vec: Dict[str, Any] = dataclasses.field(default_factory=dict)  # the Word2Vec summary, when it ran
     pruned: Optional[Any] = None  # retention.Pruned: what the run's retention deleted of older runs
+    settings_digest: Optional[str] = None  # RunSettings.settings_digest of the run's settings
 
     def exit_code(self) -> int:
         """0, or ``status.EXIT_REFUSED`` / ``status.EXIT_DATA_WARNING``."""
@@ -61,11 +62,13 @@ class RunReport:
             outcome = status.REFUSED
         by_node = {c.node_id: c for c in self.components}
         examples = by_node[nodes.EXAMPLE_GEN].outputs.get(nodes.EXAMPLES_OUTPUT) if nodes.EXAMPLE_GEN in by_node else None
+        # TFX records span 0 for a folder without spans.
         span = examples[0].custom_properties["span"].int_value if examples and "span" in examples[0].custom_properties \
-            else None
+            else 0
         problem = self.evaluation.data_problem() if self.evaluation else None
         return {
-            "outcome": outcome, "run_id": self.run_id, "span": span, "warnings": [problem] if problem else [],
+            status.SETTINGS_DIGEST: self.settings_digest,
+            "outcome": outcome, "run_id": self.run_id, "span": span or None, "warnings": [problem] if problem else [],
             "pushed_version": os.path.basename(self.serving_model_dir) if self.pushed_new_version else None,
             "served_version": os.path.basename(self.serving_model_dir) if self.serving_model_dir else None,
             "eval_accuracy": self.evaluation.metrics.get("binary_accuracy") if self.evaluation else None,

@@ -84,18 +84,22 @@ def kept_artifact_ids(store: metadata_store.MetadataStore, pipeline_name: str, k
 
 def prune_runs(metadata_path: str, pipeline_root: str, pipeline_name: str, keep_runs: int) -> Pruned:
     """Deletes the artifacts under ``pipeline_root`` that none of the newest ``keep_runs`` runs used or made
-    (0: none). Call only while holding the output folder's lock, after a run."""
+    (0: none but what a killed prune marked). Call only while holding the output folder's lock."""
     trash = os.path.join(pipeline_root, DELETING_FOLDER)
     freed = _folder_bytes(trash) if os.path.isdir(trash) else 0
     shutil.rmtree(trash, ignore_errors=True)  # a killed prune's leftovers
-    if not keep_runs or not os.path.exists(metadata_path):
+    if not os.path.exists(metadata_path):
         return Pruned(0, freed)
     store = metadata.open_store(metadata_path, writable=True)
-    kept = kept_artifact_ids(store, pipeline_name, keep_runs)
     root = os.path.abspath(pipeline_root) + os.sep
+    if keep_runs:
+        kept = kept_artifact_ids(store, pipeline_name, keep_runs)
+        deletable = _DELETABLE
+    else:  # everything kept, but what a killed prune marked is finished
+        kept, deletable = set(), (metadata_store_pb2.Artifact.MARKED_FOR_DELETION,)
     doomed: List[metadata_store_pb2.Artifact] = [
         artifact for artifact in metadata.pipeline_artifacts(store, pipeline_name)
-        if artifact.id not in kept and artifact.state in _DELETABLE and artifact.uri.startswith(root)]
+        if artifact.id not in kept and artifact.state in deletable and artifact.uri.startswith(root)]
     if not doomed:
         return Pruned(0, freed)
     for artifact in doomed:

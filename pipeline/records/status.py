@@ -16,6 +16,10 @@ from pipeline import layout
 EXIT_REFUSED = 5  # the Evaluator did not bless the model: nothing pushed, the served model stays
 EXIT_DATA_WARNING = 6  # a data warning (e.g. the newest span scores far worse): look at the data, whatever the verdict
 
+# The digest of the settings a run was made with (``RunSettings.settings_digest``): an iteration with other settings
+# is not "nothing new".
+SETTINGS_DIGEST = "settings_digest"
+
 PUSHED = "pushed"
 ALREADY_SERVED = "blessed, already served"
 REFUSED = "refused"

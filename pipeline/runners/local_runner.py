@@ -65,10 +65,18 @@ def run_locked(run: RunSettings, output_dir: str, command: str = "run") -> resul
     run_id = metadata.latest_run_id(store, run.pipeline_name) or ""
     components = metadata.component_runs(store, run.pipeline_name, run_id) if run_id else []
     results.publish_projector({c.node_id: c for c in components}, paths.projector)
-    report = results.collect(components, run_id, seconds, paths.projector,
-                             layout.latest_serving_model(paths.serving_model), served_before)
+    report = dataclasses.replace(
+        results.collect(components, run_id, seconds, paths.projector, layout.latest_serving_model(paths.serving_model),
+                        served_before), settings_digest=run.settings_digest())
+    # The outcome first, so that a deletion killed below leaves it said.
+    status.write(output_dir, command, **report.status_details())
     # Last: the report above reads this run's artifacts, which the newest runs' retention always keeps.
-    pruned = retention.prune_runs(paths.metadata, paths.pipeline_root, run.pipeline_name, run.retention.keep_runs)
+    try:
+        pruned = retention.prune_runs(paths.metadata, paths.pipeline_root, run.pipeline_name, run.retention.keep_runs)
+    except Exception as err:  # pylint: disable=broad-except
+        # The run's outcome stands; the next run's prune takes the deletion up again.
+        progress.LOGGER.warning("Could not delete the artifacts of older runs (%s): the next run tries again.", err)
+        return report
     report = dataclasses.replace(report, pruned=pruned)
     status.write(output_dir, command, **report.status_details())
     return report

@@ -9,14 +9,18 @@ TFX or TensorFlow (importing TFX alone takes 9 to 18 s).
 """
 
 import dataclasses
+import glob
 import os
 from typing import TYPE_CHECKING, List, Optional, Union
 
-from components.example_gen import EXCLUDE_MARKER, SPAN_FOLDER_PREFIX, listing
+from components.example_gen import (
+    EXCLUDE_MARKER, SPAN_FOLDER_PREFIX, SPAN_PATTERN_PREFIX, SPAN_SPEC, TEST_FOLDER_PATTERN, TRAIN_FOLDER_PATTERN,
+    UNSUP_FOLDER_PATTERN, listing)
 from pipeline import data, layout
 from pipeline.definition import nodes
 from pipeline.definition.settings import RunSettings
-from pipeline.records import metadata, status
+from pipeline.records import metadata, retention, status
+from pipeline.records.status import SETTINGS_DIGEST
 
 if TYPE_CHECKING:
     from pipeline.records.results import RunReport
@@ -81,14 +85,34 @@ def last_judged_span(metadata_path: str, pipeline_name: str) -> Optional[int]:
     return judged.span if judged else None
 
 
-def window_fingerprint(data_dir: str, spans: List[int], window: int, judged: Judged) -> str:
-    """The fingerprint the ExampleGen would record now for the window of the newest ``window`` spans, over the
-    patterns the judged run read (those of its fingerprint, each span's part taken off): equal to the judged one
-    exactly when the window holds the same spans with the same files."""
-    patterns = sorted({line.split(":files=", 1)[0].split("/", 1)[1]
-                       for line in judged.input_fingerprint.splitlines() if "/" in line})
-    return listing.DataRootListing(data_dir).fingerprint(
-        listing.window_patterns([f"{SPAN_FOLDER_PREFIX}{{SPAN}}/{p}" for p in patterns], "{SPAN}", spans[-window:]))
+def window_patterns_now(data_dir: str, spans: List[int], word2vec: bool) -> List[str]:
+    """The ExampleGen's input patterns as the pipeline would build them now (``factory.create_pipeline``:
+    ``test/`` when the newest span has it, ``train/unsup/`` with Word2Vec when a span has it), for a local folder."""
+    patterns = [TRAIN_FOLDER_PATTERN]
+    newest = os.path.join(data_dir, f"{SPAN_FOLDER_PREFIX}{spans[-1]}")
+    if all(os.path.isdir(os.path.join(newest, "test", label)) for label in ("pos", "neg")):
+        patterns.append(TEST_FOLDER_PATTERN)
+    if word2vec and any(glob.glob(os.path.join(data_dir, f"{SPAN_FOLDER_PREFIX}{span}", UNSUP_FOLDER_PATTERN))
+                        for span in spans):
+        patterns.append(UNSUP_FOLDER_PATTERN)
+    return [SPAN_PATTERN_PREFIX + pattern for pattern in patterns]
+
+
+def window_fingerprint(data_dir: str, spans: List[int], window: int, word2vec: bool = False) -> str:
+    """The fingerprint the ExampleGen would record now for the window of the newest ``window`` spans, as
+    ``resolve_input`` makes it (``components/example_gen/executor.py``): equal to the judged one exactly when
+    the window holds the same spans, read by the same patterns, with the same files."""
+    return listing.DataRootListing(data_dir).fingerprint(listing.window_patterns(
+        window_patterns_now(data_dir, spans, word2vec), SPAN_SPEC, spans[-window:]))
+
+
+def nothing_new(run: RunSettings, spans: List[int], judged: Optional[Judged], last_status: Optional[dict]) -> bool:
+    """Whether the last judged run read this very window with these very settings: same newest span, same files
+    (``window_fingerprint``), same settings (the digest ``status.json`` carries), and the cache in use."""
+    return (run.enable_cache and judged is not None and spans[-1] == judged.span
+            and last_status is not None and last_status.get(SETTINGS_DIGEST) == run.settings_digest()
+            and window_fingerprint(run.data_dir, spans, run.settings.window, run.word2vec.word2vec)
+            == judged.input_fingerprint)
 
 
 def retrain(run: RunSettings) -> Union["RunReport", NoNewSpan]:
@@ -113,13 +137,16 @@ def retrain(run: RunSettings) -> Union["RunReport", NoNewSpan]:
             f"Fix: put each new batch of reviews in a new span-N/ folder, or use `run` for a plain aclImdb folder.")
     output_dir = layout.check_output_dir(run.output_dir)
     with layout.output_lock(output_dir):
-        judged = last_judged(layout.output_paths(output_dir).metadata, run.pipeline_name)
-        if judged is not None and spans[-1] == judged.span and \
-                window_fingerprint(run.data_dir, spans, run.settings.window, judged) == judged.input_fingerprint:
-            served = layout.latest_serving_model(layout.output_paths(output_dir).serving_model)
+        paths = layout.output_paths(output_dir)
+        judged = last_judged(paths.metadata, run.pipeline_name)
+        if nothing_new(run, spans, judged, status.read(output_dir)):
+            # Also where a killed deletion waits, or --keep-runs was lowered: TFX-free as well.
+            retention.prune_runs(paths.metadata, paths.pipeline_root, run.pipeline_name, run.retention.keep_runs)
+            served = layout.latest_serving_model(paths.serving_model)
             status.write(output_dir, "retrain", status.NOTHING_NEW, span=judged.span,
                          served_version=os.path.basename(served) if served else None,
-                         excluded_spans=data.excluded_spans(run.data_dir))
+                         excluded_spans=data.excluded_spans(run.data_dir),
+                         **{SETTINGS_DIGEST: run.settings_digest()})
             return NoNewSpan(judged.span)
         # Only now: TFX is the floor of a run, and no part of the answer above.
         from pipeline.runners import local_runner  # pylint: disable=import-outside-toplevel
