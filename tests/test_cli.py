@@ -218,3 +218,34 @@ def test_a_failed_iteration_is_recorded_in_the_status_file_of_a_used_output_fold
         assert cli.main(argv) == 130
     assert status.read(str(tmp_path / "out")) == written
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--preset", "nope"], "argument --preset: invalid choice: 'nope' (choose from 'fasttext', 'tutorial', "
+                                  "'word2vec')"),
+    (["run", "--epochs", "abc"], "argument --epochs: invalid int value: 'abc'"),
+    (["predict", "--file", "/nowhere/reviews.txt"], "cannot read --file /nowhere/reviews.txt: No such file or "
+                                                    "directory. Fix: pass a text file with one review a line"),
+])
+def test_a_malformed_option_is_one_line_with_the_fix(argv, message):
+    result = subprocess.run([sys.executable, "pipeline.py", *argv], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert message in line and "Fix: " in line
+
+
+def test_help_names_each_default_once():
+    result = subprocess.run([sys.executable, "pipeline.py", "run", "--help"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env=dict(os.environ, COLUMNS="400"))
+    assert "(default: False) (default: False)" not in result.stdout
+    word2vec_help = result.stdout.split("--word2vec, --no-word2vec\n", 1)[1].splitlines()[0].strip()
+    assert word2vec_help.startswith("also learn word embeddings") and word2vec_help.endswith(" (default: False)")
+
+
+def test_compile_for_vertex_names_its_json_file_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["compile", "--target", "vertex", "--image", "i:1", "--pipeline-root", "gs://b/r", "--data-root",
+                     "gs://b/aclImdb", "--no-spans", "--no-test-split"]) == 0
+    assert (tmp_path / "imdb-word-embeddings.json").is_file()
+    assert "Wrote imdb-word-embeddings.json (vertex;" in capsys.readouterr().out

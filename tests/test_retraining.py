@@ -3,10 +3,11 @@ operator meets it, keeping the artifacts of the newest 2 runs and 2 served versi
 
 Span 1 trains and pushes; span 2 warm-starts and pushes a model at least as good; span 3 has every label flipped
 and is refused with a data warning; the operator excludes it (``span-3/EXCLUDE``), and the window of spans 1 and 2
-is judged again, pushing nothing; span 4 is pushed, while the deletion of older artifacts after it is killed; span
-4's files are replaced, and the window is read again; span 5 arrives; every other call finds nothing new and trains
-nothing. The output folder stops growing once two runs are kept, every artifact ML Metadata calls live is on disk,
-and each iteration's exit code and ``status.json`` say what happened."""
+is judged again, pushing nothing; span 2's files are replaced, the window is read again and pushed, while the
+deletion of older artifacts after it is killed; every other call finds nothing new and trains nothing (the first
+of them finishes the deletion). From the second run on, the disk holds the artifacts of the newest two runs and
+nothing else, every artifact ML Metadata calls live is on disk, and each iteration's exit code and
+``status.json`` say what happened."""
 
 import dataclasses
 import os
@@ -43,10 +44,8 @@ OPTIONS = ["--preset", "tutorial", "--vocab-size", "200", "--sequence-length", "
 NOTHING = ("nothing new",)
 # The schedule, one entry an iteration: what the operator (or the world) did before it.
 SCHEDULE = [("span", 1), NOTHING, NOTHING, ("span", 2), NOTHING, NOTHING, ("span", 3), NOTHING, NOTHING,
-            ("exclude", 3), NOTHING, NOTHING, NOTHING, ("span", 4), NOTHING, NOTHING, NOTHING,
-            ("replace", 4), NOTHING, NOTHING, NOTHING, ("span", 5), *[NOTHING] * 9]
-TRAINED = [index for index, step in enumerate(SCHEDULE) if step != NOTHING]
-KILLED_PRUNE = SCHEDULE.index(("span", 4))
+            ("exclude", 3), NOTHING, NOTHING, NOTHING, ("replace", 2), *[NOTHING] * 17]
+KILLED_PRUNE = SCHEDULE.index(("replace", 2))
 
 
 def _vocabulary(report):
@@ -77,6 +76,13 @@ def _artifact_folders(pipeline_root):
                 found.update(os.path.join(pipeline_root, node, key, name)
                              for name in os.listdir(os.path.join(pipeline_root, node, key)))
     return found
+
+
+def _newest_runs_artifacts(output_dir):
+    """The URIs of the artifacts the newest KEEP_RUNS runs read or wrote, by ML Metadata's events."""
+    store = metadata.open_store(layout.output_paths(output_dir).metadata)
+    return {a.uri for a in store.get_artifacts_by_id(list(retention.kept_artifact_ids(store, PIPELINE_NAME,
+                                                                                        KEEP_RUNS)))}
 
 
 def _artifacts_by_state(output_dir):
@@ -114,6 +120,7 @@ def schedule(tmp_path_factory):
                       settings=PipelineSettings(keep_versions=KEEP_VERSIONS),
                       retention=RetentionSettings(keep_runs=KEEP_RUNS))
     iterations = []
+    known_bytes, deleted = {}, set()  # each artifact's bytes while it was on disk; the artifacts deleted so far
     for index, step in enumerate(SCHEDULE):
         if step[0] == "span":
             # Equal file names in every span: the span in each id keeps them apart.
@@ -137,6 +144,9 @@ def schedule(tmp_path_factory):
                 result, killed = None, _artifacts_by_state(output_dir)
         states = _artifacts_by_state(output_dir)
         served_after = isolation.tree_bytes(paths.serving_model)
+        known_bytes.update({a.uri: _bytes(a.uri) for a in states.get("LIVE", []) if a.uri not in known_bytes})
+        newly_deleted = {a.uri for a in states.get("DELETED", [])} - deleted
+        deleted |= newly_deleted
         iterations.append({
             "step": step, "result": result, "killed": killed, "status": status.read(output_dir),
             "served_before": served_before, "served_after": served_after,
@@ -144,11 +154,12 @@ def schedule(tmp_path_factory):
                       "metadata": os.path.getsize(paths.metadata)},
             # What a folder without retention would hold besides: the bytes deleted so far.
             "deleted_bytes": (iterations[-1]["deleted_bytes"] if iterations else 0)
-            + (result.pruned.bytes_freed if result is not None and getattr(result, "pruned", None) else 0)
+            + sum(known_bytes.get(uri, 0) for uri in newly_deleted)
             + sum(len(data) for path, data in served_before.items() if path not in served_after),
             "live": {a.uri for a in states.get("LIVE", [])},
             "marked": {a.uri for a in states.get("MARKED_FOR_DELETION", [])},
             "folders": _artifact_folders(paths.pipeline_root),
+            "newest_runs": _newest_runs_artifacts(output_dir),
             "vocabulary": len(_vocabulary(result)) if result is not None and hasattr(result, "components") else None,
         })
     print("iteration, step, MB (tfx, serving_model, metadata), MB without retention:")
@@ -270,11 +281,15 @@ def test_an_excluded_span_leaves_the_window_and_its_data_is_judged_again_without
 
 
 def test_replaced_files_in_a_span_are_read_again(schedule):
-    _, iterations = schedule
-    replaced = _iteration(iterations, ("replace", 4))
-    states = {c.node_id: c.state for c in replaced["result"].components}
+    run, iterations = schedule
+    replaced = _iteration(iterations, ("replace", 2))
+    # The newest span is the one the exclusion's run judged; its files are not.
+    assert isinstance(iterations[iterations.index(replaced) - 1]["result"], retrain_runner.NoNewSpan)
+    # The last run of the schedule (its report was cut short by the killed deletion; ML Metadata has it).
+    states = _states(run.output_dir)
     assert states[nodes.EXAMPLE_GEN] == states[nodes.TRAINER] == "ran"
-    assert replaced["status"]["span"] == 4 and replaced["status"]["outcome"] != status.NOTHING_NEW
+    assert replaced["status"]["span"] == 2 and replaced["status"]["outcome"] == status.PUSHED
+    assert replaced["served_after"] != replaced["served_before"]
 
 
 @pytest.mark.parametrize("index", [i for i, step in enumerate(SCHEDULE) if step == NOTHING])
@@ -290,18 +305,18 @@ def test_a_call_with_nothing_new_trains_nothing_and_says_so(schedule, index):
         assert iteration["bytes"]["tfx"] == iterations[index - 1]["bytes"]["tfx"]
 
 
-def test_the_output_folder_stops_growing_and_keeps_two_served_versions(schedule):
+def test_the_output_folder_holds_the_newest_two_runs_and_two_served_versions(schedule):
     _, iterations = schedule
-    # Spans 4 and 5 are windows of three spans each: two such runs kept, the size holds.
-    replaced, fifth = _iteration(iterations, ("replace", 4)), _iteration(iterations, ("span", 5))
-    assert abs(fifth["bytes"]["tfx"] - replaced["bytes"]["tfx"]) < 0.1 * replaced["bytes"]["tfx"]
-    final = iterations[-1]
-    assert sum(final["bytes"].values()) < 0.6 * (sum(final["bytes"].values()) + final["deleted_bytes"])
-    for iteration in iterations:
+    for index, iteration in enumerate(iterations):
         versions = {path.split(os.sep)[0] for path in iteration["served_after"]}
         assert len(versions) <= KEEP_VERSIONS, versions
         # Every artifact ML Metadata calls live is on disk, and no folder is left that it does not.
         assert iteration["live"] <= iteration["folders"] <= iteration["live"] | iteration["marked"], iteration["step"]
+        if index != KILLED_PRUNE:
+            # The disk holds what the newest two runs read or wrote, and nothing else: it stops growing.
+            assert iteration["folders"] == iteration["newest_runs"], iteration["step"]
+    final = iterations[-1]
+    assert sum(final["bytes"].values()) < 0.6 * (sum(final["bytes"].values()) + final["deleted_bytes"])
 
 
 def test_a_killed_deletion_is_harmless_and_finished_by_the_next_call(schedule):
@@ -313,7 +328,7 @@ def test_a_killed_deletion_is_harmless_and_finished_by_the_next_call(schedule):
     trash = os.path.join(layout.output_paths(run.output_dir).pipeline_root, retention.DELETING_FOLDER)
     # The run itself was complete, and said so before the deletion started: the next call finds nothing new.
     assert iterations[KILLED_PRUNE]["status"]["outcome"] == status.PUSHED
-    assert iterations[KILLED_PRUNE]["status"]["span"] == 4 and iterations[KILLED_PRUNE]["status"]["pruned"] is None
+    assert iterations[KILLED_PRUNE]["status"]["span"] == 2 and iterations[KILLED_PRUNE]["status"]["pruned"] is None
     assert isinstance(iterations[KILLED_PRUNE + 1]["result"], retrain_runner.NoNewSpan)
     # Which finishes the deletion: nothing stays marked, nothing waits under .deleting/.
     assert not iterations[KILLED_PRUNE + 1]["marked"] and iterations[KILLED_PRUNE + 1]["live"] == \
@@ -330,13 +345,13 @@ def test_a_call_with_no_new_span_answers_on_the_command_line(schedule, capsys):
     runs_before = len(metadata.run_ids(store, PIPELINE_NAME))
     served = isolation.tree_bytes(layout.output_paths(run.output_dir).serving_model)
     assert cli.main(["retrain", "--data-dir", run.data_dir, "--output-dir", run.output_dir, *OPTIONS, "--quiet"]) == 0
-    assert "no new span since span 5" in capsys.readouterr().out
+    assert "no new span since span 2" in capsys.readouterr().out
     store = metadata.open_store(layout.output_paths(run.output_dir).metadata)
     assert len(metadata.run_ids(store, PIPELINE_NAME)) == runs_before
     assert isolation.tree_bytes(layout.output_paths(run.output_dir).serving_model) == served
     assert cli.main(["runs", "--output-dir", run.output_dir]) == 0
     shown = capsys.readouterr().out
-    assert "(artifacts deleted)" in shown and "Last iteration (retrain, " in shown and ": nothing new, span 5" in shown
+    assert "(artifacts deleted)" in shown and "Last iteration (retrain, " in shown and ": nothing new, span 2" in shown
 
 
 def test_no_new_span_is_answered_from_ml_metadata_without_tensorflow_or_tfx(schedule):
@@ -348,7 +363,7 @@ def test_no_new_span_is_answered_from_ml_metadata_without_tensorflow_or_tfx(sche
     result = subprocess.run([sys.executable, "-c", probe, "retrain", "--data-dir", run.data_dir,
                              "--output-dir", run.output_dir, *OPTIONS], cwd=ROOT, capture_output=True, text=True,
                             check=True)
-    assert "no new span since span 5" in result.stdout
+    assert "no new span since span 2" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "[0, []]"
 
 
@@ -383,17 +398,19 @@ def test_the_span_property_is_tfx_s():
 
 
 def test_review_ids_carry_their_span(schedule):
-    _, iterations = schedule
-    (examples,) = [c for c in _report(iterations, ("replace", 4)).components if c.node_id == nodes.EXAMPLE_GEN]
-    assert examples.outputs["examples"][0].custom_properties["span"].int_value == 4
+    run, _ = schedule
+    store = metadata.open_store(layout.output_paths(run.output_dir).metadata)
+    (examples,) = [c for c in metadata.component_runs(store, PIPELINE_NAME, metadata.latest_run_id(store, PIPELINE_NAME))
+                   if c.node_id == nodes.EXAMPLE_GEN]
+    assert examples.outputs["examples"][0].custom_properties["span"].int_value == 2
     import tensorflow as tf
 
     files = tf.io.gfile.glob(os.path.join(examples.outputs["examples"][0].uri, "Split-*", "*.gz"))
     ids = [tf.train.Example.FromString(r.numpy()).features.feature[aclimdb.ID_KEY].bytes_list.value[0].decode()
            for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
-    # The window of the newest 3 spans, span 3 excluded.
-    assert len(ids) == len(set(ids)) == 3 * 2 * PER_LABEL
-    assert {i.split("/")[0] for i in ids} == {"span-1", "span-2", "span-4"}
+    # The window of the newest 3 spans, span 3 excluded: spans 1 and 2 (replaced).
+    assert len(ids) == len(set(ids)) == 2 * 2 * PER_LABEL
+    assert {i.split("/")[0] for i in ids} == {"span-1", "span-2"}
 
 
 def test_a_second_iteration_at_once_stops(schedule, capsys):

@@ -82,8 +82,9 @@ def test_the_projector_shows_both_tables(word2vec_run):
     config = tb_projector.ProjectorConfig()
     with open(os.path.join(projector_dir, projector.PROJECTOR_CONFIG_FILE)) as f:
         text_format.Parse(f.read(), config)
-    assert [e.tensor_name for e in config.embeddings] == ["classifier", "word2vec"]
-    word2vec = config.embeddings[1]
+    # The word table first: the Projector opens on it.
+    assert [e.tensor_name for e in config.embeddings] == ["word2vec", "classifier"]
+    word2vec = config.embeddings[0]
     assert (word2vec.tensor_path, word2vec.metadata_path) == ("word2vec/vectors.tsv", "word2vec/metadata.tsv")
     with open(os.path.join(projector_dir, "word2vec", "vectors.tsv")) as f:
         rows = [line.split("\t") for line in f]

@@ -189,7 +189,7 @@ def token_polarity(rows: np.ndarray, head: Sequence[Tuple[np.ndarray, np.ndarray
 
 
 def add_tsv_embedding(directory: str, name: str, source: str, files: Sequence[str] = ()) -> None:
-    """Copies another table's projector TSVs into ``directory/name/`` and adds it to the projector config.
+    """Copies another table's projector TSVs into ``directory/name/`` and adds it to the projector config, first.
 
     TensorBoard's Projector then offers both tables in one view (its ``tensor_path``
     reads a TSV directly, so no checkpoint has to hold both).
@@ -208,11 +208,12 @@ def add_tsv_embedding(directory: str, name: str, source: str, files: Sequence[st
     config = tb_projector.ProjectorConfig()
     with tf.io.gfile.GFile(os.path.join(directory, PROJECTOR_CONFIG_FILE)) as f:
         text_format.Parse(f.read(), config)
-    embedding = config.embeddings.add()
-    embedding.tensor_name = name
-    # Relative, as the first one's, so the folder can be moved as a whole.
-    embedding.tensor_path = f"{name}/{VECTORS_FILE}"
-    embedding.metadata_path = f"{name}/{METADATA_FILE}"
+    # Listed first, which the Projector opens on: the word table (Word2Vec's) is what a user came to explore, not
+    # the classifier's, whose rows are mostly n-grams. Paths relative, so the folder can be moved as a whole.
+    embeddings = [tb_projector.EmbeddingInfo(tensor_name=name, tensor_path=f"{name}/{VECTORS_FILE}",
+                                             metadata_path=f"{name}/{METADATA_FILE}"), *config.embeddings]
+    del config.embeddings[:]
+    config.embeddings.extend(embeddings)
     tb_projector.visualize_embeddings(directory, config)
 
 

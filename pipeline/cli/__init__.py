@@ -25,8 +25,15 @@ from pipeline.layout import OutputFolderError  # noqa: E402
 __all__ = ["UsageError", "build_parser", "configure_output", "main"]
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line with the fix, not the usage (exit code 2, as argparse's)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}. Fix: see `python {self.prog} --help` for the valid values.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="pipeline.py",
         description="Learn word embeddings from IMDB reviews with TFX and publish them for the Embedding Projector.",
     )

@@ -44,8 +44,9 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     compile_.add_argument("--unsup-split", action=argparse.BooleanOptionalAction, default=None,
                           help="with Word2Vec, whether the data has train/unsup/ to learn from as well "
                           "(default: look under --data-root)")
-    compile_.add_argument("--output", default=DEFAULT_PACKAGE,
-                          help="file to write: *.yaml for kubeflow, *.json for vertex (default: %(default)s)")
+    compile_.add_argument("--output",
+                          help=f"file to write: *.yaml for kubeflow, *.json for vertex (default: {DEFAULT_PACKAGE}, "
+                          f"or {declared.PIPELINE_NAME}.json for vertex)")
     compile_.add_argument("--gpu", type=int, default=0, metavar="N", help="GPUs for the Trainer (default: 0)")
     compile_.add_argument("--gpu-type", help="on kubeflow, the Kubernetes resource of the GPU nodes (default "
                           "nvidia.com/gpu; e.g. amd.com/gpu); on vertex, a Vertex AI accelerator (default NVIDIA_TESLA_T4)")
@@ -129,7 +130,7 @@ def _compile(args: argparse.Namespace) -> int:
             gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache, word2vec=word2vec,
             resources=resources, gpu_node_selector=node_selector, volumes=volumes,
             gpu_toleration=pod_resources.DEFAULT_GPU_TOLERATION if args.gpu_toleration is None else args.gpu_toleration,
-        ), args.output)
+        ), args.output or f"{declared.PIPELINE_NAME}{kubeflow_runner.TARGETS[args.target]}")
     except kubeflow_runner.CompileError as err:
         raise UsageError(str(err)) from err
     print(f"Wrote {output} ({args.target}; {f'window of {settings.window} spans, warm start; ' if shape.spans else ''}"

@@ -24,7 +24,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
         help="named settings: 'tutorial' is exactly the seed tutorial's; 'fasttext' averages the embeddings of a "
-        "review's distinct words, bigrams and trigrams, with masking, dropout, a cosine schedule and early stopping; "
+        "review's distinct words, bigrams and trigrams (ragged ids, no padding), with dropout, a cosine schedule and "
+        "early stopping; "
         "'word2vec' is fasttext with 64-wide rows started from the Word2Vec step's table (default: %(default)s)",
     )
     declared.add_options(parser, HParams, default_text="the preset's")

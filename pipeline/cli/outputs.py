@@ -64,7 +64,8 @@ def _read_reviews(args: argparse.Namespace) -> List[str]:
             with open(args.file, encoding="utf-8", errors="replace") as f:
                 lines = f.read().splitlines()
         except OSError as err:
-            raise UsageError(f"cannot read --file {args.file}: {err.strerror}") from err
+            raise UsageError(f"cannot read --file {args.file}: {err.strerror}. Fix: pass a text file with one review a "
+                             f"line, or - for standard input.") from err
     else:
         lines = sys.stdin.read().splitlines()
     reviews = [line for line in lines if line.strip()]

@@ -127,7 +127,9 @@ def add_options(
         text = f"{field.metadata['help']} (default: {shown})"
         default = None if default_text else field.default
         if field.type is bool:
-            parser.add_argument(flag(field.name), action=argparse.BooleanOptionalAction, default=default, help=text)
+            # BooleanOptionalAction adds "(default: ...)" itself when there is a default.
+            parser.add_argument(flag(field.name), action=argparse.BooleanOptionalAction, default=default,
+                                help=text if default is None else field.metadata["help"])
         elif field.type in (int, float, str):
             parser.add_argument(flag(field.name), type=field.type, default=default, metavar=field.name.upper(),
                                 help=text)
