@@ -235,7 +235,8 @@ def format_table(cases: List[Case], figures: Dict[str, float]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Benchmark the pipeline against the seed tutorial's bare script.")
+    parser = argparse.ArgumentParser(description="Benchmark the pipeline against the Word embeddings tutorial as a "
+                                     "bare script.")
     parser.add_argument("--data-dir", required=True, help="an aclImdb folder (holding train/)")
     parser.add_argument("--work-dir", default="bench-output", help="outputs, logs and subsets (default: %(default)s)")
     parser.add_argument("--presets", default="tutorial,fasttext", help="comma-separated (default: %(default)s)")

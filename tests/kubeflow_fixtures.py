@@ -11,7 +11,7 @@ from typing import Optional
 from components.model.hparams import HParams
 from pipeline.definition.data_shape import DataShape
 from pipeline.definition.settings import PipelineSettings
-from pipeline.runners import kubeflow_runner
+from pipeline.runners import kubeflow_runner, locations
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HPARAMS = HParams(vocab_size=200, sequence_length=40, epochs=25, batch_size=32, learning_rate=0.01)
@@ -85,8 +85,8 @@ def compile_over_spans_for_emulation(folder, target: str, hparams: HParams, sett
                                                     **common)
         return kubeflow_runner.compile_pipeline(hparams, settings, kubeflow, output)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(kubeflow_runner, "WRITABLE_SCHEMES", ("gs://", str(folder)))
-        patch.setitem(kubeflow_runner.PIPELINE_ROOT_SCHEMES, target, ("gs://", str(folder)))
+        patch.setattr(locations, "WRITABLE_SCHEMES", ("gs://", str(folder)))
+        patch.setitem(locations.PIPELINE_ROOT_SCHEMES, target, ("gs://", str(folder)))
         kubeflow = kubeflow_runner.KubeflowSettings(pipeline_root=str(folder / "root"), **common)
         return kubeflow_runner.compile_pipeline(hparams, settings, kubeflow, output)
 

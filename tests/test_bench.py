@@ -53,19 +53,19 @@ def test_benchmark_smoke_run(tmp_path, capsys):
     corpus.write_corpus(root, train_per_label=60, test_per_label=None)
     small = ["--pipeline-arg=--vocab-size=200", "--pipeline-arg=--sequence-length=40", "--pipeline-arg=--epochs=2",
              "--pipeline-arg=--batch-size=32", "--bare-arg=--epochs=2"]
+    # Every full-data case and lever; a share of the reviews is `subset`'s (tested above), so one run fewer here.
     assert bench.main(["--data-dir", root, "--work-dir", str(tmp_path / "work"), "--presets", "tutorial",
-                       "--fractions", "50,100", *small]) == 0
+                       "--fractions", "100", *small]) == 0
     out = capsys.readouterr().out
     assert "tutorial  cold" in out and "tutorial: cold pipeline / bare script" in out
     with open(tmp_path / "work" / "benchmark.json") as f:
         result = json.load(f)
     cases = {(c["preset"], c["case"]): c for c in result["cases"]}
     assert set(cases) == {("-", "tfx import"), ("tutorial", "bare script"), ("tutorial", "cold"),
-                          ("tutorial", "warm"), ("tutorial", "50% of reviews"), ("tutorial", "cold, 2 Beam processes")}
+                          ("tutorial", "warm"), ("tutorial", "cold, 2 Beam processes")}
     cold, warm = cases[("tutorial", "cold")], cases[("tutorial", "warm")]
     assert {"AclImdbExampleGen", "Transform", "Trainer", "Evaluator"} <= set(cold["executed"])
     assert "Trainer" not in warm["executed"] and warm["new_pushes"] == 0
-    assert cases[("tutorial", "50% of reviews")]["reviews"] == 60
     assert all(c["seconds"] > 0 and c["peak_mib"] > 100 for c in result["cases"])
     assert cold["eval_accuracy"] is not None
     # The multi-processing DirectRunner runs every component, on the same data.

@@ -15,11 +15,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.mark.parametrize(
     "options, message",
     [
-        (["--epochs", "-1"], "invalid --epochs: epochs must be a positive integer, got -1"),
+        (["--epochs", "-1"], "invalid --epochs: epochs must be a positive integer, got -1. Fix: pass --epochs a "
+                             "positive integer."),
         (["--vocab-size", "0"], "invalid --vocab-size: vocab_size must be a positive integer, got 0"),
         (["--sequence-length", "0"], "invalid --sequence-length"),
         (["--learning-rate", "-0.1"], "invalid --learning-rate"),
-        (["--eval-percent", "0"], "invalid --eval-percent: eval_percent must be between 1 and 99"),
+        (["--eval-percent", "0"], "invalid --eval-percent: eval_percent must be between 1 and 99, got 0. Fix: pass "
+                                  "--eval-percent between 1 and 99."),
     ],
 )
 def test_invalid_option_values(options, message, tmp_path, small_corpus, capsys):

@@ -131,3 +131,4 @@ def test_a_wrong_host_or_a_refused_connection_is_one_line(compiled, kfp_server, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: Kubeflow Pipelines at http://127.0.0.1:9 could not be reached")
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "object at 0x" not in err and "Connection refused" in err

@@ -90,10 +90,16 @@ def test_what_cannot_work_over_local_copies_is_refused(tmp_path, overrides, mess
     (["--volume", "imdb=/"], "is not CLAIM=MOUNT_PATH"),
     (["--volume", "a=/mnt/a", "--volume", "a=/mnt/b"], "claim a is named twice"),
     (["--volume", "a=/mnt/a", "--volume", "b=/mnt/a/"], "path /mnt/a is named twice"),
-    (["--volume", "imdb=/mnt/imdb"], "--data-root /mnt/imdb/aclImdb is no folder of this machine (a path of the steps' "
-     "volume?), so compile cannot look at the data's shape. Fix: give it: --[no-]spans --[no-]test-split."),
+    (["--volume", "imdb=/mnt/imdb", "--serving-model-dir", "/mnt/imdb/serving_model"],
+     "--data-root /mnt/imdb/aclImdb is no folder of this machine (a path of the steps' volume?), so compile cannot "
+     "look at the data's shape. Fix: give it: --[no-]spans --[no-]test-split."),
+    # The locations too: a path on no volume, the default serving folder in the store, a root Vertex AI cannot use.
+    ([], "--data-root /mnt/imdb/aclImdb: it is a path of this machine or of no volume the steps mount"),
+    (["--volume", "imdb=/mnt/imdb"], "--serving-model-dir minio://mlpipeline/tfx/serving_model: the steps open it"),
+    (["--volume", "imdb=/mnt/imdb", "--target", "vertex"], "--pipeline-root minio://mlpipeline/tfx: vertex keeps "
+                                                           "artifacts under gs:// only"),
 ])
-def test_a_bad_volume_option_is_refused_before_tensorflow_loads(options, message):
+def test_a_bad_volume_or_location_is_refused_before_tensorflow_loads(options, message):
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "pipeline.py", "compile", "--image", "i:1", "--pipeline-root",
          "minio://mlpipeline/tfx", "--data-root", "/mnt/imdb/aclImdb", *options], cwd=ROOT, capture_output=True,

@@ -6,7 +6,7 @@ import os
 from pipeline.cli.options import UsageError, add_beam_args_option, add_pipeline_options, beam_args_from, \
     settings_from_args, word2vec_from_args
 from pipeline.definition import settings as declared
-from pipeline.runners import pod_resources
+from pipeline.runners import locations, pod_resources
 
 DEFAULT_PACKAGE = f"{declared.PIPELINE_NAME}.yaml"
 
@@ -92,7 +92,7 @@ def _compile(args: argparse.Namespace) -> int:
     word2vec = word2vec_from_args(args, hparams)
     beam_args = beam_args_from(args)
     if args.gpu < 0:
-        raise UsageError(f"invalid --gpu: must be 0 or more, got {args.gpu}. Fix: pass --gpu a valid value.")
+        raise UsageError(f"invalid --gpu: must be 0 or more, got {args.gpu}. Fix: pass --gpu 0 or more.")
     try:
         resources = pod_resources.parse_resources(args.resources)
         node_selector = pod_resources.parse_node_selector(args.gpu_node_selector)
@@ -102,6 +102,13 @@ def _compile(args: argparse.Namespace) -> int:
     if (node_selector or args.gpu_toleration is not None) and (not args.gpu or args.target != "kubeflow"):
         raise UsageError("--gpu-node-selector and --gpu-toleration place the GPU steps' pods on Kubernetes nodes, "
                          "which only --target kubeflow with --gpu N has. Fix: add --gpu N, or leave them out.")
+    root = args.pipeline_root.rstrip("/")
+    serving_model_dir = args.serving_model_dir or f"{root}/serving_model"
+    try:
+        locations.check_locations(args.target, root, args.data_root, serving_model_dir,
+                                  word2vec.word_pairs_file if word2vec.word2vec else None, volumes, beam_args)
+    except locations.CompileError as err:
+        raise UsageError(str(err)) from err
     unknown = [name for name, value in (("spans", args.spans), ("test-split", args.test_split),
                                          ("unsup-split", args.unsup_split if word2vec.word2vec else False))
                if value is None]
@@ -121,11 +128,10 @@ def _compile(args: argparse.Namespace) -> int:
         missing = " ".join(f"--[no-]{name.replace('_', '-')}" for name in err.unknown)
         raise UsageError(f"could not look under --data-root {args.data_root} ({err.__cause__}). Fix: give the "
                          f"data's shape instead: {missing}.") from err
-    root = args.pipeline_root.rstrip("/")
     try:
         output = kubeflow_runner.compile_pipeline(hparams, settings, kubeflow_runner.KubeflowSettings(
             target=args.target, image=args.image, pipeline_root=root, data_root=args.data_root,
-            serving_model_dir=args.serving_model_dir or f"{root}/serving_model",
+            serving_model_dir=serving_model_dir,
             data_shape=shape, beam_pipeline_args=beam_args, gpus=args.gpu,
             gpu_type=args.gpu_type, gpu_image=args.gpu_image, enable_cache=not args.no_cache, word2vec=word2vec,
             resources=resources, gpu_node_selector=node_selector, volumes=volumes,

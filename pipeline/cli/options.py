@@ -5,6 +5,7 @@ that fails the declaration's check becomes a ``UsageError`` naming the option an
 """
 
 import argparse
+import re
 from typing import Tuple
 
 from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams
@@ -78,9 +79,16 @@ def beam_args_from(args: argparse.Namespace) -> Tuple[str, ...]:
         raise UsageError(f"invalid --beam-arg: {err}.") from err
 
 
+def fix_for(option: str, err: Exception) -> str:
+    """The fix of a failed check, from its rule ("epochs must be a positive integer, got -1" -> "pass --epochs a
+    positive integer")."""
+    rule = re.search(r" must (?:be )?(.+?), got ", str(err))
+    return f"pass {option} {rule.group(1)}" if rule else f"pass {option} a valid value"
+
+
 def _declared_from_args(declaration, args: argparse.Namespace, base=None):
     try:
         return declared.from_args(declaration, args, base=base)
     except SettingError as err:
         option = declared.flag(err.field)
-        raise UsageError(f"invalid {option}: {err}. Fix: pass {option} a valid value.") from err
+        raise UsageError(f"invalid {option}: {err}. Fix: {fix_for(option, err)}.") from err

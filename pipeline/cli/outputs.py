@@ -5,7 +5,7 @@ import os
 import sys
 from typing import List
 
-from pipeline.cli.options import UsageError, add_output_dir_option
+from pipeline.cli.options import UsageError, add_output_dir_option, fix_for
 from pipeline.definition import settings as declared
 
 
@@ -96,7 +96,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     try:
         declared.PipelineSettings(eval_percent=args.eval_percent)
     except SettingError as err:
-        raise UsageError(f"invalid --eval-percent: {err}. Fix: pass --eval-percent a valid value.") from err
+        raise UsageError(f"invalid --eval-percent: {err}. Fix: {fix_for('--eval-percent', err)}.") from err
     from pipeline import layout
 
     model_dir = layout.resolve_model_dir(args.model, args.output_dir)  # before TensorFlow loads, which takes seconds

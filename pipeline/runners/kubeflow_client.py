@@ -6,6 +6,7 @@ into, the pipeline spec.
 """
 
 import dataclasses
+import re
 from typing import Any, Dict, Optional
 
 import kfp
@@ -43,7 +44,9 @@ def _explain(host: str, err: Exception) -> KubeflowClientError:
                "(KF_PIPELINES_SA_TOKEN_PATH, ~/.config/kfp/context.json) allow it")
     else:
         reason = getattr(err, "reason", None) or err
-        what = f"could not be reached ({reason})"
+        # urllib3 names the connection object first ("<urllib3.connection.HTTPConnection object at 0x...>: ..."),
+        # which says nothing to the reader.
+        what = f"could not be reached ({re.sub(r'<[^<>]* object at 0x[0-9a-f]+>:? *', '', str(reason))})"
         fix = "check --host and that Kubeflow Pipelines is running and reachable from here"
     return KubeflowClientError(f"Kubeflow Pipelines at {host} {what}. Fix: {fix}.")
 

@@ -25,7 +25,8 @@ from components.word2vec import Word2VecSettings
 from pipeline.definition import factory, nodes
 from pipeline.definition.data_shape import DataShape
 from pipeline.definition.settings import PIPELINE_NAME, PipelineSettings
-from pipeline.runners import kfp_container, pod_resources
+from pipeline.runners import kfp_container, locations, pod_resources
+from pipeline.runners.locations import CompileError
 
 TARGETS = {"kubeflow": ".yaml", "vertex": ".json"}  # the file format each one takes
 # Pipeline parameters, set at submit time.
@@ -35,13 +36,6 @@ HPARAMS_PARAMETER = "hparams"
 IMAGE_PROJECT_DIR = "/pipeline"
 DEFAULT_GPU_TYPES = {"kubeflow": "nvidia.com/gpu", "vertex": "NVIDIA_TESLA_T4"}
 TRAINING_STEPS = pod_resources.STEP_GROUPS["training"]  # those that get the GPUs
-# The stores the image's TensorFlow and Beam open themselves (tf.io.gfile, Beam's filesystems).
-WRITABLE_SCHEMES = ("gs://",)
-# Pipeline roots: Vertex AI keeps artifacts in Cloud Storage; open-source KFP's launcher also copies them from and
-# to MinIO or S3 (backend/src/v2/component/launcher_v2.go, LocalPathForURI), where the steps use its copies.
-PIPELINE_ROOT_SCHEMES = {"kubeflow": WRITABLE_SCHEMES + kfp_container.LOCAL_COPY_SCHEMES, "vertex": WRITABLE_SCHEMES}
-# Beam runners that work inside the step's pod, where the local copies are (by class name, case aside).
-IN_POD_RUNNERS = ("directrunner", "direct", "switchingdirectrunner", "prismrunner", "prism")
 # TFX's container entry point, which every compiled step names; replaced by the project's wrapper.
 TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 PROJECT_ENTRYPOINT = ["python", "-m", "pipeline.runners.kfp_container", "executor"]
@@ -50,10 +44,6 @@ RUN_ID_PLACEHOLDER = "{{$.pipeline_job_uuid}}"
 # A Kubernetes extended resource name, domain first: what KFP's driver puts into the pod's limits.
 KUBERNETES_RESOURCE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/"
                                       r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-
-
-class CompileError(ValueError):
-    """A compile setting cannot work; the message says how to fix it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,57 +126,15 @@ def accelerator_resources(target: str, gpus: int, gpu_type: Optional[str]):
     return spec
 
 
-def on_volume(path: str, volumes: Mapping[str, str]) -> bool:
-    """Whether ``path`` lies under one of the mount paths."""
-    return any(path == mount or path.startswith(mount.rstrip("/") + "/") for mount in volumes.values())
-
-
 def check_uris(kubeflow: KubeflowSettings) -> None:
-    """Every location the steps read or write at run time is one the image can reach.
+    """Every location the steps read or write at run time is one the image can reach (``locations``).
 
     Raises:
-      CompileError: For a pipeline root the target cannot use, a location in a store the image cannot open,
-        a path of this machine, or a Beam runner that cannot reach the local copies, with the fix.
+      CompileError: Otherwise, with the fix.
     """
-    schemes = PIPELINE_ROOT_SCHEMES[kubeflow.target]
-    if not kubeflow.pipeline_root.startswith(schemes):
-        other = "" if kubeflow.target == "vertex" else ", or the cluster's MinIO (minio://mlpipeline/...)"
-        raise CompileError(
-            f"--pipeline-root {kubeflow.pipeline_root}: {kubeflow.target} keeps artifacts under "
-            f"{', '.join(schemes)} only. Fix: pass a bucket, e.g. --pipeline-root gs://BUCKET/tfx{other}.")
-    if kubeflow.volumes and kubeflow.target != "kubeflow":
-        raise CompileError("--volume mounts a Kubernetes PersistentVolumeClaim, which only --target kubeflow has. "
-                           "Fix: keep the data and the serving folder in gs:// and leave --volume out.")
-    locations = [("--data-root", kubeflow.data_root, "aclImdb"),
-                 ("--serving-model-dir", kubeflow.serving_model_dir, "serving_model")]
-    pairs = kubeflow.word2vec.word_pairs_file
-    if kubeflow.word2vec.word2vec and pairs:
-        locations.append(("--word-pairs-file", pairs, os.path.basename(pairs)))
-    for option, uri, name in locations:
-        if uri.startswith(WRITABLE_SCHEMES) or on_volume(uri, kubeflow.volumes):
-            continue
-        mount = "/mnt/imdb"
-        volume_fix = f"--volume CLAIM={mount} and {option} {mount}/{name}" if kubeflow.target == "kubeflow" else ""
-        if uri.startswith(kfp_container.LOCAL_COPY_SCHEMES):
-            why = (f"the steps open it themselves, and the image's TensorFlow and Beam open {', '.join(WRITABLE_SCHEMES)} "
-                   f"and mounted folders only (the launcher copies artifacts from and to "
-                   f"{uri.split('://')[0]}://, not this)")
-        elif "://" in uri:
-            why = f"the image's TensorFlow and Beam open {', '.join(WRITABLE_SCHEMES)} and mounted folders only"
-        else:
-            why = "it is a path of this machine or of no volume the steps mount, which the steps cannot reach"
-        copy = f"copy it to a bucket (gsutil cp -r {uri} gs://BUCKET/{name}) and pass" if "://" not in uri else "pass"
-        raise CompileError(f"{option} {uri}: {why}. Fix: {copy} gs://BUCKET/{name}"
-                           f"{', or put it on a volume: ' + volume_fix if volume_fix else ''}.")
-    if kubeflow.local_copies:
-        args = list(kubeflow.beam_pipeline_args)
-        runners = [arg.split("=", 1)[1] if "=" in arg else next(iter(args[index + 1:]), "")
-                   for index, arg in enumerate(args) if arg == "--runner" or arg.startswith("--runner=")]
-        if runners and runners[-1].rsplit(".", 1)[-1].lower() not in IN_POD_RUNNERS:  # Beam takes the last
-            raise CompileError(
-                f"--beam-arg=--runner={runners[-1]}: with --pipeline-root {kubeflow.pipeline_root} the steps work "
-                f"on the launcher's copies of the artifacts on the pod's disk, which other machines' workers cannot "
-                f"read. Fix: leave the runner out (DirectRunner, in the pod), or use a gs:// pipeline root.")
+    pairs = kubeflow.word2vec.word_pairs_file if kubeflow.word2vec.word2vec else None
+    locations.check_locations(kubeflow.target, kubeflow.pipeline_root, kubeflow.data_root,
+                              kubeflow.serving_model_dir, pairs, kubeflow.volumes, kubeflow.beam_pipeline_args)
 
 
 def parameter_defaults(hparams: HParams, kubeflow: KubeflowSettings) -> dict:
