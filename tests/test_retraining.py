@@ -391,10 +391,11 @@ def test_other_settings_a_new_test_split_or_no_cache_are_not_nothing_new(schedul
     assert retrain_runner.nothing_new(run, spans, judged, last)
 
 
-def test_the_span_property_is_tfx_s():
-    from tfx.components.example_gen.utils import SPAN_PROPERTY_NAME
+def test_the_span_and_fingerprint_properties_are_tfx_s():
+    from tfx.components.example_gen.utils import FINGERPRINT_PROPERTY_NAME, SPAN_PROPERTY_NAME
 
     assert retrain_runner.SPAN_PROPERTY == SPAN_PROPERTY_NAME
+    assert retrain_runner.INPUT_FINGERPRINT_PROPERTY == FINGERPRINT_PROPERTY_NAME
 
 
 def test_review_ids_carry_their_span(schedule):

@@ -79,12 +79,6 @@ def last_judged(metadata_path: str, pipeline_name: str) -> Optional[Judged]:
     return Judged(span, fingerprint) if span is not None and fingerprint else None
 
 
-def last_judged_span(metadata_path: str, pipeline_name: str) -> Optional[int]:
-    """The span the latest run ingested, if that run went as far as the Evaluator's verdict and the Pusher."""
-    judged = last_judged(metadata_path, pipeline_name)
-    return judged.span if judged else None
-
-
 def window_patterns_now(data_dir: str, spans: List[int], word2vec: bool) -> List[str]:
     """The ExampleGen's input patterns as the pipeline would build them now (``factory.create_pipeline``:
     ``test/`` when the newest span has it, ``train/unsup/`` with Word2Vec when a span has it), for a local folder."""
