@@ -251,3 +251,13 @@ def test_compile_for_vertex_names_its_json_file_by_default(tmp_path, monkeypatch
                      "gs://b/aclImdb", "--no-spans", "--no-test-split"]) == 0
     assert (tmp_path / "imdb-word-embeddings.json").is_file()
     assert "Wrote imdb-word-embeddings.json (vertex;" in capsys.readouterr().out
+
+
+def test_a_missing_data_folder_leaves_no_output_folder_and_retrain_offers_no_download(tmp_path, capsys):
+    assert cli.main(["run", "--data-dir", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "out")]) == 2
+    assert "omit --data-dir to download the dataset" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert cli.main(["retrain", "--data-dir", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "or span-N/ folders) with --data-dir." in err and "download" not in err
+    assert not (tmp_path / "out").exists()
