@@ -16,7 +16,8 @@ FROM python:3.10.13-bookworm
 ARG GPU=
 ENV TF_USE_LEGACY_KERAS=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    UV_NO_CACHE=1
 
 # The project lives where Beam workers find its setup.py (--setup_file=/pipeline/setup.py).
 WORKDIR /pipeline
