@@ -15,9 +15,11 @@ table and written as JSON.
 import argparse
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -37,6 +39,8 @@ LEVER_CASES = {
                  "cold, padded ids": ("--no-ragged-ids", "--mask-padding"),
                  "cold, 2 Beam processes": TWO_BEAM_PROCESSES},
 }
+# The cases of the pairs after the first (the first: "bare script" and the default preset's "cold").
+BARE_PAIR, COLD_PAIR = "bare script, pair {}", "cold, pair {}"
 COMPONENT_COLUMNS = ("AclImdbExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
 
 
@@ -53,14 +57,17 @@ class Case:
     executed: List[str] = dataclasses.field(default_factory=list)  # nodes that ran (not from the cache)
     new_pushes: Optional[int] = None
     reviews: Optional[int] = None
+    process_peak_mib: Optional[float] = None  # the largest single process of the tree
 
 
 class _PeakMemory(threading.Thread):
-    """Samples the summed resident memory of a process and all its descendants."""
+    """Samples the resident memory of a process and all its descendants: the peak of their sum, and of each one."""
 
     def __init__(self, pid: int, interval_s: float = 0.1):
         super().__init__(daemon=True)
         self.pid, self.interval_s, self.peak = pid, interval_s, 0
+        self.peak_by_pid: Dict[int, int] = {}
+        self.first_seen: Dict[int, float] = {}  # pid -> time.time() when first sampled
         self.done = threading.Event()
 
     def run(self):
@@ -69,16 +76,47 @@ class _PeakMemory(threading.Thread):
         except psutil.NoSuchProcess:
             return
         while not self.done.is_set():
-            try:
-                total = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-            except psutil.Error:
-                total = 0
+            total = 0
+            for process in [root, *self._children(root)]:
+                try:
+                    rss = process.memory_info().rss
+                except psutil.Error:
+                    continue
+                total += rss
+                self.peak_by_pid[process.pid] = max(self.peak_by_pid.get(process.pid, 0), rss)
+                self.first_seen.setdefault(process.pid, time.time())
             self.peak = max(self.peak, total)
             self.done.wait(self.interval_s)
+
+    @staticmethod
+    def _children(root):
+        try:
+            return root.children(recursive=True)
+        except psutil.Error:
+            return []
+
+
+@dataclasses.dataclass
+class Measured:
+    """A command's wall time, the peak of its process tree's memory, of its own process and of its largest child."""
+
+    seconds: float
+    peak_mib: float
+    main_peak_mib: float
+    largest_child_peak_mib: float
+    out: str
+    # (time first seen, peak MiB) of each child process, e.g. a Beam worker of one step
+    children: List[tuple] = dataclasses.field(default_factory=list)
 
 
 def measure(command: List[str], log_path: str) -> tuple:
     """Runs a command; returns (seconds, peak MiB of its process tree, stdout)."""
+    measured = measure_processes(command, log_path)
+    return measured.seconds, measured.peak_mib, measured.out
+
+
+def measure_processes(command: List[str], log_path: str) -> Measured:
+    """Runs a command; returns its wall time and memory peaks, and its stdout."""
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
     started = time.monotonic()
     with open(log_path, "w") as log:
@@ -94,7 +132,10 @@ def measure(command: List[str], log_path: str) -> tuple:
     # A run whose model was refused (5) or that warned of its data (6) ran to its end: its time counts.
     if child.returncode not in (0, status.EXIT_REFUSED, status.EXIT_DATA_WARNING):
         raise RuntimeError(f"{' '.join(command)} exited with {child.returncode}; see {log_path}")
-    return seconds, sampler.peak / 2**20, out
+    children = [(sampler.first_seen[pid], peak / 2**20) for pid, peak in sampler.peak_by_pid.items()
+                if pid != child.pid]
+    return Measured(seconds, sampler.peak / 2**20, sampler.peak_by_pid.get(child.pid, 0) / 2**20,
+                    max((peak for _, peak in children), default=0), out, children)
 
 
 def subset(data_dir: str, percent: int, target: str) -> int:
@@ -126,9 +167,10 @@ def _pipeline_case(preset, case, data_dir, output_dir, pipeline_args, logs) -> C
     before = set(os.listdir(serving)) if os.path.isdir(serving) else set()
     command = [sys.executable, "pipeline.py", "run", "--data-dir", data_dir, "--output-dir", output_dir,
                "--preset", preset, "--quiet", *pipeline_args]
-    seconds, peak, _ = measure(command, os.path.join(logs, f"{preset}-{case.replace('%', 'pct').replace(' ', '_')}.log"))
+    measured = measure_processes(command, os.path.join(logs, _log_name(preset, case)))
     after = set(os.listdir(serving)) if os.path.isdir(serving) else set()
-    result = Case(preset, case, seconds, peak, new_pushes=len(after - before))
+    result = Case(preset, case, measured.seconds, measured.peak_mib, new_pushes=len(after - before),
+                  process_peak_mib=max(measured.main_peak_mib, measured.largest_child_peak_mib))
     _read_run(output_dir, result)
     return result
 
@@ -153,23 +195,42 @@ def _read_run(output_dir: str, result: Case) -> None:
             result.eval_accuracy = (summary or {}).get("eval_accuracy")
 
 
+def _log_name(preset: str, case: str) -> str:
+    return f"{preset}-{case.replace('%', 'pct').replace(' ', '_').replace(',', '')}.log"
+
+
+def _bare_case(case: str, data_dir: str, bare_args: List[str], logs: str) -> Case:
+    measured = measure_processes([sys.executable, "-m", "bench.tutorial_script", "--data-dir", data_dir, *bare_args],
+                                 os.path.join(logs, _log_name("tutorial", case)))
+    bare = json.loads(measured.out.strip().splitlines()[-1])
+    return Case("tutorial", case, measured.seconds, measured.peak_mib, eval_accuracy=bare["eval_accuracy"],
+                components={"training (after imports)": bare["seconds"]},
+                process_peak_mib=max(measured.main_peak_mib, measured.largest_child_peak_mib))
+
+
 def run_benchmark(data_dir: str, work_dir: str, presets: List[str], fractions: List[int],
-                  pipeline_args: List[str], bare_args: List[str], levers: bool = True) -> List[Case]:
+                  pipeline_args: List[str], bare_args: List[str], levers: bool = True, pairs: int = 1) -> List[Case]:
+    """The cases, one after the other. With ``pairs`` > 1, the default preset's cold run and the bare script run in
+    turn that many times in all (``BARE_PAIR``/``COLD_PAIR`` cases after the first pair)."""
+    from components.model.hparams import DEFAULT_PRESET  # pylint: disable=import-outside-toplevel
+
     logs = os.path.join(work_dir, "logs")
     os.makedirs(logs, exist_ok=True)
     cases = []
     seconds, peak, _ = measure([sys.executable, "-c", "from tfx import v1"], os.path.join(logs, "tfx-import.log"))
     cases.append(Case("-", "tfx import", seconds, peak))
-    seconds, peak, out = measure([sys.executable, "-m", "bench.tutorial_script", "--data-dir", data_dir, *bare_args],
-                                 os.path.join(logs, "bare-script.log"))
-    bare = json.loads(out.strip().splitlines()[-1])
-    cases.append(Case("tutorial", "bare script", seconds, peak, eval_accuracy=bare["eval_accuracy"],
-                      components={"training (after imports)": bare["seconds"]}))
+    cases.append(_bare_case("bare script", data_dir, bare_args, logs))
     for preset in presets:
         output = os.path.join(work_dir, f"out-{preset}-100")
         shutil.rmtree(output, ignore_errors=True)
         cases.append(_pipeline_case(preset, "cold", data_dir, output, pipeline_args, logs))
         cases.append(_pipeline_case(preset, "warm", data_dir, output, pipeline_args, logs))
+        if preset == DEFAULT_PRESET:
+            for pair in range(2, pairs + 1):
+                cases.append(_bare_case(BARE_PAIR.format(pair), data_dir, bare_args, logs))
+                output = os.path.join(work_dir, f"out-{preset}-pair")
+                shutil.rmtree(output, ignore_errors=True)
+                cases.append(_pipeline_case(preset, COLD_PAIR.format(pair), data_dir, output, pipeline_args, logs))
         for case, lever_args in (LEVER_CASES.get(preset, {}) if levers else {}).items():
             output = os.path.join(work_dir, f"out-{preset}-lever")
             shutil.rmtree(output, ignore_errors=True)
@@ -184,6 +245,123 @@ def run_benchmark(data_dir: str, work_dir: str, presets: List[str], fractions: L
             case.reviews = reviews
             cases.append(case)
     return cases
+
+
+# The scaling runs: DirectRunner's multi-process mode, a worker process per core.
+SCALE_BEAM_ARGS = ("--beam-arg=--direct_running_mode=multi_processing",
+                   f"--beam-arg=--direct_num_workers={os.cpu_count() or 1}")
+SCALE_COLUMNS = ("AclImdbExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
+
+
+@dataclasses.dataclass
+class ScaleCase:
+    """The default preset on a corpus of ``times`` the train split."""
+
+    times: float
+    reviews: int
+    seconds: float
+    peak_mib: float  # the whole process tree
+    runner_peak_mib: float  # the pipeline's own process: DirectRunner holds its shuffles there
+    worker_peak_mib: float  # the largest Beam worker process
+    components: Dict[str, float] = dataclasses.field(default_factory=dict)
+    vocabulary: Dict[str, int] = dataclasses.field(default_factory=dict)  # what the vocabulary's count held
+    eval_accuracy: Optional[float] = None
+    epochs_run: Optional[int] = None  # the Trainer's, with early stopping
+    worker_peak_by_step: Dict[str, float] = dataclasses.field(default_factory=dict)  # step -> its largest worker
+
+
+def worker_peaks_by_step(children: List[tuple], starts: Dict[str, float]) -> Dict[str, float]:
+    """Each step's largest child process: a child belongs to the step that started last before it was first seen."""
+    ordered = sorted(starts.items(), key=lambda item: item[1])
+    peaks: Dict[str, float] = {}
+    for seen, peak in children:
+        owners = [step for step, started in ordered if started <= seen]
+        if owners:
+            peaks[owners[-1]] = max(peaks.get(owners[-1], 0.0), peak)
+    return peaks
+
+
+def scaled_corpus(data_dir: str, work_dir: str, times: float, seed: int = 0) -> str:
+    """An aclImdb folder of ``times`` the train split (bench/scale_corpus.py), made once per size and seed.
+
+    1x is the train folder's labelled reviews and URL lists, linked.
+    """
+    from bench import scale_corpus  # pylint: disable=import-outside-toplevel
+
+    folder = os.path.join(work_dir, f"data-{times:g}x")
+    marker = os.path.join(folder, ".complete")
+    wanted = f"times={times:g} seed={seed} jump={scale_corpus.JUMP} new_word={scale_corpus.NEW_WORD}\n"
+    if os.path.isfile(marker) and open(marker).read() == wanted:
+        return os.path.join(folder, "aclImdb")
+    shutil.rmtree(folder, ignore_errors=True)
+    if times == 1:
+        subset(data_dir, 100, os.path.join(folder, "aclImdb"))
+    else:
+        scale_corpus.write_corpus(data_dir, os.path.join(folder, "aclImdb"), times, seed)
+    with open(marker, "w") as f:
+        f.write(wanted)
+    return os.path.join(folder, "aclImdb")
+
+
+def run_scaling(data_dir: str, work_dir: str, factors: List[float], pipeline_args: List[str]) -> List[ScaleCase]:
+    """The default preset, cold, on 1x, 4x, ... the train split, with a Beam worker process per core."""
+    from components.model import TRAINING_SUMMARY_FILE, features, token_counts
+    from pipeline import layout
+    from pipeline.definition import nodes
+    from pipeline.definition.settings import PIPELINE_NAME
+    from pipeline.records import metadata
+    import tensorflow_transform as tft
+
+    logs = os.path.join(work_dir, "logs")
+    os.makedirs(logs, exist_ok=True)
+    cases = []
+    for times in factors:
+        corpus = scaled_corpus(data_dir, work_dir, times)
+        reviews = sum(len(os.listdir(os.path.join(corpus, "train", label))) for label in ("pos", "neg"))
+        output = os.path.join(work_dir, f"out-scale-{times:g}x")
+        shutil.rmtree(output, ignore_errors=True)
+        command = [sys.executable, "pipeline.py", "run", "--data-dir", corpus, "--output-dir", output, "--quiet",
+                   *SCALE_BEAM_ARGS, *pipeline_args]
+        measured = measure_processes(command, os.path.join(logs, f"scale-{times:g}x.log"))
+        case = ScaleCase(times, reviews, measured.seconds, measured.peak_mib, measured.main_peak_mib,
+                         measured.largest_child_peak_mib)
+        store = metadata.open_store(layout.output_paths(output).metadata)
+        starts = {}
+        for component in metadata.component_runs(store, PIPELINE_NAME, metadata.latest_run_id(store, PIPELINE_NAME)):
+            case.components[component.node_id] = component.seconds
+            starts[component.node_id] = component.started
+            if component.node_id == nodes.TRANSFORM:
+                graph = tft.TFTransformOutput(component.output_uri(nodes.TRANSFORM_GRAPH_OUTPUT))
+                case.vocabulary = token_counts.read_stats(graph.vocabulary_file_by_name(features.VOCABULARY_NAME))
+            if component.node_id == nodes.TRAINER:
+                summary = metadata.read_artifact_json(os.path.join(component.output_uri(nodes.MODEL_RUN_OUTPUT),
+                                                                   TRAINING_SUMMARY_FILE))
+                case.eval_accuracy = (summary or {}).get("eval_accuracy")
+                case.epochs_run = (summary or {}).get("epochs_run")
+        case.worker_peak_by_step = worker_peaks_by_step(measured.children, starts)
+        cases.append(case)
+        print(format_scaling(cases[-1:], header=len(cases) == 1), flush=True)
+        print("  largest Beam worker by step (MiB): " + ", ".join(
+            f"{step} {peak:.0f}" for step, peak in case.worker_peak_by_step.items()), flush=True)
+    return cases
+
+
+def format_scaling(cases: List[ScaleCase], header: bool = True) -> str:
+    lines = []
+    if header:
+        lines.append(f"{'size':>5} {'reviews':>8} {'wall s':>7} {'s/1k rev':>8} "
+                     + " ".join(f"{name[:10]:>10}" for name in SCALE_COLUMNS)
+                     + f" {'tree MiB':>8} {'runner':>7} {'worker':>7} {'shards':>6} {'largest':>8} {'distinct':>10}"
+                     f" {'ranked':>7} {'eval acc':>8} {'epochs':>6}")
+    for c in cases:
+        steps = " ".join(f"{c.components[n]:>10.1f}" if n in c.components else f"{'-':>10}" for n in SCALE_COLUMNS)
+        v = c.vocabulary
+        accuracy = f"{c.eval_accuracy:.4f}" if c.eval_accuracy is not None else "-"
+        lines.append(f"{c.times:>4g}x {c.reviews:>8} {c.seconds:>7.1f} {1000 * c.seconds / c.reviews:>8.2f} {steps}"
+                     f" {c.peak_mib:>8.0f} {c.runner_peak_mib:>7.0f} {c.worker_peak_mib:>7.0f}"
+                     f" {v.get('shards', 0):>6} {v.get('largest_shard_tokens', 0):>8} {v.get('distinct_tokens', 0):>10}"
+                     f" {v.get('candidates_ranked', 0):>7} {accuracy:>8} {c.epochs_run or '-':>6}")
+    return "\n".join(lines)
 
 
 def ratios(cases: List[Case]) -> Dict[str, float]:
@@ -209,6 +387,20 @@ def ratios(cases: List[Case]) -> Dict[str, float]:
         half = by.get((preset, "50% of reviews"))
         if cold and half:
             result[f"{preset}: 100% / 50% of reviews"] = cold.seconds / half.seconds
+    from components.model.hparams import DEFAULT_PRESET  # pylint: disable=import-outside-toplevel
+
+    colds = [by[(DEFAULT_PRESET, "cold")]] if (DEFAULT_PRESET, "cold") in by else []
+    bares = [bare]
+    for pair in itertools.count(2):
+        if (DEFAULT_PRESET, COLD_PAIR.format(pair)) not in by or ("tutorial", BARE_PAIR.format(pair)) not in by:
+            break
+        colds.append(by[(DEFAULT_PRESET, COLD_PAIR.format(pair))])
+        bares.append(by[("tutorial", BARE_PAIR.format(pair))])
+    if len(colds) > 1:
+        result[f"{DEFAULT_PRESET}: cold / bare script, median of {len(colds)} pairs"] = statistics.median(
+            c.seconds / b.seconds for c, b in zip(colds, bares))
+        result[f"{DEFAULT_PRESET}: largest process of its cold runs (GiB)"] = max(
+            c.process_peak_mib or 0 for c in colds) / 1024
     tutorial, fasttext = by.get(("tutorial", "cold")), by.get(("fasttext", "cold"))
     if tutorial and fasttext and "Transform" in tutorial.components:
         result["fasttext Transform / tutorial Transform"] = fasttext.components["Transform"] / tutorial.components["Transform"]
@@ -245,19 +437,35 @@ def main(argv=None) -> int:
                         help="extra option of `pipeline.py run`, e.g. --pipeline-arg=--epochs=5 (repeatable)")
     parser.add_argument("--bare-arg", action="append", default=[], metavar="ARG",
                         help="extra option of the bare script, e.g. --bare-arg=--epochs=5 (repeatable)")
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="run the default preset cold and the bare script in turn this many times and print the "
+                        "median ratio (default: %(default)s)")
     parser.add_argument("--levers", action=argparse.BooleanOptionalAction, default=True,
                         help="also run each preset's lever cases: " + "; ".join(
                             f"{preset}: {', '.join(cases)}" for preset, cases in LEVER_CASES.items())
                         + " (default: %(default)s)")
+    parser.add_argument("--scale", metavar="SIZES",
+                        help="instead: the default preset on corpora of these sizes against the train split, e.g. "
+                        "1,4,10 (bench/scale_corpus.py generates the larger ones into WORK_DIR once), with a Beam "
+                        "worker process per core; prints wall time, each step's seconds, peak memory of the pipeline's "
+                        "process and of the largest Beam worker, and what the vocabulary's count held")
     parser.add_argument("--json", help="where to write the results (default: WORK_DIR/benchmark.json)")
     args = parser.parse_args(argv)
     from pipeline import data
 
     data_dir = data.check_dataset_dir(args.data_dir)
     work_dir = os.path.abspath(args.work_dir)
+    if args.scale:
+        scaled = run_scaling(data_dir, work_dir, [float(f) for f in args.scale.split(",") if f], args.pipeline_arg)
+        path = args.json or os.path.join(work_dir, "scaling.json")
+        with open(path, "w") as f:
+            json.dump({"data_dir": data_dir, "cpus": os.cpu_count(), "beam_args": list(SCALE_BEAM_ARGS),
+                       "cases": [dataclasses.asdict(c) for c in scaled]}, f, indent=1)
+        print(f"\nWritten: {path}")
+        return 0
     cases = run_benchmark(data_dir, work_dir, [p for p in args.presets.split(",") if p],
                           [int(f) for f in args.fractions.split(",") if f], args.pipeline_arg, args.bare_arg,
-                          levers=args.levers)
+                          levers=args.levers, pairs=args.pairs)
     figures = ratios(cases)
     print(format_table(cases, figures))
     path = args.json or os.path.join(work_dir, "benchmark.json")

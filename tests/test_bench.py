@@ -72,3 +72,27 @@ def test_benchmark_smoke_run(tmp_path, capsys):
     lever = cases[("tutorial", "cold, 2 Beam processes")]
     assert set(lever["executed"]) == set(cold["executed"])
     assert lever["eval_accuracy"] is not None
+
+
+def test_the_default_and_the_bare_script_in_turn_give_the_median_ratio():
+    cases = [
+        bench.Case("-", "tfx import", 15.0, 900),
+        bench.Case("tutorial", "bare script", 20.0, 800, process_peak_mib=700),
+        bench.Case("fasttext", "cold", 100.0, 2000, process_peak_mib=1800),
+        bench.Case("tutorial", "bare script, pair 2", 25.0, 800, process_peak_mib=700),
+        bench.Case("fasttext", "cold, pair 2", 50.0, 2000, process_peak_mib=1700),
+        bench.Case("tutorial", "bare script, pair 3", 20.0, 800, process_peak_mib=700),
+        bench.Case("fasttext", "cold, pair 3", 80.0, 2000, process_peak_mib=2048),
+    ]
+    figures = bench.ratios(cases)
+    # Ratios 5, 2 and 4: the median is 4; the largest process of the three cold runs, 2 GiB.
+    assert figures["fasttext: cold / bare script, median of 3 pairs"] == 4.0
+    assert figures["fasttext: largest process of its cold runs (GiB)"] == 2.0
+
+
+def test_a_worker_process_counts_for_the_step_that_started_last_before_it():
+    starts = {"AclImdbExampleGen": 100.0, "StatisticsGen": 130.0, "Transform": 150.0}
+    children = [(101.0, 500.0), (102.0, 700.0), (131.0, 400.0), (151.0, 900.0), (99.0, 50.0)]
+    # The child seen before any step started (the pipeline's own helper) counts for none.
+    assert bench.worker_peaks_by_step(children, starts) == {"AclImdbExampleGen": 700.0, "StatisticsGen": 400.0,
+                                                           "Transform": 900.0}

@@ -38,6 +38,42 @@ def _ids(examples):
     return sorted(e.features.feature["id"].bytes_list.value[0].decode() for e in examples)
 
 
+def _example(review_id):
+    example = tf.train.Example()
+    example.features.feature["id"].bytes_list.value.append(review_id.encode())
+    return example
+
+
+def test_join_movies_gives_each_train_example_the_movie_its_url_list_names(tmp_path):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "urls_pos.txt").write_text(
+        "http://www.imdb.com/title/tt0000001/usercomments\nhttp://www.imdb.com/title/tt0000002/usercomments\n"
+        "not a url\n")
+    ids = ["train/pos/0_9", "train/pos/1_7", "train/pos/2_8", "train/neg/0_1", "train/pos/odd"]
+    with beam.Pipeline() as pipeline:
+        joined = (pipeline | beam.Create([_example(i) for i in ids])
+                  | executor.JoinMovies(str(tmp_path), ["train"])
+                  | beam.Map(lambda pair: (pair[0].features.feature["id"].bytes_list.value[0].decode(), pair[1])))
+        # Line 2 names no movie, neg/ has no list, and an odd name has no line: None.
+        beam_testing.assert_that(joined, beam_testing.equal_to([
+            ("train/pos/0_9", "tt0000001"), ("train/pos/1_7", "tt0000002"), ("train/pos/2_8", None),
+            ("train/neg/0_1", None), ("train/pos/odd", None)]))
+
+
+def test_count_issues_keeps_each_kinds_count_and_its_first_paths_only():
+    combine = executor.CountIssues()
+    first = combine.create_accumulator()
+    for number in range(30):
+        first = combine.add_input(first, ("empty", f"p{number:02d}"))
+    second = combine.add_input(combine.create_accumulator(), ("unreadable", "u"))
+    second = combine.add_input(second, ("empty", "a"))
+    counted = combine.extract_output(combine.merge_accumulators([first, second]))
+    assert counted["empty"] == (31, ["a"] + [f"p{n:02d}" for n in range(19)])
+    assert executor.summarize_issues(counted, 7) == {
+        "reviews_kept": 7, "issue_counts": {"empty": 31, "unreadable": 1},
+        "issue_paths": {"empty": ["a"] + [f"p{n:02d}" for n in range(19)], "unreadable": ["u"]}}
+
+
 def test_ptransform_reads_every_labelled_review(small_corpus):
     root, counts = small_corpus
     expected_ids = sorted(

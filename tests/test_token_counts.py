@@ -4,6 +4,7 @@ import random
 
 import apache_beam as beam
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
@@ -14,23 +15,50 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 from components.model import token_counts
 
 
-def _batch(counts, shards):
+def _batch(counts, parts):
     tokens = list(counts)
     return [np.array(tokens, dtype=object), np.array([counts[t] for t in tokens], np.int64),
-            np.array([shards[t] for t in tokens], np.int64)]
+            np.array([parts[t] for t in tokens], np.int64)]
 
 
-def test_shard_counts_splits_a_batch_by_shard():
-    batch = _batch({b"a": 3, b"b": 1, b"c": 2}, {b"a": 5, b"b": 0, b"c": 5})
-    assert sorted(token_counts.shard_counts(batch)) == [(0, {b"b": 1}), (5, {b"a": 3, b"c": 2})]
+def _bundle(count_per_bundle, batches):
+    """What a DoFn yields over one bundle: its outputs from process() and finish_bundle()."""
+    count_per_bundle.start_bundle()
+    out = [part for batch in batches for part in count_per_bundle.process(batch)]
+    return out, [value.value for value in count_per_bundle.finish_bundle()]
 
 
-def test_sum_counts_adds_and_merges():
-    combine = token_counts.SumCounts()
-    first = combine.add_input(combine.create_accumulator(), {b"a": 2, b"b": 1})
-    second = combine.add_input(combine.create_accumulator(), {b"a": 1, b"c": 4})
-    assert combine.extract_output(combine.merge_accumulators([first, second])) == {b"a": 3, b"b": 1, b"c": 4}
-    assert combine.merge_accumulators([]) == {}
+def test_count_per_bundle_sums_a_bundle_by_part():
+    batches = [_batch({b"a": 3, b"b": 1, b"c": 2}, {b"a": 5, b"b": 0, b"c": 5}),
+               _batch({b"a": 1, b"d": 4}, {b"a": 5, b"d": 0})]
+    during, at_the_end = _bundle(token_counts.CountPerBundle(limit=100), batches)
+    assert during == []
+    assert sorted(at_the_end) == [(0, {b"b": 1, b"d": 4}), (5, {b"a": 4, b"c": 2})]
+
+
+def test_count_per_bundle_hands_its_sums_on_once_it_holds_the_limit():
+    batches = [_batch({b"a": 3, b"b": 1, b"x": 1}, {b"a": 1, b"b": 2, b"x": 2}), _batch({b"a": 1}, {b"a": 1}),
+               _batch({b"c": 2}, {b"c": 1})]
+    during, at_the_end = _bundle(token_counts.CountPerBundle(limit=3), batches)
+    # The first batch fills the limit (3 distinct tokens held): handed on; the rest (2) at the end.
+    assert sorted(during, key=lambda part: part[0]) == [(1, {b"a": 3}), (2, {b"b": 1, b"x": 1})]
+    assert at_the_end == [(1, {b"a": 1, b"c": 2})]
+
+
+def test_shards_grow_with_the_data_as_powers_of_two_within_bounds():
+    per_shard = token_counts.SHARD_TOKENS
+    assert token_counts.shard_count(0) == 16
+    assert token_counts.shard_count(16 * per_shard) == 16
+    assert token_counts.shard_count(16 * per_shard + 1) == 32
+    assert token_counts.shard_count(100 * per_shard) == 128
+    assert token_counts.shard_count(10**12) == token_counts.PARTS == 4096
+    # A shard is a group of parts: part % shards, the same for every worker.
+    assert token_counts.to_shard((4095, {b"x": 1}), 16) == (15, {b"x": 1})
+
+
+def test_sum_dictionaries_adds_them():
+    assert token_counts.sum_dictionaries([{b"a": 2, b"b": 1}, {b"a": 1, b"c": 4}, {}]) == {b"a": 3, b"b": 1, b"c": 4}
+    assert token_counts.sum_dictionaries([]) == {}
 
 
 def test_least_kept_count_is_the_count_of_the_top_k_th_token():
@@ -45,6 +73,13 @@ def test_least_kept_count_is_the_count_of_the_top_k_th_token():
     assert token_counts.candidates((0, counts), 3) == [(5, b"a"), (3, b"c"), (3, b"b")]
 
 
+def test_shard_sizes_sum_and_keep_the_largest():
+    combine = token_counts.ShardSizes()
+    first = combine.add_input(combine.add_input(combine.create_accumulator(), 5), 2)
+    second = combine.add_input(combine.create_accumulator(), 4)
+    assert combine.extract_output(combine.merge_accumulators([first, second])) == (11, 5)
+
+
 def test_sum_histograms():
     combine = token_counts.SumHistograms()
     first = combine.add_input(combine.create_accumulator(), {5: 1, 3: 2})
@@ -56,30 +91,39 @@ def test_most_frequent_ranks_by_count_then_descending_bytes():
     combine = token_counts.MostFrequent(top_k=3)
     first = combine.add_input(combine.create_accumulator(), [(3, b"b"), (1, b"z")])
     second = combine.add_input(combine.create_accumulator(), [(5, b"a"), (3, b"c")])
-    # tft.vocabulary's documented order: [('a', 5), ('c', 3), ('b', 3)].
-    assert combine.extract_output(combine.merge_accumulators([first, second])) == b"a\nc\nb\n"
-    assert combine.extract_output(combine.create_accumulator()) == b""
+    # tft.vocabulary's documented order: [('a', 5), ('c', 3), ('b', 3)]; four candidates ranked.
+    assert combine.extract_output(combine.merge_accumulators([first, second])) == (b"a\nc\nb\n", 4)
+    assert combine.extract_output(combine.create_accumulator()) == (b"", 0)
 
 
 def test_write_vocabulary_writes_a_placeholder_when_no_token_was_seen(tmp_path):
     path = str(tmp_path / "sub" / "tokens")
-    token_counts.write_vocabulary(b"x\ny\n", path)
+    token_counts.write_vocabulary(b"x\ny\n", path, {"shards": 16})
     assert open(path, "rb").read() == b"x\ny\n"
-    token_counts.write_vocabulary(b"", path)
+    assert token_counts.read_stats(path) == {"shards": 16}
+    token_counts.write_vocabulary(b"", path, {})
     assert open(path, "rb").read() == token_counts.EMPTY_VOCABULARY_TOKEN + b"\n"
+    assert token_counts.read_stats(str(tmp_path / "none")) == {}
 
 
 def test_count_top_tokens_in_beam(tmp_path):
     analyzer = token_counts.CountTopTokens(top_k=3, vocab_filename="tokens")
     analyzer.base_temp_dir = str(tmp_path)
     batches = [
-        _batch({b"the": 2, b"cat": 1}, {b"the": 1, b"cat": 2}),
+        _batch({b"the": 2, b"cat": 1, b"a": 1}, {b"the": 1, b"cat": 2, b"a": 17}),
         _batch({b"the": 1, b"dog": 2, b"cat": 1}, {b"the": 1, b"dog": 3, b"cat": 2}),
     ]
     with TestPipeline() as pipeline:
-        paths = pipeline | beam.Create(batches) | analyzer
-        assert_that(paths | beam.Map(lambda path: path.item().decode()), equal_to([str(tmp_path / "tokens")]))
+        vocabulary, stats = pipeline | beam.Create(batches) | analyzer
+        assert_that(vocabulary | "V" >> beam.Map(lambda path: path.item().decode()), equal_to([str(tmp_path / "tokens")]),
+                    label="vocabulary")
+        assert_that(stats | "S" >> beam.Map(lambda path: path.item().decode()),
+                    equal_to([str(tmp_path / "tokens.stats.json")]), label="stats")
     assert open(tmp_path / "tokens", "rb").read().split() == [b"the", b"dog", b"cat"]
+    # Parts 1 and 17 fall in shard 1 of 16, parts 2 and 3 in shards of their own; the least kept
+    # count is 2 (cat's), so "a" is not ranked.
+    assert token_counts.read_stats(str(tmp_path / "tokens")) == {
+        "shards": 16, "distinct_tokens": 4, "largest_shard_tokens": 2, "candidates_ranked": 3}
 
 
 def _vocabulary_of(analyze, rows, tmp_path):
@@ -96,7 +140,13 @@ def _vocabulary_of(analyze, rows, tmp_path):
     return tft.TFTransformOutput(str(tmp_path / "out")).vocabulary_by_name("tokens")
 
 
-def test_the_file_is_tft_vocabulary_s(tmp_path):
+@pytest.mark.parametrize("shard_tokens, bundle_tokens", [(None, None), (2, 5)], ids=["default", "many shards"])
+def test_the_file_is_tft_vocabulary_s(tmp_path, monkeypatch, shard_tokens, bundle_tokens):
+    if shard_tokens:
+        # Shards of 2 distinct tokens and sums handed on every 5 tokens held: the words are counted
+        # in several hand-ons, which sum to more than 128 (64 shards of 2), so 128 shards.
+        monkeypatch.setattr(token_counts, "SHARD_TOKENS", shard_tokens)
+        monkeypatch.setattr(token_counts, "BUNDLE_TOKENS", bundle_tokens)
     generator = random.Random(7)
     words = [f"w{i}" for i in range(60)]
     # Zipf-like counts over several batches, with many ties at the cut.
@@ -107,3 +157,7 @@ def test_the_file_is_tft_vocabulary_s(tmp_path):
                             tmp_path / "theirs")
     assert len(ours) == 25
     assert ours == theirs
+    stats = token_counts.read_stats(tft.TFTransformOutput(str(tmp_path / "ours" / "out")).vocabulary_file_by_name(
+        "tokens"))
+    assert stats["distinct_tokens"] == len({w for row in rows for w in row["text"].split()})
+    assert stats["shards"] == (16 if shard_tokens is None else 128)

@@ -42,16 +42,41 @@ def _topic_corpus(rng, reviews=400):
     return groups, texts
 
 
-def test_words_used_in_the_same_contexts_end_up_near():
+def _token_ids(folder, ids, lengths, batch_reviews):
+    token_ids = skipgram.TokenIds(str(folder))
+    firsts = np.concatenate([[0], np.cumsum(lengths)])
+    for start in range(0, len(lengths), batch_reviews):
+        end = min(start + batch_reviews, len(lengths))
+        token_ids.append(ids[firsts[start]:firsts[end]], lengths[start:end])
+    return token_ids
+
+
+def test_token_ids_are_read_back_in_chunks_of_whole_batches(tmp_path):
+    lengths = np.array([2, 0, 3, 1, 2], np.int32)
+    ids = np.arange(8, dtype=np.int32)
+    token_ids = _token_ids(tmp_path, ids, lengths, batch_reviews=2)
+    assert (token_ids.reviews, token_ids.tokens) == (5, 8)
+    chunks = list(token_ids.chunks(chunk_reviews=4))
+    # Two written batches of 2 reviews make a chunk; reviews are numbered within it.
+    assert [c[0].tolist() for c in chunks] == [[0, 1, 2, 3, 4, 5], [6, 7]]
+    assert [c[1].tolist() for c in chunks] == [[0, 0, 2, 2, 2, 3], [0, 0]]
+    shuffled = [c[0].tolist() for c in token_ids.chunks(np.random.default_rng(0), chunk_reviews=2)]
+    assert shuffled == [[6, 7], [0, 1], [2, 3, 4, 5]]  # the permutation [2, 0, 1] of the seed
+
+
+def test_words_used_in_the_same_contexts_end_up_near(tmp_path):
     rng = np.random.default_rng(0)
     groups, texts = _topic_corpus(rng)
     words = sorted({w for t in texts for w in t.split()})
     row = {w: i for i, w in enumerate(words)}
     ids = np.concatenate([[row[w] for w in t.split()] for t in texts]).astype(np.int32)
-    reviews = np.concatenate([[i] * len(t.split()) for i, t in enumerate(texts)]).astype(np.int32)
+    lengths = np.array([len(t.split()) for t in texts], np.int32)
     counts = np.bincount(ids, minlength=len(words)).astype(np.float64)
-    result = skipgram.train(ids, reviews, counts, dim=16, window=3, negatives=5, epochs=5, subsample=1e-2,
-                            learning_rate=0.05, batch_size=256, seed=3)
+    # 400 reviews written 32 at a time, trained in chunks of 64 (7 chunks): the chunks' pairs are
+    # never all in memory at once.
+    token_ids = _token_ids(tmp_path, ids, lengths, batch_reviews=32)
+    result = skipgram.train(token_ids, counts, dim=16, window=3, negatives=5, epochs=5, subsample=1e-2,
+                            learning_rate=0.05, batch_size=256, seed=3, chunk_reviews=64)
     assert result.table.shape == (len(words), 16)
     assert result.loss_per_epoch[-1] < result.loss_per_epoch[0]
     unit = result.table / np.linalg.norm(result.table, axis=1, keepdims=True)
@@ -92,10 +117,13 @@ def test_settings_check_themselves(field, value):
     assert raised.value.field == field
 
 
-def test_words_are_split_as_the_classifiers_standardization_says():
+def test_words_are_split_as_the_classifiers_standardization_says(tmp_path):
     texts = tf.data.Dataset.from_tensor_slices(["A well-made film!", "Well, well"]).batch(2)
     words = ["well", "made", "film", "!", "wellmade"]
-    ids, reviews = skipgram.token_ids(texts, words, "split_punctuation")
+    (tmp_path / "split").mkdir()
+    (tmp_path / "tutorial").mkdir()
+    [(ids, reviews)] = skipgram.write_token_ids(texts, words, str(tmp_path / "split"), "split_punctuation").chunks()
     assert ids.tolist() == [0, 1, 2, 3, 0, 0] and reviews.tolist() == [0, 0, 0, 0, 1, 1]
-    ids, reviews = skipgram.token_ids(texts, words)  # the tutorial's: punctuation joins
+    # The tutorial's standardization: punctuation joins.
+    [(ids, reviews)] = skipgram.write_token_ids(texts, words, str(tmp_path / "tutorial")).chunks()
     assert ids.tolist() == [4, 2, 0, 0] and reviews.tolist() == [0, 0, 1, 1]

@@ -21,7 +21,7 @@ import dataclasses
 import hashlib
 import os
 import re
-from typing import Dict, Iterable, List, Mapping, Optional
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
@@ -163,6 +163,22 @@ def read_review(path: str, max_bytes: int = MAX_REVIEW_BYTES) -> Review:
     return Review(review_id, text.encode("utf-8"), label, rating, had_invalid_utf8, truncated)
 
 
+def movie_lines(dataset_root: str, split_folder: str, label: str) -> Iterator[Tuple[str, str]]:
+    """``(review key, movie)`` for each line of one URL list, read as a stream (``read_movie_ids`` of one list).
+
+    The review key is the review's id without its rating (``train/pos/123``, see ``review_key``).
+    A missing list yields nothing; lines without an IMDb title are left out.
+    """
+    path = os.path.join(dataset_root, split_folder, URL_LIST_NAME.format(label=label))
+    if not tf.io.gfile.exists(path):
+        return
+    with tf.io.gfile.GFile(path, "r") as f:
+        for number, line in enumerate(f):
+            match = _MOVIE_ID_RE.search(line)
+            if match:
+                yield f"{split_folder}/{label}/{number}", match.group(1)
+
+
 def read_movie_ids(dataset_root: str, split_folder: str) -> Dict[str, str]:
     """The IMDb movie of each review of a split folder, from the URL lists beside its label folders.
 
@@ -174,24 +190,22 @@ def read_movie_ids(dataset_root: str, split_folder: str) -> Dict[str, str]:
       ``{"train/pos/123": "tt0453418", ...}``: the review's id without its rating, to its
       movie; empty when there are no URL lists. Lines without an IMDb title are left out.
     """
-    movies = {}
-    for label in LABEL_FOLDERS:
-        path = os.path.join(dataset_root, split_folder, URL_LIST_NAME.format(label=label))
-        if not tf.io.gfile.exists(path):
-            continue
-        with tf.io.gfile.GFile(path, "r") as f:
-            for number, line in enumerate(f):
-                match = _MOVIE_ID_RE.search(line)
-                if match:
-                    movies[f"{split_folder}/{label}/{number}"] = match.group(1)
-    return movies
+    return {key: movie for label in LABEL_FOLDERS for key, movie in movie_lines(dataset_root, split_folder, label)}
+
+
+def review_key(review_id: str) -> str:
+    """The key a URL list gives a review: ``train/pos/123`` for ``train/pos/123_9``.
+
+    A file named otherwise gets its own file name, a key no URL list line has.
+    """
+    folder, _, name = review_id.rpartition("/")
+    match = _FILE_NAME_RE.match(name + ".txt")
+    return f"{folder}/{match.group(1)}" if match else review_id + ".txt"
 
 
 def movie_of(review_id: str, movies: Mapping[str, str]) -> Optional[str]:
     """The movie of a review (``train/pos/123_9``) in a ``read_movie_ids`` map, or None."""
-    folder, _, name = review_id.rpartition("/")
-    match = _FILE_NAME_RE.match(name + ".txt")
-    return movies.get(f"{folder}/{match.group(1)}") if match else None
+    return movies.get(review_key(review_id))
 
 
 def is_eval_review(review_id: str, eval_percent: int, movie: Optional[str] = None) -> bool:

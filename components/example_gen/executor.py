@@ -15,9 +15,10 @@ none of them ran, ``resolve_input`` in the executor itself. Either way the span 
 input fingerprint are recorded on the Examples artifact.
 """
 
+import heapq
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from absl import logging
 
@@ -160,6 +161,8 @@ INPUT_REPORT_FILE = "input_report.json"
 _REPORTED_PATHS = 20
 
 _ISSUES_TAG = "issues"
+# The two sides of the join of train examples with their movies.
+_EXAMPLE, _MOVIE = "example", "movie"
 
 
 class _ReadReviewFn(beam.DoFn):
@@ -203,30 +206,54 @@ def ReadAclImdb(  # pylint: disable=invalid-name
       ValueError: If the pattern matches no labelled review in a ``pos`` or ``neg`` folder.
     """
     pattern = os.path.join(input_base, split_pattern)
-    paths = aclimdb.labelled_review_files(pattern, unlabelled=unlabelled)
-    if not paths and not unlabelled:
+    if not unlabelled and not aclimdb.labelled_review_files(pattern):
         raise ValueError(
             f"No labelled review matches {pattern}: expected files in "
             f"{os.path.dirname(os.path.dirname(pattern))}/pos/ and /neg/ (aclImdb layout)."
         )
+    # The files are listed by a worker, not put into the pipeline's graph: a distributed runner
+    # ships the graph to its service (Dataflow refuses one over 10 MB: about 100,000 paths).
     return (
         pipeline
-        | "ListFiles" >> beam.Create(paths)
-        # Create holds the list in one bundle; reshuffle so the reads spread over workers.
+        | "Pattern" >> beam.Create([pattern])
+        | "ListFiles" >> beam.FlatMap(aclimdb.labelled_review_files, unlabelled=unlabelled)
+        # One worker lists a folder; reshuffle so the reads spread over workers.
         | "Reshuffle" >> beam.Reshuffle()
         | "ReadReviews" >> beam.ParDo(_ReadReviewFn()).with_outputs(_ISSUES_TAG, main="examples")
     )
 
 
-def summarize_issues(issues: List[tuple], reviews_kept: int) -> Dict[str, Any]:
-    """The input report: how many reviews were kept, and each kind of issue with example paths."""
-    counts: Dict[str, int] = {}
-    paths: Dict[str, List[str]] = {}
-    for kind, path in sorted(issues):
-        counts[kind] = counts.get(kind, 0) + 1
-        if len(paths.setdefault(kind, [])) < _REPORTED_PATHS:
-            paths[kind].append(path)
-    return {"reviews_kept": reviews_kept, "issue_counts": counts, "issue_paths": paths}
+class CountIssues(beam.CombineFn):
+    """``(kind, path)`` issues to each kind's count and its first ``_REPORTED_PATHS`` paths in sorted order.
+
+    A combine, not a list of every issue: its state is bounded however many files are bad.
+    """
+
+    def create_accumulator(self) -> Dict[str, Tuple[int, List[str]]]:
+        return {}
+
+    def add_input(self, counted, issue):
+        kind, path = issue
+        count, paths = counted.get(kind, (0, []))
+        counted[kind] = count + 1, heapq.nsmallest(_REPORTED_PATHS, [*paths, path])
+        return counted
+
+    def merge_accumulators(self, accumulators):
+        merged: Dict[str, Tuple[int, List[str]]] = {}
+        for counted in accumulators:
+            for kind, (count, paths) in counted.items():
+                total, kept = merged.get(kind, (0, []))
+                merged[kind] = total + count, heapq.nsmallest(_REPORTED_PATHS, [*kept, *paths])
+        return merged
+
+    def extract_output(self, counted):
+        return counted
+
+
+def summarize_issues(counted: Dict[str, Tuple[int, List[str]]], reviews_kept: int) -> Dict[str, Any]:
+    """The input report: how many reviews were kept, and each kind of issue with example paths (``CountIssues``)."""
+    return {"reviews_kept": reviews_kept, "issue_counts": {kind: counted[kind][0] for kind in sorted(counted)},
+            "issue_paths": {kind: counted[kind][1] for kind in sorted(counted)}}
 
 
 def _write_report(report: Dict[str, Any], path: str) -> None:
@@ -238,9 +265,36 @@ def _review_id(example: tf.train.Example) -> str:
     return example.features.feature[aclimdb.ID_KEY].bytes_list.value[0].decode("utf-8")
 
 
-def _split_of(example: tf.train.Example, eval_percent: int, movies: Dict[str, str]) -> int:
-    review_id = _review_id(example)
-    return 1 if aclimdb.is_eval_review(review_id, eval_percent, aclimdb.movie_of(review_id, movies)) else 0
+def _split_of(example_and_movie: Tuple[tf.train.Example, Optional[str]], eval_percent: int) -> int:
+    example, movie = example_and_movie
+    return 1 if aclimdb.is_eval_review(_review_id(example), eval_percent, movie) else 0
+
+
+def _with_movie(key_and_grouped: Tuple[str, Dict[str, list]]) -> Iterator[Tuple[tf.train.Example, Optional[str]]]:
+    """The examples of one review key (one, unless two files share an id) with the movie the URL lists name."""
+    _, grouped = key_and_grouped
+    movie = grouped[_MOVIE][0] if grouped[_MOVIE] else None
+    for example in grouped[_EXAMPLE]:
+        yield example, movie
+
+
+@beam.ptransform_fn
+def JoinMovies(  # pylint: disable=invalid-name
+    examples: beam.PCollection, input_base: str, split_folders: List[str]
+) -> beam.PCollection:
+    """Train examples to ``(example, movie or None)``, the movie from the URL lists of ``split_folders``.
+
+    A join by review key (CoGroupByKey), not a map of every review on every worker: a key holds
+    one review and one movie however large the data.
+    """
+    url_lists = [(input_base, folder, label) for folder in split_folders for label in sorted(aclimdb.LABEL_FOLDERS)]
+    movies = (examples.pipeline
+              | "ListUrlLists" >> beam.Create(url_lists)
+              | "ReadUrlLists" >> beam.FlatMap(lambda url_list: aclimdb.movie_lines(*url_list)))
+    keyed = examples | "KeyByReview" >> beam.Map(lambda example: (aclimdb.review_key(_review_id(example)), example))
+    return ({_EXAMPLE: keyed, _MOVIE: movies}
+            | "GroupByReview" >> beam.CoGroupByKey()
+            | "WithMovie" >> beam.FlatMap(_with_movie))
 
 
 class AclImdbDriver(example_gen_driver.FileBasedDriver):
@@ -329,15 +383,14 @@ class Executor(BaseExampleGenExecutor):
                             input_base, pattern, unlabelled=split == UNSUP_SPLIT)
                         for i, pattern in enumerate(split_folders)]
                 for split, split_folders in folders.items()}
-        movies = {}
-        for pattern in folders[TRAIN_SPLIT]:  # e.g. span-2/train/*/*.txt: the URL lists are in span-2/train
-            movies.update(aclimdb.read_movie_ids(input_base, os.path.dirname(os.path.dirname(pattern))))
-        logging.info("Eval split carved by movie where the URL lists name one: %d reviews listed", len(movies))
+        # e.g. span-2/train/*/*.txt: the URL lists are in span-2/train
+        train_folders = [os.path.dirname(os.path.dirname(pattern)) for pattern in folders[TRAIN_SPLIT]]
         train_examples = [r.examples for r in read[TRAIN_SPLIT]] | "FlattenTrainFolders" >> beam.Flatten()
-        train, evaluation = train_examples | "SplitTrainEval" >> beam.Partition(
-            lambda example, _: _split_of(example, eval_percent, movies), 2
-        )
-        result = {TRAIN_SPLIT: train, EVAL_SPLIT: evaluation}
+        with_movies = train_examples | "JoinMovies" >> JoinMovies(input_base, train_folders)
+        train, evaluation = with_movies | "SplitTrainEval" >> beam.Partition(
+            lambda example_and_movie, _: _split_of(example_and_movie, eval_percent), 2)
+        result = {TRAIN_SPLIT: train | "TrainExamples" >> beam.Keys(),
+                  EVAL_SPLIT: evaluation | "EvalExamples" >> beam.Keys()}
         for split in sorted(optional & set(read)):
             result[split] = [r.examples for r in read[split]] | f"Flatten{split.capitalize()}Folders" >> beam.Flatten()
         all_examples = [r.examples for reads in read.values() for r in reads]
@@ -345,10 +398,10 @@ class Executor(BaseExampleGenExecutor):
 
         if self._input_report_path:
             kept = tuple(all_examples) | "FlattenExamples" >> beam.Flatten() | "CountKept" >> beam.combiners.Count.Globally()
-            issues = tuple(all_issues) | "FlattenIssues" >> beam.Flatten() | "ListIssues" >> beam.combiners.ToList()
+            issues = tuple(all_issues) | "FlattenIssues" >> beam.Flatten() | "CountIssues" >> beam.CombineGlobally(CountIssues())
             placed = (
-                train_examples
-                | "PlacedBy" >> beam.Map(lambda e: BY_MOVIE if aclimdb.movie_of(_review_id(e), movies) else BY_REVIEW)
+                with_movies
+                | "PlacedBy" >> beam.Map(lambda example_and_movie: BY_MOVIE if example_and_movie[1] else BY_REVIEW)
                 | "CountPlacedBy" >> beam.combiners.Count.PerElement()
                 | "ListPlacedBy" >> beam.combiners.ToDict()
             )

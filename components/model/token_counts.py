@@ -8,66 +8,123 @@ bigrams and trigrams of the IMDB train split (4.3 million distinct tokens, 6.6 m
 
 ``top_tokens`` writes the same file (the ``top_k`` most frequent tokens, most frequent
 first, ties in descending byte order as ``tft.vocabulary`` breaks them) with few Beam
-elements: a batch's counts for each of ``TOKEN_SHARDS`` shards of the tokens are one
-dictionary, the sums are dictionary updates, a histogram of the sums gives the least count a
-kept token has, and only tokens counted that often are ranked. The shards still let a
-distributed runner (Dataflow, Flink, Spark) sum on many workers.
+elements, and with every worker's state bounded however large the corpus:
+
+1. Each worker sums the batches of a bundle into dictionaries, one per *part* of the token
+   space (``PARTS``, by a fingerprint of the token computed in the graph), and hands them on
+   whenever they hold ``BUNDLE_TOKENS`` tokens: its memory is bounded by that, not by the data.
+2. The parts are grouped into *shards*, a power of two that grows with the data: as many as
+   keep each shard's share of the distinct tokens near ``SHARD_TOKENS`` (at least
+   ``MIN_SHARDS``, at most ``PARTS``). A shard's sums are one dictionary on one worker (grouped,
+   then summed: no worker sums a whole bundle's shards before the shuffle), so the
+   largest state any key holds stays about the same at 10x the data, and a distributed runner
+   (Dataflow, Flink, Spark) sums on as many workers as there are shards.
+3. A histogram of the sums gives the least count a kept token has; only tokens counted that
+   often (the ``top_k`` and their ties) are ranked, in one global combine of their size.
+
+What the count held is written beside the vocabulary (``STATS_SUFFIX``): the shards, the
+distinct tokens of the largest, the candidates ranked.
 """
 
 import collections
 import itertools
+import json
 import os
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
+from apache_beam.transforms import window
 from tensorflow_transform import analyzers as tft_analyzers
 
-# Shards of the token space; the sums of each are merged on their own (a worker each on a
-# distributed runner).
-TOKEN_SHARDS = 16
+# Parts of the token space, by the token's fingerprint; shards are groups of parts (a shard is
+# ``part % shards``), so ``PARTS`` bounds how far the shards can grow: past 4096 shards of
+# ``SHARD_TOKENS`` (a billion distinct tokens, about 250 times aclImdb's train split) a shard
+# grows with the data again.
+PARTS = 4096
+# The least number of shards: what a distributed runner can spread a small corpus over.
+MIN_SHARDS = 16
+# The distinct tokens a shard is sized for (a dictionary of about 30 MB of short byte strings).
+SHARD_TOKENS = 1 << 18
+# The (token, count) entries a worker sums before it hands its dictionaries on.
+BUNDLE_TOKENS = 1 << 20
+# The file beside the vocabulary that says what the count held.
+STATS_SUFFIX = ".stats.json"
 # What tft.vocabulary writes when no token was seen (a lookup table cannot start from an empty
 # file), taken from tf.Transform so the two stay the same.
 EMPTY_VOCABULARY_TOKEN = tft_analyzers.get_empy_vocabulary_dummy_value(tf.string)[1]
 
 CountedToken = Tuple[int, bytes]
+PartCounts = Tuple[int, Dict[bytes, int]]
 
 
-def shard_counts(batch: Sequence[np.ndarray]) -> Iterator[Tuple[int, Dict[bytes, int]]]:
-    """A batch's (shard, {token: count}) pairs from its distinct tokens, their counts and shards."""
-    tokens, counts, shards = batch
-    order = np.argsort(shards, kind="stable")
-    bounds = np.searchsorted(shards[order], np.arange(TOKEN_SHARDS + 1))
-    for shard in range(TOKEN_SHARDS):
-        rows = order[bounds[shard]:bounds[shard + 1]]
-        if len(rows):
-            yield shard, dict(zip(tokens[rows].tolist(), counts[rows].tolist()))
+class CountPerBundle(beam.DoFn):
+    """Batches of (distinct tokens, counts, parts) to (part, {token: count}) sums, at most ``limit`` tokens held."""
+
+    def __init__(self, limit: Optional[int] = None):
+        self.limit = limit or BUNDLE_TOKENS
+
+    def start_bundle(self):
+        self._parts: Dict[int, Dict[bytes, int]] = collections.defaultdict(dict)
+        self._held = 0
+
+    def process(self, batch: Sequence[np.ndarray]) -> Iterator[PartCounts]:
+        tokens, counts, parts = batch
+        order = np.argsort(parts, kind="stable")
+        ordered_parts = parts[order]
+        present, starts = np.unique(ordered_parts, return_index=True)
+        ends = np.append(starts[1:], len(order))
+        tokens, counts = tokens[order].tolist(), counts[order].tolist()
+        for part, start, end in zip(present.tolist(), starts.tolist(), ends.tolist()):
+            total = self._parts[part]
+            before = len(total)
+            get = total.get
+            for token, count in zip(tokens[start:end], counts[start:end]):
+                total[token] = get(token, 0) + count
+            self._held += len(total) - before
+        if self._held >= self.limit:
+            yield from self._flush()
+
+    def finish_bundle(self):
+        for part_counts in self._flush():
+            yield window.GlobalWindows.windowed_value(part_counts)
+
+    def _flush(self) -> Iterator[PartCounts]:
+        parts, self._parts, self._held = self._parts, collections.defaultdict(dict), 0
+        yield from parts.items()
 
 
-class SumCounts(beam.CombineFn):
-    """Sums {token: count} dictionaries."""
+def shard_count(distinct_upper_bound: int) -> int:
+    """How many shards: a power of two from ``MIN_SHARDS`` to ``PARTS`` that gives each about ``SHARD_TOKENS``.
 
-    def create_accumulator(self) -> Dict[bytes, int]:
-        return {}
+    ``distinct_upper_bound`` is the summed size of the workers' dictionaries, at least the
+    number of distinct tokens.
+    """
+    shards = MIN_SHARDS
+    while shards < PARTS and distinct_upper_bound > shards * SHARD_TOKENS:
+        shards *= 2
+    return shards
 
-    def add_input(self, total: Dict[bytes, int], counts: Dict[bytes, int]) -> Dict[bytes, int]:
+
+def to_shard(part_counts: PartCounts, shards: int) -> PartCounts:
+    part, counts = part_counts
+    return part % shards, counts
+
+
+def sum_dictionaries(dictionaries: Iterable[Dict[bytes, int]]) -> Dict[bytes, int]:
+    """Sums {token: count} dictionaries (into a copy of the first: Beam's inputs are not to be changed)."""
+    total: Optional[Dict[bytes, int]] = None
+    for counts in dictionaries:
+        if total is None:
+            total = dict(counts)
+            continue
         get = total.get
         for token, count in counts.items():
             total[token] = get(token, 0) + count
-        return total
-
-    def merge_accumulators(self, accumulators) -> Dict[bytes, int]:
-        accumulators = sorted(accumulators, key=len, reverse=True)
-        total = accumulators[0] if accumulators else {}
-        for counts in accumulators[1:]:
-            self.add_input(total, counts)
-        return total
-
-    def extract_output(self, total: Dict[bytes, int]) -> Dict[bytes, int]:
-        return total
+    return total or {}
 
 
 def count_histogram(shard_and_counts: Tuple[int, Dict[bytes, int]]) -> Dict[int, int]:
@@ -131,19 +188,55 @@ class MostFrequent(beam.CombineFn):
     def merge_accumulators(self, accumulators) -> List[CountedToken]:
         return list(itertools.chain.from_iterable(accumulators))
 
-    def extract_output(self, pairs: List[CountedToken]) -> bytes:
-        return b"".join(token + b"\n" for _, token in sorted(pairs, reverse=True)[:self.top_k])
+    def extract_output(self, pairs: List[CountedToken]) -> Tuple[bytes, int]:
+        return b"".join(token + b"\n" for _, token in sorted(pairs, reverse=True)[:self.top_k]), len(pairs)
 
 
-def write_vocabulary(contents: bytes, path: str) -> None:
-    """Writes the vocabulary file, or tft.vocabulary's placeholder token if no token was seen."""
+class ShardSizes(beam.CombineFn):
+    """The shards' sizes (distinct tokens) to their sum and the largest."""
+
+    def create_accumulator(self) -> Tuple[int, int]:
+        return 0, 0
+
+    def add_input(self, held: Tuple[int, int], size: int) -> Tuple[int, int]:
+        return held[0] + size, max(held[1], size)
+
+    def merge_accumulators(self, accumulators) -> Tuple[int, int]:
+        distinct, largest = 0, 0
+        for shard_distinct, shard_largest in accumulators:
+            distinct, largest = distinct + shard_distinct, max(largest, shard_largest)
+        return distinct, largest
+
+    def extract_output(self, held: Tuple[int, int]) -> Tuple[int, int]:
+        return held
+
+
+def count_stats(most_frequent: Tuple[bytes, int], sizes: Tuple[int, int], shards: int) -> Dict[str, int]:
+    """What the count held, for the file beside the vocabulary."""
+    return {"shards": shards, "distinct_tokens": sizes[0], "largest_shard_tokens": sizes[1],
+            "candidates_ranked": most_frequent[1]}
+
+
+def write_vocabulary(contents: bytes, path: str, stats: Dict[str, int]) -> None:
+    """Writes the vocabulary file (or tft.vocabulary's placeholder token if no token was seen), and its stats beside it."""
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "wb") as vocabulary:
         vocabulary.write(contents or EMPTY_VOCABULARY_TOKEN + b"\n")
+    with tf.io.gfile.GFile(path + STATS_SUFFIX, "w") as f:
+        json.dump(stats, f, indent=1, sort_keys=True)
+
+
+def read_stats(vocabulary_path: str) -> Dict[str, int]:
+    """What the count of the vocabulary at ``vocabulary_path`` held (``write_vocabulary``'s stats), or {} if none."""
+    path = vocabulary_path + STATS_SUFFIX
+    if not tf.io.gfile.exists(path):
+        return {}
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
 
 
 class CountTopTokens(tft_beam.experimental.PTransformAnalyzer):
-    """Batches of (distinct tokens, counts, shards) to the path of the vocabulary file it writes."""
+    """Batches of (distinct tokens, counts, parts) to the paths of the vocabulary file it writes and of its stats."""
 
     def __init__(self, top_k: int, vocab_filename: str):
         super().__init__()
@@ -151,20 +244,34 @@ class CountTopTokens(tft_beam.experimental.PTransformAnalyzer):
 
     def expand(self, batches):
         top_k, path = self.top_k, os.path.join(self.base_temp_dir, self.vocab_filename)
-        counts = (batches
-                  | "CountPerShard" >> beam.FlatMap(shard_counts)
-                  | "SumPerShard" >> beam.CombinePerKey(SumCounts()))
+        part_counts = batches | "CountPerBundle" >> beam.ParDo(CountPerBundle())
+        shards = (part_counts
+                  | "HeldTokens" >> beam.Map(lambda part: len(part[1]))
+                  | "SumHeldTokens" >> beam.CombineGlobally(sum)
+                  | "Shards" >> beam.Map(shard_count))
+        # Grouped, then summed: a CombinePerKey would sum again on each worker before the shuffle,
+        # over its whole bundle, which is what CountPerBundle bounds.
+        counts = (part_counts
+                  | "ToShard" >> beam.Map(to_shard, beam.pvalue.AsSingleton(shards))
+                  | "GroupByShard" >> beam.GroupByKey()
+                  | "SumPerShard" >> beam.MapTuple(lambda shard, dictionaries: (shard, sum_dictionaries(dictionaries))))
         least_count = (counts
                        | "Histogram" >> beam.Map(count_histogram)
                        | "SumHistograms" >> beam.CombineGlobally(SumHistograms())
                        | "LeastKeptCount" >> beam.Map(least_kept_count, top_k))
-        return (
-            counts
-            | "Candidates" >> beam.Map(candidates, beam.pvalue.AsSingleton(least_count))
-            | "MostFrequent" >> beam.CombineGlobally(MostFrequent(top_k))
-            | "Write" >> beam.Map(write_vocabulary, path)
-            | "Path" >> beam.Map(lambda _: np.array(path.encode("utf-8")))
-        )
+        kept = (counts
+                | "Candidates" >> beam.Map(candidates, beam.pvalue.AsSingleton(least_count))
+                | "MostFrequent" >> beam.CombineGlobally(MostFrequent(top_k)))
+        sizes = (counts
+                 | "ShardSize" >> beam.Map(lambda shard: len(shard[1]))
+                 | "ShardSizes" >> beam.CombineGlobally(ShardSizes()))
+        stats = kept | "Stats" >> beam.Map(count_stats, beam.pvalue.AsSingleton(sizes), beam.pvalue.AsSingleton(shards))
+        # Two asset files: the vocabulary, and what its count held (an asset too, so that it is
+        # kept with the transform graph).
+        written = kept | "Write" >> beam.Map(
+            lambda most_frequent, stats: write_vocabulary(most_frequent[0], path, stats), beam.pvalue.AsSingleton(stats))
+        return (written | "Path" >> beam.Map(lambda _: np.array(path.encode("utf-8"))),
+                written | "StatsPath" >> beam.Map(lambda _: np.array((path + STATS_SUFFIX).encode("utf-8"))))
 
 
 def top_tokens(tokens: tf.Tensor, top_k: int, vocab_filename: str) -> tf.Tensor:
@@ -180,10 +287,10 @@ def top_tokens(tokens: tf.Tensor, top_k: int, vocab_filename: str) -> tf.Tensor:
       The vocabulary file's path, for ``tft.apply_vocabulary``.
     """
     distinct, _, counts = tf.unique_with_counts(tokens, out_idx=tf.int64)
-    shards = tf.strings.to_hash_bucket_fast(distinct, TOKEN_SHARDS)
-    (path,) = tft.experimental.ptransform_analyzer(
-        [distinct, counts, shards], CountTopTokens(top_k, vocab_filename), output_dtypes=[tf.string],
-        output_shapes=[[]], output_asset_default_values=[EMPTY_VOCABULARY_TOKEN], name="top_tokens")
+    parts = tf.strings.to_hash_bucket_fast(distinct, PARTS)
+    path, _ = tft.experimental.ptransform_analyzer(
+        [distinct, counts, parts], CountTopTokens(top_k, vocab_filename), output_dtypes=[tf.string, tf.string],
+        output_shapes=[[], []], output_asset_default_values=[EMPTY_VOCABULARY_TOKEN, b"{}"], name="top_tokens")
     tft.annotate_asset(vocab_filename, vocab_filename)
     return path
 

@@ -86,15 +86,17 @@ class Executor(BaseBeamExecutor):
             raise ValueError(f"Word2Vec: only {len(words)} word(s) occur {settings.word2vec_min_count} times or more; "
                              "lower --word2vec-min-count or give it more text")
 
-        ids, reviews = skipgram.token_ids(_texts(files), words, standardization)
-        _PROGRESS.info("Word2Vec: %d words in the vocabulary, %d tokens of %d reviews", len(words), len(ids),
-                     int(reviews[-1]) + 1 if len(reviews) else 0)
-        result = skipgram.train(
-            ids, reviews, counts, dim=settings.word2vec_dim, window=settings.word2vec_window,
-            negatives=settings.word2vec_negatives, epochs=settings.word2vec_epochs,
-            subsample=settings.word2vec_subsample, learning_rate=settings.word2vec_learning_rate,
-            batch_size=settings.word2vec_batch_size, seed=settings.word2vec_seed,
-            log=lambda line: _PROGRESS.info("Word2Vec: %s", line))
+        # The token ids wait on the local disk (4 bytes a token), read back a chunk at a time.
+        with tempfile.TemporaryDirectory(prefix="word2vec-ids-") as ids_folder:
+            token_ids = skipgram.write_token_ids(_texts(files), words, ids_folder, standardization)
+            _PROGRESS.info("Word2Vec: %d words in the vocabulary, %d tokens of %d reviews", len(words),
+                           token_ids.tokens, token_ids.reviews)
+            result = skipgram.train(
+                token_ids, counts, dim=settings.word2vec_dim, window=settings.word2vec_window,
+                negatives=settings.word2vec_negatives, epochs=settings.word2vec_epochs,
+                subsample=settings.word2vec_subsample, learning_rate=settings.word2vec_learning_rate,
+                batch_size=settings.word2vec_batch_size, seed=settings.word2vec_seed,
+                log=lambda line: _PROGRESS.info("Word2Vec: %s", line))
 
         written = projector_lib.write_projector_files(
             output.uri, result.table, words, {TEXT_COUNT_COLUMN: [int(c) for c in counts]},
@@ -108,8 +110,8 @@ class Executor(BaseBeamExecutor):
             "settings": settings.training_config(),
             "splits": sorted(files_by_split),
             "standardization": standardization,
-            "reviews": int(reviews[-1]) + 1 if len(reviews) else 0,
-            "tokens": int(len(ids)),
+            "reviews": token_ids.reviews,
+            "tokens": token_ids.tokens,
             "vocabulary_size": len(words),
             "pairs_per_epoch": result.pairs_per_epoch,
             "loss_per_epoch": result.loss_per_epoch,

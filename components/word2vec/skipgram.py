@@ -4,14 +4,16 @@ The text is standardized and split exactly as the classifier's (``preprocessing.
 the vocabulary is built by tf.Transform (``word_vocabulary_fn``). Training follows the
 original word2vec: frequent words subsampled, a window shrunk at random per centre word,
 negatives drawn from the unigram distribution raised to 3/4, plain SGD with a learning
-rate decaying linearly to zero. Pairs are made with NumPy once per epoch and trained in
+rate decaying linearly to zero. The reviews' token ids wait in files and are read back a
+chunk of reviews at a time (``TokenIds``); each chunk's pairs are made with NumPy and trained in
 large batches with hand-written gradients applied as sparse row updates (``scatter_sub``),
 which keeps a step to the rows it touches; TensorFlow places it on a GPU when there is one.
 """
 
 import dataclasses
+import os
 import time
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -51,13 +53,63 @@ def read_counted_vocabulary(path: str) -> Tuple[List[str], np.ndarray]:
     return words, np.asarray(counts, np.float64)
 
 
-def token_ids(texts: tf.data.Dataset, words: Sequence[str], standardization: str = STANDARDIZATION_TUTORIAL
-              ) -> Tuple[np.ndarray, np.ndarray]:
-    """The ids of the in-vocabulary words of every review, flat, and the review each belongs to.
+# Reviews per training chunk: a chunk's pairs are made and shuffled together (about 2 million
+# tokens and 10 million pairs, 80 MB, at aclImdb's 230 tokens a review), and the chunks are
+# visited in a new random order each epoch. Memory is bounded by the chunk, not the corpus.
+CHUNK_REVIEWS = 8192
+_IDS_FILE, _LENGTHS_FILE = "ids.int32", "lengths.int32"
+
+
+@dataclasses.dataclass
+class TokenIds:
+    """The in-vocabulary token ids of every review, in files under ``folder``, read back a chunk at a time.
+
+    ``ids.int32`` holds the ids of all reviews one after the other, ``lengths.int32`` each
+    review's number of ids; ``batches`` says where each written batch of reviews starts
+    (review, token) and how many it has, so a chunk is two reads.
+    """
+
+    folder: str
+    batches: List[Tuple[int, int, int, int]] = dataclasses.field(default_factory=list)  # review, token, reviews, tokens
+    reviews: int = 0
+    tokens: int = 0
+
+    def append(self, ids: np.ndarray, lengths: np.ndarray) -> None:
+        """Adds a batch of reviews: their ids, flat, and each one's number of ids."""
+        with open(os.path.join(self.folder, _IDS_FILE), "ab") as f:
+            np.asarray(ids, np.int32).tofile(f)
+        with open(os.path.join(self.folder, _LENGTHS_FILE), "ab") as f:
+            np.asarray(lengths, np.int32).tofile(f)
+        self.batches.append((self.reviews, self.tokens, len(lengths), len(ids)))
+        self.reviews += len(lengths)
+        self.tokens += len(ids)
+
+    def chunks(self, rng: Optional[np.random.Generator] = None,
+               chunk_reviews: Optional[int] = None) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+        """(ids, review of each id) for chunks of about ``chunk_reviews`` reviews, in random order with ``rng``.
+
+        Reviews are numbered within the chunk; a chunk holds whole written batches.
+        """
+        per_chunk = max(1, (chunk_reviews or CHUNK_REVIEWS) // max(1, max((b[2] for b in self.batches), default=1)))
+        groups = [self.batches[i:i + per_chunk] for i in range(0, len(self.batches), per_chunk)]
+        order = rng.permutation(len(groups)) if rng is not None else range(len(groups))
+        for index in order:
+            group = groups[index]
+            first_review, first_token = group[0][0], group[0][1]
+            reviews, tokens = sum(b[2] for b in group), sum(b[3] for b in group)
+            ids = np.fromfile(os.path.join(self.folder, _IDS_FILE), np.int32, tokens, offset=4 * first_token)
+            lengths = np.fromfile(os.path.join(self.folder, _LENGTHS_FILE), np.int32, reviews, offset=4 * first_review)
+            yield ids, np.repeat(np.arange(reviews, dtype=np.int32), lengths)
+
+
+def write_token_ids(texts: tf.data.Dataset, words: Sequence[str], folder: str,
+                    standardization: str = STANDARDIZATION_TUTORIAL) -> TokenIds:
+    """Writes the ids of the in-vocabulary words of every review under ``folder``, a batch at a time.
 
     Args:
       texts: Batches of raw review texts (a ``[batch]`` string tensor each).
       words: The vocabulary; a word's id is its row.
+      folder: An empty local folder for the id files.
       standardization: As the classifier's (``HParams.standardization``).
     """
     table = tf.lookup.StaticHashTable(
@@ -69,16 +121,11 @@ def token_ids(texts: tf.data.Dataset, words: Sequence[str], standardization: str
         kept = tf.ragged.boolean_mask(ids, ids >= 0)
         return kept.flat_values, kept.row_lengths()
 
-    flat, reviews, first = [], [], 0
+    token_ids = TokenIds(folder)
     for batch in texts:
         ids, lengths = ids_of(batch)
-        lengths = lengths.numpy()
-        flat.append(ids.numpy())
-        reviews.append(np.repeat(np.arange(first, first + len(lengths), dtype=np.int32), lengths))
-        first += len(lengths)
-    if not flat:
-        return np.zeros([0], np.int32), np.zeros([0], np.int32)
-    return np.concatenate(flat), np.concatenate(reviews)
+        token_ids.append(ids.numpy(), lengths.numpy())
+    return token_ids
 
 
 def keep_probabilities(counts: np.ndarray, subsample: float) -> np.ndarray:
@@ -117,10 +164,16 @@ class TrainingResult:
     seconds: float
 
 
-def train(ids: np.ndarray, reviews: np.ndarray, counts: np.ndarray, dim: int, window: int, negatives: int,
+def train(token_ids: TokenIds, counts: np.ndarray, dim: int, window: int, negatives: int,
           epochs: int, subsample: float, learning_rate: float, batch_size: int, seed: int,
-          log: Optional[Callable[[str], None]] = None) -> TrainingResult:
-    """Trains word vectors on the token ids of reviews; returns the input vectors, one row per word."""
+          log: Optional[Callable[[str], None]] = None, chunk_reviews: Optional[int] = None) -> TrainingResult:
+    """Trains word vectors on the token ids of reviews; returns the input vectors, one row per word.
+
+    The reviews are read a chunk at a time (``TokenIds.chunks``), so memory does not grow with
+    the text. The learning rate falls linearly with the pairs trained, over an estimate of all
+    epochs' pairs (each kept word has ``window + 1`` contexts on average) until the first epoch
+    has counted them.
+    """
     started = time.monotonic()
     rng = np.random.default_rng(seed)
     tf.random.set_seed(seed)
@@ -154,20 +207,23 @@ def train(ids: np.ndarray, reviews: np.ndarray, counts: np.ndarray, dim: int, wi
                 + tf.reduce_sum(-tf.math.log_sigmoid(-negative_logit)))
 
     pairs_per_epoch, loss_per_epoch = [], []
-    planned, trained = None, 0
+    planned, trained = max(1.0, float(np.sum(counts * keep)) * (window + 1) * epochs), 0
     for epoch in range(epochs):
-        centres, contexts = skipgram_pairs(ids, reviews, keep, window, rng)
-        planned = planned or max(1, len(centres) * epochs)
-        total_loss = 0.0
-        for start in range(0, len(centres), batch_size):
-            rate = learning_rate * max(1e-4, 1.0 - trained / planned)
-            batch = slice(start, start + batch_size)
-            total_loss += float(step(centres[batch], contexts[batch], tf.constant(rate, tf.float32)))
-            trained += len(centres[batch])
-        pairs_per_epoch.append(len(centres))
-        loss_per_epoch.append(total_loss / max(1, len(centres)))
+        total_loss, pairs = 0.0, 0
+        for ids, reviews in token_ids.chunks(rng, chunk_reviews):
+            centres, contexts = skipgram_pairs(ids, reviews, keep, window, rng)
+            for start in range(0, len(centres), batch_size):
+                rate = learning_rate * max(1e-4, 1.0 - trained / planned)
+                batch = slice(start, start + batch_size)
+                total_loss += float(step(centres[batch], contexts[batch], tf.constant(rate, tf.float32)))
+                trained += len(centres[batch])
+            pairs += len(centres)
+        if epoch == 0:
+            planned = max(1, pairs * epochs)
+        pairs_per_epoch.append(pairs)
+        loss_per_epoch.append(total_loss / max(1, pairs))
         if log:
-            log(f"epoch {epoch + 1}/{epochs}: {len(centres):,} pairs, loss {loss_per_epoch[-1]:.4f}, "
+            log(f"epoch {epoch + 1}/{epochs}: {pairs:,} pairs, loss {loss_per_epoch[-1]:.4f}, "
                 f"{time.monotonic() - started:.0f} s")
     return TrainingResult(word_vectors.numpy(), pairs_per_epoch, loss_per_epoch, time.monotonic() - started)
 

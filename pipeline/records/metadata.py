@@ -37,6 +37,7 @@ class ComponentRun:
     seconds: float
     outputs: Dict[str, List[metadata_store_pb2.Artifact]]  # output key -> artifacts
     properties: Dict[str, str] = dataclasses.field(default_factory=dict)  # execution properties, as text
+    started: float = 0.0  # seconds since the epoch
 
     def output_uri(self, key: str) -> Optional[str]:
         """The URI of the first artifact of an output, or None."""
@@ -161,6 +162,7 @@ def component_runs(store: metadata_store.MetadataStore, pipeline_name: str, run_
                 seconds=seconds,
                 outputs=outputs,
                 properties=properties,
+                started=execution.create_time_since_epoch / 1000.0,
             )
         )
     return result
