@@ -19,6 +19,8 @@ import os
 import time
 from typing import Optional
 
+from components.served_model import SAVED_MODEL_FILE
+
 LOCK_FILE = ".run.lock"
 # Subfolder of OUTPUT/projector/ holding a copy of the Trainer's TensorBoard logs.
 TRAINING_LOGS_FOLDER = "training"
@@ -103,7 +105,7 @@ def latest_serving_model(serving_model_dir: str) -> Optional[str]:
     if not os.path.isdir(serving_model_dir):
         return None
     versions = [v for v in os.listdir(serving_model_dir) if v.isdigit() and
-                os.path.exists(os.path.join(serving_model_dir, v, "saved_model.pb"))]
+                os.path.exists(os.path.join(serving_model_dir, v, SAVED_MODEL_FILE))]
     return os.path.join(serving_model_dir, max(versions, key=int)) if versions else None
 
 
@@ -117,6 +119,10 @@ def resolve_model_dir(model_dir: Optional[str], output_dir: str) -> str:
     if model_dir:
         if "://" not in model_dir and not os.path.isdir(model_dir):
             raise OutputFolderError(f"--model {model_dir} is not a folder. Fix: pass a serving_model/<version> folder.")
+        if "://" not in model_dir and not os.path.isfile(os.path.join(model_dir, SAVED_MODEL_FILE)):
+            newest = latest_serving_model(model_dir)
+            fix = f"pass --model {newest}, its newest version" if newest else "pass a serving_model/<version> folder"
+            raise OutputFolderError(f"--model {model_dir} holds no SavedModel ({SAVED_MODEL_FILE}). Fix: {fix}.")
         return model_dir if "://" in model_dir else os.path.abspath(model_dir)
     serving = output_paths(os.path.abspath(output_dir)).serving_model
     latest = latest_serving_model(serving)

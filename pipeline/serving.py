@@ -8,7 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 from components.example_gen import DEFAULT_EVAL_PERCENT, aclimdb
-from components.model import trainer
+from components.model import PREDICT_TEXT_SIGNATURE, PROBABILITY_OUTPUT
+from components.served_model import SAVED_MODEL_FILE
 from pipeline.data import DataError
 
 BATCH_SIZE = 256
@@ -21,15 +22,15 @@ def load_predict_text(model_dir: str):
     Raises:
       DataError: If the folder holds no SavedModel with that signature.
     """
-    if not tf.io.gfile.exists(os.path.join(model_dir, "saved_model.pb")):
+    if not tf.io.gfile.exists(os.path.join(model_dir, SAVED_MODEL_FILE)):
         raise DataError(f"{model_dir} holds no SavedModel. Fix: pass --model a serving_model/<version> folder.")
     model = tf.saved_model.load(model_dir)
-    if trainer.PREDICT_TEXT_SIGNATURE not in model.signatures:
+    if PREDICT_TEXT_SIGNATURE not in model.signatures:
         raise DataError(
-            f"The SavedModel in {model_dir} has no '{trainer.PREDICT_TEXT_SIGNATURE}' signature "
+            f"The SavedModel in {model_dir} has no '{PREDICT_TEXT_SIGNATURE}' signature "
             f"(it has {sorted(model.signatures)}). Fix: use a model this pipeline exported."
         )
-    return model.signatures[trainer.PREDICT_TEXT_SIGNATURE]
+    return model.signatures[PREDICT_TEXT_SIGNATURE]
 
 
 def predict(model_dir: str, texts: Sequence[str]) -> np.ndarray:
@@ -41,7 +42,7 @@ def predict(model_dir: str, texts: Sequence[str]) -> np.ndarray:
 def _predict_batches(predict_text, texts: List[bytes]) -> np.ndarray:
     probabilities = [
         predict_text(text=tf.constant(texts[start : start + BATCH_SIZE], dtype=tf.string))[
-            trainer.PROBABILITY_OUTPUT
+            PROBABILITY_OUTPUT
         ].numpy()
         for start in range(0, len(texts), BATCH_SIZE)
     ]

@@ -16,7 +16,7 @@ from components.word2vec import Word2VecSettings
 from pipeline import cli, data
 from pipeline.definition import factory, nodes
 from pipeline.definition.settings import PipelineSettings
-from pipeline.runners import kubeflow_runner
+from pipeline.runners import kubeflow_runner, pod_resources
 from tests import corpus, kfp_launcher
 from tests.kubeflow_fixtures import HPARAMS, ROOT
 from tests.kubeflow_fixtures import kubeflow_settings as _kubeflow
@@ -97,8 +97,8 @@ def test_gpu_type_is_checked_per_target_and_beam_args_reach_every_beam_step(tmp_
         with pytest.raises(kubeflow_runner.CompileError, match=f"--gpu-type {wrong} is not"):
             kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), _kubeflow(target=target, gpus=1, gpu_type=wrong),
                                              str(tmp_path / f"q{extension}"))
-    assert kubeflow_runner.DEFAULT_GPU_TYPES == {"kubeflow": "nvidia.com/gpu", "vertex": "NVIDIA_TESLA_T4"}
-    assert "NVIDIA_TESLA_T4" in kubeflow_runner.vertex_accelerator_types()
+    assert pod_resources.DEFAULT_GPU_TYPES == {"kubeflow": "nvidia.com/gpu", "vertex": "NVIDIA_TESLA_T4"}
+    assert "NVIDIA_TESLA_T4" in pod_resources.vertex_accelerator_types()
 
 
 def test_vertex_gets_a_pipeline_job_json_resolved_by_the_probe_as_on_kubeflow(tmp_path):

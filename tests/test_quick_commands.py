@@ -28,6 +28,8 @@ print(code, ",".join(heavy) or "-")
     ["run", "--data-dir", "/nowhere"],
     ["run", "--beam-arg=--runner=apache_beam.runners.dask.dask_runner.DaskRunner"],
     ["run", "--word2vec", "--word-pairs-file", "/nowhere/wordsim353.tsv"],
+    ["compile", "--target", "vertex", "--image", "i", "--pipeline-root", "gs://b/r", "--data-root", "gs://b/d",
+     "--gpu", "1", "--gpu-type", "NVIDIA_NOPE", "--no-spans", "--no-test-split"],
 ])
 def test_option_errors_load_no_tensorflow(argv):
     result = subprocess.run([sys.executable, "-c", _CHECK, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -35,9 +37,15 @@ def test_option_errors_load_no_tensorflow(argv):
 
 
 def test_predict_without_a_served_model_loads_no_tensorflow(tmp_path):
+    (tmp_path / "not_a_model").mkdir()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "saved_model.pb").write_bytes(b"graph")
     for argv in (["predict", "--output-dir", str(tmp_path / "empty"), "a fine film"],
                  ["predict", "--model", str(tmp_path / "missing"), "a fine film"],
-                 ["evaluate", "--output-dir", str(tmp_path / "empty"), "--data-dir", str(tmp_path)]):
+                 ["predict", "--model", str(tmp_path / "not_a_model"), "a fine film"],
+                 ["evaluate", "--output-dir", str(tmp_path / "empty"), "--data-dir", str(tmp_path)],
+                 # A model, but no test/ to evaluate it on.
+                 ["evaluate", "--model", str(tmp_path / "model"), "--data-dir", str(tmp_path)]):
         result = subprocess.run([sys.executable, "-c", _CHECK, *argv], cwd=ROOT, capture_output=True, text=True,
                                 timeout=120)
         assert result.stdout.split() == ["2", "-"], result.stdout + result.stderr

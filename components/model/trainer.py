@@ -21,17 +21,15 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from components import PROGRESS_LOGGER_NAME
-from components.model import TRAINING_SUMMARY_FILE, features, model as model_lib, preprocessing, warm_start
+from components.model import (  # the signature names: also this module's, as callers read them here
+    LOGIT_OUTPUT, PREDICT_TEXT_SIGNATURE, PROBABILITY_OUTPUT, SERVING_SIGNATURE, TRAINING_SUMMARY_FILE, features,
+    model as model_lib, preprocessing, warm_start)
 from components.model.hparams import HParams
 
 
 # Progress lines (device, epochs) for the command line; a child of its "imdb_embeddings" logger.
 _PROGRESS = std_logging.getLogger(f"{PROGRESS_LOGGER_NAME}.trainer")
 
-SERVING_SIGNATURE = "serving_default"
-PREDICT_TEXT_SIGNATURE = "predict_text"
-PROBABILITY_OUTPUT = "probability"
-LOGIT_OUTPUT = "logit"
 # Records the train input shuffles among. The ExampleGen writes a split's reviews folder by folder
 # (all neg/, then all pos/), so a buffer smaller than the split trains on one label at a time:
 # with TFX's default of 10,000, the real train split's 20,088 reviews came in two halves, one per

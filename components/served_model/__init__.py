@@ -27,6 +27,8 @@ MODEL_KEY = "model"
 # pushes from other changes of the served model.
 INPUT_FINGERPRINT_KEY = "input_fingerprint"
 TRAINING_DATA_FILE = "assets.extra/training_data.json"
+# What makes a folder a SavedModel (a served version, a --model folder).
+SAVED_MODEL_FILE = "saved_model.pb"
 # The Pusher's custom_config key: how many served versions it keeps (the newest, the served one, and those before
 # it, for rollback); 0 keeps every version.
 KEEP_VERSIONS_KEY = "keep_versions"

@@ -12,9 +12,8 @@ from typing import List, Optional
 
 import tensorflow as tf
 
-from components.served_model import INPUT_FINGERPRINT_KEY, TRAINING_DATA_FILE
+from components.served_model import INPUT_FINGERPRINT_KEY, SAVED_MODEL_FILE, TRAINING_DATA_FILE
 
-SAVED_MODEL_FILE = "saved_model.pb"
 FINGERPRINT_FILE = "fingerprint.pb"
 # A local version is renamed to this prefix and its number before it is deleted: not a number, so neither TF
 # Serving nor ``served_versions`` ever sees a half-deleted version.

@@ -107,6 +107,8 @@ def _compile(args: argparse.Namespace) -> int:
     try:
         locations.check_locations(args.target, root, args.data_root, serving_model_dir,
                                   word2vec.word_pairs_file if word2vec.word2vec else None, volumes, beam_args)
+        if args.gpu:
+            pod_resources.check_gpu_type(args.target, args.gpu_type or pod_resources.DEFAULT_GPU_TYPES[args.target])
     except locations.CompileError as err:
         raise UsageError(str(err)) from err
     unknown = [name for name, value in (("spans", args.spans), ("test-split", args.test_split),

@@ -100,6 +100,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pipeline import layout
 
     model_dir = layout.resolve_model_dir(args.model, args.output_dir)  # before TensorFlow loads, which takes seconds
+    if args.split == "test" and "://" not in args.data_dir and not any(
+            os.path.isdir(os.path.join(args.data_dir, "test", label)) for label in ("pos", "neg")):
+        raise UsageError(f"--data-dir {args.data_dir} has no test/pos or test/neg folder. Fix: pass --split eval (the "
+                         f"pipeline's eval part of train/), or a --data-dir holding test/.")
     from pipeline import data, serving
 
     data_dir = data.check_dataset_dir(args.data_dir) if args.split != "test" else os.path.abspath(args.data_dir)

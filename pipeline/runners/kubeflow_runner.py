@@ -12,7 +12,6 @@ import copy
 import dataclasses
 import json
 import os
-import re
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import yaml
@@ -34,16 +33,12 @@ DATA_ROOT_PARAMETER = "data_root"
 HPARAMS_PARAMETER = "hparams"
 # Where the Dockerfile installs the project; Beam workers build it from its setup.py.
 IMAGE_PROJECT_DIR = "/pipeline"
-DEFAULT_GPU_TYPES = {"kubeflow": "nvidia.com/gpu", "vertex": "NVIDIA_TESLA_T4"}
 TRAINING_STEPS = pod_resources.STEP_GROUPS["training"]  # those that get the GPUs
 # TFX's container entry point, which every compiled step names; replaced by the project's wrapper.
 TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 PROJECT_ENTRYPOINT = ["python", "-m", "pipeline.runners.kfp_container", "executor"]
 PROBE_COMMAND = ["python", "-m", "pipeline.runners.kfp_container", "probe"]
 RUN_ID_PLACEHOLDER = "{{$.pipeline_job_uuid}}"
-# A Kubernetes extended resource name, domain first: what KFP's driver puts into the pod's limits.
-KUBERNETES_RESOURCE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/"
-                                      r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,36 +87,13 @@ def beam_args_for_image(beam_pipeline_args: Sequence[str]) -> list:
     return args
 
 
-def vertex_accelerator_types() -> Tuple[str, ...]:
-    """Vertex AI's GPU accelerator names, from its client library's enum."""
-    from google.cloud.aiplatform_v1.types import AcceleratorType  # pylint: disable=import-outside-toplevel
-
-    return tuple(a.name for a in AcceleratorType if a.name.startswith("NVIDIA_"))
-
-
-def check_gpu_type(target: str, gpu_type: str) -> None:
-    """A Kubernetes resource name for ``kubeflow``, one of Vertex AI's accelerator names for ``vertex``.
-
-    Raises:
-      CompileError: Otherwise, with the fix.
-    """
-    if target == "kubeflow" and not KUBERNETES_RESOURCE_NAME.match(gpu_type):
-        raise CompileError(
-            f"--gpu-type {gpu_type} is not a Kubernetes resource name; Kubeflow Pipelines asks Kubernetes for "
-            f"that resource by name, and no node offers it. Fix: pass the resource your GPU nodes offer, "
-            f"e.g. --gpu-type nvidia.com/gpu or --gpu-type amd.com/gpu (the GPU model is the nodes' own).")
-    if target == "vertex" and gpu_type not in vertex_accelerator_types():
-        raise CompileError(f"--gpu-type {gpu_type} is not a Vertex AI accelerator. Fix: pass one of "
-                           f"{', '.join(vertex_accelerator_types())}.")
-
-
 def accelerator_resources(target: str, gpus: int, gpu_type: Optional[str]):
     """The container resources of the steps that train (Trainer, Word2Vec): ``gpus`` accelerators of
     ``gpu_type``, or None."""
     if not gpus:
         return None
     spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
-    spec.accelerator.type = gpu_type or DEFAULT_GPU_TYPES[target]
+    spec.accelerator.type = gpu_type or pod_resources.DEFAULT_GPU_TYPES[target]
     spec.accelerator.count = gpus
     return spec
 
@@ -187,7 +159,7 @@ def compile_pipeline(hparams: HParams, settings: PipelineSettings, kubeflow: Kub
         )
     check_uris(kubeflow)
     if kubeflow.gpus:
-        check_gpu_type(kubeflow.target, kubeflow.gpu_type or DEFAULT_GPU_TYPES[kubeflow.target])
+        pod_resources.check_gpu_type(kubeflow.target, kubeflow.gpu_type or pod_resources.DEFAULT_GPU_TYPES[kubeflow.target])
     images = kubeflow.image
     if kubeflow.gpus and kubeflow.gpu_image:
         images = {DEFAULT_IMAGE_KEY: kubeflow.image, nodes.TRAINER: kubeflow.gpu_image}

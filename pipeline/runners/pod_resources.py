@@ -19,6 +19,7 @@ import re
 from typing import Dict, Iterable, Mapping, Sequence, Tuple
 
 from pipeline.definition import nodes
+from pipeline.runners.locations import CompileError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,3 +162,33 @@ def volume_executor_config(volumes: Mapping[str, str]) -> dict:
     which every KFP 2 backend reads (from 2.5 as the fallback of ``pvcNameParameter``, ``driver/k8s.go``,
     ``makeVolumeMountPatch``; before 2.5 the only field, where ``pvcNameParameter`` would be refused)."""
     return {"pvcMount": [{"constant": claim, "mountPath": mount} for claim, mount in sorted(volumes.items())]}
+
+
+DEFAULT_GPU_TYPES = {"kubeflow": "nvidia.com/gpu", "vertex": "NVIDIA_TESLA_T4"}
+
+# A Kubernetes extended resource name, domain first: what KFP's driver puts into the pod's limits.
+KUBERNETES_RESOURCE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/"
+                                      r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+def vertex_accelerator_types() -> Tuple[str, ...]:
+    """Vertex AI's GPU accelerator names, from its client library's enum."""
+    from google.cloud.aiplatform_v1.types import AcceleratorType  # pylint: disable=import-outside-toplevel
+
+    return tuple(a.name for a in AcceleratorType if a.name.startswith("NVIDIA_"))
+
+
+def check_gpu_type(target: str, gpu_type: str) -> None:
+    """A Kubernetes resource name for ``kubeflow``, one of Vertex AI's accelerator names for ``vertex``.
+
+    Raises:
+      CompileError: Otherwise, with the fix.
+    """
+    if target == "kubeflow" and not KUBERNETES_RESOURCE_NAME.match(gpu_type):
+        raise CompileError(
+            f"--gpu-type {gpu_type} is not a Kubernetes resource name; Kubeflow Pipelines asks Kubernetes for "
+            f"that resource by name, and no node offers it. Fix: pass the resource your GPU nodes offer, "
+            f"e.g. --gpu-type nvidia.com/gpu or --gpu-type amd.com/gpu (the GPU model is the nodes' own).")
+    if target == "vertex" and gpu_type not in vertex_accelerator_types():
+        raise CompileError(f"--gpu-type {gpu_type} is not a Vertex AI accelerator. Fix: pass one of "
+                           f"{', '.join(vertex_accelerator_types())}.")
