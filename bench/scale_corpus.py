@@ -184,9 +184,9 @@ def distinct_tokens(texts: Sequence[str], batch: int = 2000) -> Tuple[int, int, 
     import tensorflow as tf  # pylint: disable=import-outside-toplevel  # only --distinct needs it
 
     from components.model import preprocessing
-    from components.model.hparams import HParams
+    from components.model.hparams import DEFAULT_PRESET, PRESETS
 
-    standardization = HParams().standardization
+    standardization = PRESETS[DEFAULT_PRESET].standardization
     seen = [set(), set(), set()]
     for first in range(0, len(texts), batch):
         words = preprocessing.tokenize(tf.constant(list(texts[first:first + batch])), standardization)
