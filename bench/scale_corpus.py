@@ -26,7 +26,6 @@ after the default standardization) as the real train folder plus the 50,000 real
 """
 
 import argparse
-import collections
 import os
 import re
 import shutil

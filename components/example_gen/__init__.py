@@ -11,6 +11,10 @@ SPAN_FOLDER_RE = re.compile(r"^span-(\d+)$")
 # A file of this name in a span's folder keeps the span out of every window, locally and on Kubeflow, as if
 # the folder were absent; deleting the file brings the span back (its files are fingerprinted again).
 EXCLUDE_MARKER = "EXCLUDE"
+# Written into the Examples artifact beside the Split-* folders (the executor's report of its input).
+INPUT_REPORT_FILE = "input_report.json"
+# The tf.Example feature of a review's span; 0 in a plain aclImdb folder.
+SPAN_KEY = "span"
 
 # Input split patterns, relative to the dataset root (over spans, to the span's folder, after SPAN_PATTERN_PREFIX).
 # `eval` is carved from the train folder.

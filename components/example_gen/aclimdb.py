@@ -25,14 +25,13 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
-from components.example_gen import EXCLUDE_MARKER, SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE
+from components.example_gen import EXCLUDE_MARKER, SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE, SPAN_KEY
 
 # Feature keys of the tf.Examples this reader produces.
 TEXT_KEY = "text"
 LABEL_KEY = "label"
 RATING_KEY = "rating"
 ID_KEY = "id"
-SPAN_KEY = "span"  # the review's span; 0 in a plain aclImdb folder
 
 LABEL_FOLDERS = {"neg": 0, "pos": 1}
 UNLABELLED_FOLDER = "unsup"

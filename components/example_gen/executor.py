@@ -32,7 +32,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.example_gen import (  # the patterns here too: the executor's names, as tests and callers use them
-    BY_MOVIE, BY_REVIEW, DEFAULT_EVAL_PERCENT, EVAL_SPLIT_REPORT_KEY, SPAN_PATTERN_PREFIX, SPAN_SPEC,
+    BY_MOVIE, BY_REVIEW, DEFAULT_EVAL_PERCENT, EVAL_SPLIT_REPORT_KEY, INPUT_REPORT_FILE, SPAN_PATTERN_PREFIX, SPAN_SPEC,
     TEST_FOLDER_PATTERN, TRAIN_FOLDER_PATTERN, UNSUP_FOLDER_PATTERN, aclimdb, check_eval_percent, check_window)
 from components.example_gen.listing import DataRootListing, window_patterns
 
@@ -155,8 +155,6 @@ ISSUE_TRUNCATED = "truncated"  # kept, cut at aclimdb.MAX_REVIEW_BYTES
 ISSUE_EMPTY = "empty"  # skipped: no text
 ISSUE_UNREADABLE = "unreadable"  # skipped: broken or looping link, folder, no permission
 
-# Written into the Examples artifact beside the Split-* folders.
-INPUT_REPORT_FILE = "input_report.json"
 # Paths listed per kind of issue in the report (all are counted).
 _REPORTED_PATHS = 20
 

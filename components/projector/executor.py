@@ -14,13 +14,12 @@ from tfx.utils import path_utils
 
 from components.artifacts import DIMENSION_PROPERTY, ROWS_PROPERTY
 from components.model import features, trainer, warm_start
-from components.projector import plots, projector
+from components.projector import PROJECTOR_KEY, plots, projector
 
 # Keys of the component spec, shared with component.py and the tests.
 MODEL_KEY = "model"
 MODEL_RUN_KEY = "model_run"
 TRANSFORM_GRAPH_KEY = "transform_graph"
-PROJECTOR_KEY = "projector"
 EMBEDDING_LAYER_KEY = "embedding_layer"
 NUM_OOV_BUCKETS_KEY = "num_oov_buckets"
 PROBE_WORDS_KEY = "probe_words"

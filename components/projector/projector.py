@@ -26,12 +26,11 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorboard.plugins import projector as tb_projector
 
-from components.projector import DEFAULT_PROBE_WORDS, plots
+from components.projector import DEFAULT_PROBE_WORDS, NEIGHBOURS_FILE, plots
 
 VECTORS_FILE = "vectors.tsv"
 METADATA_FILE = "metadata.tsv"
 PROJECTOR_CONFIG_FILE = "projector_config.pbtxt"
-NEIGHBOURS_FILE = "nearest_neighbours.json"
 # Metadata columns: the first is the token; the header names the others.
 TOKEN_COLUMN = "token"
 KIND_COLUMN = "kind"

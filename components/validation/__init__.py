@@ -1,6 +1,10 @@
 """A gate that stops the pipeline before training when the data has anomalies."""
 
 
+# As StatisticsGen writes it, per split.
+STATISTICS_FILE = "FeatureStats.pb"
+
+
 class DataValidationError(RuntimeError):
     """The data has anomalies; the message names each one, its split and the statistics.
 

@@ -8,10 +8,9 @@ from tensorflow_data_validation.anomalies.proto import custom_validation_config_
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
 from components.validation import (  # noqa: F401  (DataValidationError: raised here; importable from here)
-    DataValidationError, check_label_balance_bound)
+    STATISTICS_FILE, DataValidationError, check_label_balance_bound)
 
 ANOMALIES_FILE = "SchemaDiff.pb"  # as ExampleValidator writes it, per split
-STATISTICS_FILE = "FeatureStats.pb"  # as StatisticsGen writes it, per split
 
 
 def label_balance_config(label_key: str, max_deviation: float) -> custom_validation_config_pb2.CustomValidationConfig:

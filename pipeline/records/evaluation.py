@@ -6,8 +6,7 @@ from typing import Dict, List, Optional
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 
-from components.example_gen import EXCLUDE_MARKER
-from components.example_gen.aclimdb import SPAN_KEY
+from components.example_gen import EXCLUDE_MARKER, SPAN_KEY
 from pipeline.records import metadata
 
 ACCURACY = "binary_accuracy"

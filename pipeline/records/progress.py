@@ -11,11 +11,11 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components import PROGRESS_LOGGER_NAME
-from components.example_gen.executor import INPUT_REPORT_FILE
+from components.example_gen import INPUT_REPORT_FILE
 from components.model import features
 from components.model import TRAINING_SUMMARY_FILE
 from components.artifacts import ROWS_PROPERTY
-from components.projector.executor import PROJECTOR_KEY
+from components.projector import PROJECTOR_KEY
 from pipeline.definition import nodes
 from pipeline.records import metadata
 

@@ -15,11 +15,10 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.types import artifact_utils
 
-from components.example_gen.executor import INPUT_REPORT_FILE
+from components.example_gen import INPUT_REPORT_FILE
 from components.model import TRAINING_SUMMARY_FILE
-from components.projector.executor import PROJECTOR_KEY
-from components.projector.projector import NEIGHBOURS_FILE
-from components.validation.anomalies import STATISTICS_FILE
+from components.projector import NEIGHBOURS_FILE, PROJECTOR_KEY
+from components.validation import STATISTICS_FILE
 from components.word2vec import SUMMARY_FILE as WORD2VEC_SUMMARY_FILE, WORD_EMBEDDING_KEY
 from pipeline import layout
 from pipeline.definition import nodes
