@@ -98,6 +98,11 @@ def test_gpu_type_is_checked_per_target_and_beam_args_reach_every_beam_step(tmp_
             kubeflow_runner.compile_pipeline(HPARAMS, PipelineSettings(), _kubeflow(target=target, gpus=1, gpu_type=wrong),
                                              str(tmp_path / f"q{extension}"))
     assert pod_resources.DEFAULT_GPU_TYPES == {"kubeflow": "nvidia.com/gpu", "vertex": "NVIDIA_TESLA_T4"}
+    from google.cloud.aiplatform_v1.types import AcceleratorType
+
+    # Read from the library's source: the enum's own NVIDIA members, in order.
+    assert pod_resources.vertex_accelerator_types() == tuple(
+        a.name for a in AcceleratorType if a.name.startswith("NVIDIA_"))
     assert "NVIDIA_TESLA_T4" in pod_resources.vertex_accelerator_types()
 
 

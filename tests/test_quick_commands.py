@@ -15,7 +15,8 @@ _CHECK = """
 import sys
 from pipeline import cli
 code = cli.main(sys.argv[1:])
-heavy = sorted(m for m in ("tensorflow", "tfx", "tensorflow_data_validation") if m in sys.modules)
+heavy = sorted(m for m in ("tensorflow", "tfx", "tensorflow_data_validation", "google.cloud.aiplatform_v1")
+               if m in sys.modules)
 print(code, ",".join(heavy) or "-")
 """
 
