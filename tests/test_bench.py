@@ -53,25 +53,22 @@ def test_benchmark_smoke_run(tmp_path, capsys):
     corpus.write_corpus(root, train_per_label=60, test_per_label=None)
     small = ["--pipeline-arg=--vocab-size=200", "--pipeline-arg=--sequence-length=40", "--pipeline-arg=--epochs=2",
              "--pipeline-arg=--batch-size=32", "--bare-arg=--epochs=2"]
-    # Every full-data case and lever; a share of the reviews is `subset`'s (tested above), so one run fewer here.
+    # The full-data cases only: a share of the reviews is `subset`'s (tested above), and a lever case is one more
+    # cold run with other options (its ratios tested above); this module is the longest of the suite.
     assert bench.main(["--data-dir", root, "--work-dir", str(tmp_path / "work"), "--presets", "tutorial",
-                       "--fractions", "100", *small]) == 0
+                       "--fractions", "100", "--no-levers", *small]) == 0
     out = capsys.readouterr().out
     assert "tutorial  cold" in out and "tutorial: cold pipeline / bare script" in out
     with open(tmp_path / "work" / "benchmark.json") as f:
         result = json.load(f)
     cases = {(c["preset"], c["case"]): c for c in result["cases"]}
     assert set(cases) == {("-", "tfx import"), ("tutorial", "bare script"), ("tutorial", "cold"),
-                          ("tutorial", "warm"), ("tutorial", "cold, 2 Beam processes")}
+                          ("tutorial", "warm")}
     cold, warm = cases[("tutorial", "cold")], cases[("tutorial", "warm")]
     assert {"AclImdbExampleGen", "Transform", "Trainer", "Evaluator"} <= set(cold["executed"])
     assert "Trainer" not in warm["executed"] and warm["new_pushes"] == 0
     assert all(c["seconds"] > 0 and c["peak_mib"] > 100 for c in result["cases"])
     assert cold["eval_accuracy"] is not None
-    # The multi-processing DirectRunner runs every component, on the same data.
-    lever = cases[("tutorial", "cold, 2 Beam processes")]
-    assert set(lever["executed"]) == set(cold["executed"])
-    assert lever["eval_accuracy"] is not None
 
 
 def test_the_default_and_the_bare_script_in_turn_give_the_median_ratio():
