@@ -12,17 +12,19 @@ would see the same tokens ten times. A generated review instead is drawn, per la
 real reviews of that label:
 
 - its length (in whitespace tokens) and its rating are those of a real review, drawn at random;
-- its first token starts a real review; each next one follows the previous one as some real
-  review's next token does (a bigram chain), except that with ``JUMP`` it is any token of the
+- its first token starts a real review; each next one follows the previous two as some real
+  review's next token does (a trigram chain; after a pair no review has, the previous token alone,
+  then any token), except that with ``JUMP`` it is any token of the
   label's text (drawn by frequency), which makes new bigrams and trigrams as real text does;
-- with ``NEW_WORD`` a token is a word of the generated corpus's own (names, misspellings), from
-  a pool that grows with the corpus (``NEW_WORDS_PER_REVIEW`` per generated review) and is
-  drawn by a Zipf law, so that new words recur as real rare words do.
+- with ``NEW_WORD`` a token is a word of the generated corpus's own (names, misspellings), drawn
+  uniformly from a pool that grows with the corpus (``NEW_WORDS_PER_REVIEW`` per generated
+  review), so that new words recur.
 
-``JUMP``, ``NEW_WORD`` and ``NEW_WORDS_PER_REVIEW`` were set so that the real train folder
-plus 50,000 generated reviews has about as many distinct tokens (words, bigrams, trigrams
-after the default standardization) as the real train folder plus the 50,000 real reviews of
-``unsup/`` (``--distinct`` prints both; docs/benchmark.md has the figures).
+With ``JUMP``, ``NEW_WORD`` and ``NEW_WORDS_PER_REVIEW`` as set, the real train folder plus
+50,000 generated reviews has as many distinct tokens in all (words, bigrams and trigrams after
+the default preset's standardization) as the real train folder plus the 50,000 real reviews of
+``unsup/``, within 1%, though more new words and fewer new trigrams (``--distinct`` prints both;
+docs/scaling.md has the figures).
 """
 
 import argparse
@@ -47,7 +49,7 @@ _SYLLABLES = [c + v for c in "bcdfghjklmnprstvz" for v in "aeiou"]
 
 
 class LabelModel:
-    """The real reviews of one label as a bigram chain over whitespace tokens."""
+    """The real reviews of one label as a trigram chain over whitespace tokens, with a bigram chain to fall back on."""
 
     def __init__(self, texts: Sequence[str], ratings: Sequence[int]):
         vocabulary: Dict[str, int] = {}
