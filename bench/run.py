@@ -175,24 +175,36 @@ def _pipeline_case(preset, case, data_dir, output_dir, pipeline_args, logs) -> C
     return result
 
 
-def _read_run(output_dir: str, result: Case) -> None:
-    """Per-component times, what executed, and the eval accuracy of the latest run, from ML Metadata."""
-    from components.model import TRAINING_SUMMARY_FILE
+def _latest_run(output_dir: str) -> list:
+    """The component runs of the output folder's latest pipeline run, from ML Metadata."""
     from pipeline import layout
-    from pipeline.definition import nodes
     from pipeline.definition.settings import PIPELINE_NAME
     from pipeline.records import metadata
 
     store = metadata.open_store(layout.output_paths(output_dir).metadata)
-    run_id = metadata.latest_run_id(store, PIPELINE_NAME)
-    for component in metadata.component_runs(store, PIPELINE_NAME, run_id):
+    return metadata.component_runs(store, PIPELINE_NAME, metadata.latest_run_id(store, PIPELINE_NAME))
+
+
+def _training_summary(trainer) -> Dict:
+    """The Trainer's training summary (eval accuracy, epochs run), or {}."""
+    from components.model import TRAINING_SUMMARY_FILE
+    from pipeline.definition import nodes
+    from pipeline.records import metadata
+
+    uri = trainer.output_uri(nodes.MODEL_RUN_OUTPUT)
+    return (metadata.read_artifact_json(os.path.join(uri, TRAINING_SUMMARY_FILE)) if uri else None) or {}
+
+
+def _read_run(output_dir: str, result: Case) -> None:
+    """Per-component times, what executed, and the eval accuracy of the latest run, from ML Metadata."""
+    from pipeline.definition import nodes
+
+    for component in _latest_run(output_dir):
         result.components[component.node_id] = component.seconds
         if component.state == nodes.RAN:
             result.executed.append(component.node_id)
         if component.node_id == nodes.TRAINER and component.output_uri(nodes.MODEL_RUN_OUTPUT):
-            summary = metadata.read_artifact_json(os.path.join(component.output_uri(nodes.MODEL_RUN_OUTPUT),
-                                                      TRAINING_SUMMARY_FILE))
-            result.eval_accuracy = (summary or {}).get("eval_accuracy")
+            result.eval_accuracy = _training_summary(component).get("eval_accuracy")
 
 
 def _log_name(preset: str, case: str) -> str:
@@ -305,11 +317,8 @@ def scaled_corpus(data_dir: str, work_dir: str, times: float, seed: int = 0) -> 
 
 def run_scaling(data_dir: str, work_dir: str, factors: List[float], pipeline_args: List[str]) -> List[ScaleCase]:
     """The default preset, cold, on 1x, 4x, ... the train split, with a Beam worker process per core."""
-    from components.model import TRAINING_SUMMARY_FILE, features, token_counts
-    from pipeline import layout
+    from components.model import features, token_counts
     from pipeline.definition import nodes
-    from pipeline.definition.settings import PIPELINE_NAME
-    from pipeline.records import metadata
     import tensorflow_transform as tft
 
     logs = os.path.join(work_dir, "logs")
@@ -325,19 +334,16 @@ def run_scaling(data_dir: str, work_dir: str, factors: List[float], pipeline_arg
         measured = measure_processes(command, os.path.join(logs, f"scale-{times:g}x.log"))
         case = ScaleCase(times, reviews, measured.seconds, measured.peak_mib, measured.main_peak_mib,
                          measured.largest_child_peak_mib)
-        store = metadata.open_store(layout.output_paths(output).metadata)
         starts = {}
-        for component in metadata.component_runs(store, PIPELINE_NAME, metadata.latest_run_id(store, PIPELINE_NAME)):
+        for component in _latest_run(output):
             case.components[component.node_id] = component.seconds
             starts[component.node_id] = component.started
             if component.node_id == nodes.TRANSFORM:
                 graph = tft.TFTransformOutput(component.output_uri(nodes.TRANSFORM_GRAPH_OUTPUT))
                 case.vocabulary = token_counts.read_stats(graph.vocabulary_file_by_name(features.VOCABULARY_NAME))
             if component.node_id == nodes.TRAINER:
-                summary = metadata.read_artifact_json(os.path.join(component.output_uri(nodes.MODEL_RUN_OUTPUT),
-                                                                   TRAINING_SUMMARY_FILE))
-                case.eval_accuracy = (summary or {}).get("eval_accuracy")
-                case.epochs_run = (summary or {}).get("epochs_run")
+                summary = _training_summary(component)
+                case.eval_accuracy, case.epochs_run = summary.get("eval_accuracy"), summary.get("epochs_run")
         case.worker_peak_by_step = worker_peaks_by_step(measured.children, starts)
         cases.append(case)
         print(format_scaling(cases[-1:], header=len(cases) == 1), flush=True)

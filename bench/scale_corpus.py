@@ -199,7 +199,8 @@ def distinct_tokens(texts: Sequence[str], batch: int = 2000) -> Tuple[int, int, 
 
 def compare_distinct(data_dir: str, extra: int = 50_000, seed: int = 0) -> None:
     """Prints the distinct tokens of the real train folder, plus ``extra`` real (unsup/) or generated reviews."""
-    real = [t for label in LABELS for t in read_label(data_dir, label)[0]]
+    labels = {label: read_label(data_dir, label) for label in LABELS}
+    real = [t for texts, _ in labels.values() for t in texts]
     unsup_folder = os.path.join(data_dir, "train", "unsup")
     unsup = []
     for name in sorted(os.listdir(unsup_folder))[:extra]:
@@ -207,8 +208,7 @@ def compare_distinct(data_dir: str, extra: int = 50_000, seed: int = 0) -> None:
             unsup.append(f.read())
     rng = np.random.default_rng(seed)
     generated = []
-    for label in LABELS:
-        texts, ratings = read_label(data_dir, label)
+    for texts, ratings in labels.values():
         model = LabelModel(texts, ratings)
         count = len(unsup) // len(LABELS)
         generated += [model.text(ids) for ids, _ in model.sample(count, rng, int(count * NEW_WORDS_PER_REVIEW))]
