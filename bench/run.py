@@ -357,7 +357,7 @@ def format_scaling(cases: List[ScaleCase], header: bool = True) -> str:
     if header:
         lines.append(f"{'size':>5} {'reviews':>8} {'wall s':>7} {'s/1k rev':>8} "
                      + " ".join(f"{name[:10]:>10}" for name in SCALE_COLUMNS)
-                     + f" {'tree MiB':>8} {'runner':>7} {'worker':>7} {'shards':>6} {'largest':>8} {'distinct':>10}"
+                     + f" {'tree MiB':>8} {'runner':>7} {'worker':>7} {'largest':>8} {'distinct':>10}"
                      f" {'ranked':>7} {'eval acc':>8} {'epochs':>6}")
     for c in cases:
         steps = " ".join(f"{c.components[n]:>10.1f}" if n in c.components else f"{'-':>10}" for n in SCALE_COLUMNS)
@@ -365,7 +365,7 @@ def format_scaling(cases: List[ScaleCase], header: bool = True) -> str:
         accuracy = f"{c.eval_accuracy:.4f}" if c.eval_accuracy is not None else "-"
         lines.append(f"{c.times:>4g}x {c.reviews:>8} {c.seconds:>7.1f} {1000 * c.seconds / c.reviews:>8.2f} {steps}"
                      f" {c.peak_mib:>8.0f} {c.runner_peak_mib:>7.0f} {c.worker_peak_mib:>7.0f}"
-                     f" {v.get('shards', 0):>6} {v.get('largest_shard_tokens', 0):>8} {v.get('distinct_tokens', 0):>10}"
+                     f" {v.get('largest_part_tokens', 0):>8} {v.get('distinct_tokens', 0):>10}"
                      f" {v.get('candidates_ranked', 0):>7} {accuracy:>8} {c.epochs_run or '-':>6}")
     return "\n".join(lines)
 

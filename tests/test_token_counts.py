@@ -45,17 +45,6 @@ def test_count_per_bundle_hands_its_sums_on_once_it_holds_the_limit():
     assert at_the_end == [(1, {b"a": 1, b"c": 2})]
 
 
-def test_shards_grow_with_the_data_as_powers_of_two_within_bounds():
-    per_shard = token_counts.SHARD_TOKENS
-    assert token_counts.shard_count(0) == 16
-    assert token_counts.shard_count(16 * per_shard) == 16
-    assert token_counts.shard_count(16 * per_shard + 1) == 32
-    assert token_counts.shard_count(100 * per_shard) == 128
-    assert token_counts.shard_count(10**12) == token_counts.PARTS == 4096
-    # A shard is a group of parts: part % shards, the same for every worker.
-    assert token_counts.to_shard((4095, {b"x": 1}), 16) == (15, {b"x": 1})
-
-
 def test_sum_dictionaries_adds_them():
     assert token_counts.sum_dictionaries([{b"a": 2, b"b": 1}, {b"a": 1, b"c": 4}, {}]) == {b"a": 3, b"b": 1, b"c": 4}
     assert token_counts.sum_dictionaries([]) == {}
@@ -73,8 +62,8 @@ def test_least_kept_count_is_the_count_of_the_top_k_th_token():
     assert token_counts.candidates((0, counts), 3) == [(5, b"a"), (3, b"c"), (3, b"b")]
 
 
-def test_shard_sizes_sum_and_keep_the_largest():
-    combine = token_counts.ShardSizes()
+def test_part_sizes_sum_and_keep_the_largest():
+    combine = token_counts.PartSizes()
     first = combine.add_input(combine.add_input(combine.create_accumulator(), 5), 2)
     second = combine.add_input(combine.create_accumulator(), 4)
     assert combine.extract_output(combine.merge_accumulators([first, second])) == (11, 5)
@@ -98,9 +87,9 @@ def test_most_frequent_ranks_by_count_then_descending_bytes():
 
 def test_write_vocabulary_writes_a_placeholder_when_no_token_was_seen(tmp_path):
     path = str(tmp_path / "sub" / "tokens")
-    token_counts.write_vocabulary(b"x\ny\n", path, {"shards": 16})
+    token_counts.write_vocabulary(b"x\ny\n", path, {"parts": 4096})
     assert open(path, "rb").read() == b"x\ny\n"
-    assert token_counts.read_stats(path) == {"shards": 16}
+    assert token_counts.read_stats(path) == {"parts": 4096}
     token_counts.write_vocabulary(b"", path, {})
     assert open(path, "rb").read() == token_counts.EMPTY_VOCABULARY_TOKEN + b"\n"
     assert token_counts.read_stats(str(tmp_path / "none")) == {}
@@ -120,10 +109,10 @@ def test_count_top_tokens_in_beam(tmp_path):
         assert_that(stats | "S" >> beam.Map(lambda path: path.item().decode()),
                     equal_to([str(tmp_path / "tokens.stats.json")]), label="stats")
     assert open(tmp_path / "tokens", "rb").read().split() == [b"the", b"dog", b"cat"]
-    # Parts 1 and 17 fall in shard 1 of 16, parts 2 and 3 in shards of their own; the least kept
-    # count is 2 (cat's), so "a" is not ranked.
+    # Each token in a part of its own ("the" 1, "cat" 2, "a" 17, "dog" 3); the least kept count is 2
+    # (cat's), so "a" is not ranked.
     assert token_counts.read_stats(str(tmp_path / "tokens")) == {
-        "shards": 16, "distinct_tokens": 4, "largest_shard_tokens": 2, "candidates_ranked": 3}
+        "parts": 4096, "distinct_tokens": 4, "largest_part_tokens": 1, "candidates_ranked": 3}
 
 
 def _vocabulary_of(analyze, rows, tmp_path):
@@ -140,12 +129,10 @@ def _vocabulary_of(analyze, rows, tmp_path):
     return tft.TFTransformOutput(str(tmp_path / "out")).vocabulary_by_name("tokens")
 
 
-@pytest.mark.parametrize("shard_tokens, bundle_tokens", [(None, None), (2, 5)], ids=["default", "many shards"])
-def test_the_file_is_tft_vocabulary_s(tmp_path, monkeypatch, shard_tokens, bundle_tokens):
-    if shard_tokens:
-        # Shards of 2 distinct tokens and sums handed on every 5 tokens held: the words are counted
-        # in several hand-ons, which sum to more than 128 (64 shards of 2), so 128 shards.
-        monkeypatch.setattr(token_counts, "SHARD_TOKENS", shard_tokens)
+@pytest.mark.parametrize("bundle_tokens", [None, 5], ids=["default", "handed on every 5 tokens"])
+def test_the_file_is_tft_vocabulary_s(tmp_path, monkeypatch, bundle_tokens):
+    if bundle_tokens:
+        # Sums handed on every 5 tokens held: each word is counted in several hand-ons, summed per part.
         monkeypatch.setattr(token_counts, "BUNDLE_TOKENS", bundle_tokens)
     generator = random.Random(7)
     words = [f"w{i}" for i in range(60)]
@@ -160,4 +147,4 @@ def test_the_file_is_tft_vocabulary_s(tmp_path, monkeypatch, shard_tokens, bundl
     stats = token_counts.read_stats(tft.TFTransformOutput(str(tmp_path / "ours" / "out")).vocabulary_file_by_name(
         "tokens"))
     assert stats["distinct_tokens"] == len({w for row in rows for w in row["text"].split()})
-    assert stats["shards"] == (16 if shard_tokens is None else 128)
+    assert stats["parts"] == 4096 and 1 <= stats["largest_part_tokens"] <= 3

@@ -13,17 +13,22 @@ elements, and with every worker's state bounded however large the corpus:
 1. Each worker sums the batches of a bundle into dictionaries, one per *part* of the token
    space (``PARTS``, by a fingerprint of the token computed in the graph), and hands them on
    whenever they hold ``BUNDLE_TOKENS`` tokens: its memory is bounded by that, not by the data.
-2. The parts are grouped into *shards*, a power of two that grows with the data: as many as
-   keep each shard's share of the distinct tokens near ``SHARD_TOKENS`` (at least
-   ``MIN_SHARDS``, at most ``PARTS``). A shard's sums are one dictionary on one worker (grouped,
-   then summed: no worker sums a whole bundle's shards before the shuffle), so the
-   largest state any key holds stays about the same at 10x the data, and a distributed runner
-   (Dataflow, Flink, Spark) sums on as many workers as there are shards.
+2. The dictionaries are grouped by part, then summed: a part's sums are one dictionary on one
+   worker, a 4,096th of the distinct tokens, and a distributed runner (Dataflow, Flink, Spark)
+   sums on up to ``PARTS`` workers. No worker sums a whole bundle's parts before the shuffle, as
+   a ``CombinePerKey`` would.
 3. A histogram of the sums gives the least count a kept token has; only tokens counted that
    often (the ``top_k`` and their ties) are ranked, in one global combine of their size.
 
-What the count held is written beside the vocabulary (``STATS_SUFFIX``): the shards, the
+What the count held is written beside the vocabulary (``STATS_SUFFIX``): the parts, the
 distinct tokens of the largest, the candidates ranked.
+
+The parts are the keys of the grouping as they are: an earlier design grouped them into as many
+shards as the data needed, a count that a side input computed from the same dictionaries handed
+to the grouping. With DirectRunner's worker processes (``direct_running_mode=multi_processing``,
+Beam 2.74) that grouping lost part of its input in some runs (up to a fifth of the counts at four
+times the train split), while every bundle's input was complete; without the side input, no run
+lost any (docs/scaling.md).
 """
 
 import collections
@@ -40,15 +45,10 @@ import tensorflow_transform.beam as tft_beam
 from apache_beam.transforms import window
 from tensorflow_transform import analyzers as tft_analyzers
 
-# Parts of the token space, by the token's fingerprint; shards are groups of parts (a shard is
-# ``part % shards``), so ``PARTS`` bounds how far the shards can grow: past 4096 shards of
-# ``SHARD_TOKENS`` (a billion distinct tokens, about 250 times aclImdb's train split) a shard
-# grows with the data again.
+# Parts of the token space, by the token's fingerprint, and the keys of the grouping: a part holds a
+# 4,096th of the distinct tokens (about 1,000 for aclImdb's train split, 262,144 at a billion, about
+# 250 times that split, where its dictionary is about 30 MB of short byte strings).
 PARTS = 4096
-# The least number of shards: what a distributed runner can spread a small corpus over.
-MIN_SHARDS = 16
-# The distinct tokens a shard is sized for (a dictionary of about 30 MB of short byte strings).
-SHARD_TOKENS = 1 << 18
 # The (token, count) entries a worker sums before it hands its dictionaries on.
 BUNDLE_TOKENS = 1 << 20
 # The file beside the vocabulary that says what the count held.
@@ -97,23 +97,6 @@ class CountPerBundle(beam.DoFn):
         yield from parts.items()
 
 
-def shard_count(distinct_upper_bound: int) -> int:
-    """How many shards: a power of two from ``MIN_SHARDS`` to ``PARTS`` that gives each about ``SHARD_TOKENS``.
-
-    ``distinct_upper_bound`` is the summed size of the workers' dictionaries, at least the
-    number of distinct tokens.
-    """
-    shards = MIN_SHARDS
-    while shards < PARTS and distinct_upper_bound > shards * SHARD_TOKENS:
-        shards *= 2
-    return shards
-
-
-def to_shard(part_counts: PartCounts, shards: int) -> PartCounts:
-    part, counts = part_counts
-    return part % shards, counts
-
-
 def sum_dictionaries(dictionaries: Iterable[Dict[bytes, int]]) -> Dict[bytes, int]:
     """Sums {token: count} dictionaries (into a copy of the first: Beam's inputs are not to be changed)."""
     total: Optional[Dict[bytes, int]] = None
@@ -127,9 +110,9 @@ def sum_dictionaries(dictionaries: Iterable[Dict[bytes, int]]) -> Dict[bytes, in
     return total or {}
 
 
-def count_histogram(shard_and_counts: Tuple[int, Dict[bytes, int]]) -> Dict[int, int]:
-    """How many of a shard's tokens have each count."""
-    return collections.Counter(shard_and_counts[1].values())
+def count_histogram(part_and_counts: PartCounts) -> Dict[int, int]:
+    """How many of a part's tokens have each count."""
+    return collections.Counter(part_and_counts[1].values())
 
 
 class SumHistograms(beam.CombineFn):
@@ -162,13 +145,13 @@ def least_kept_count(histogram: Dict[int, int], top_k: int) -> int:
     return 1
 
 
-def candidates(shard_and_counts: Tuple[int, Dict[bytes, int]], least_count: int) -> List[CountedToken]:
-    """A shard's (count, token) pairs that can be among the most frequent: those counted at least ``least_count``."""
-    return [(count, token) for token, count in shard_and_counts[1].items() if count >= least_count]
+def candidates(part_and_counts: PartCounts, least_count: int) -> List[CountedToken]:
+    """A part's (count, token) pairs that can be among the most frequent: those counted at least ``least_count``."""
+    return [(count, token) for token, count in part_and_counts[1].items() if count >= least_count]
 
 
 class MostFrequent(beam.CombineFn):
-    """The shards' candidates to the vocabulary file's contents: the ``top_k`` most frequent tokens, a line each.
+    """The parts' candidates to the vocabulary file's contents: the ``top_k`` most frequent tokens, a line each.
 
     Most frequent first, ties in descending byte order, as ``tft.vocabulary``. The output is one
     ``bytes``: Beam hands a global combine's result on as a side input, and its state cache
@@ -181,8 +164,8 @@ class MostFrequent(beam.CombineFn):
     def create_accumulator(self) -> List[CountedToken]:
         return []
 
-    def add_input(self, pairs: List[CountedToken], shard_pairs: List[CountedToken]) -> List[CountedToken]:
-        pairs.extend(shard_pairs)
+    def add_input(self, pairs: List[CountedToken], part_pairs: List[CountedToken]) -> List[CountedToken]:
+        pairs.extend(part_pairs)
         return pairs
 
     def merge_accumulators(self, accumulators) -> List[CountedToken]:
@@ -192,8 +175,8 @@ class MostFrequent(beam.CombineFn):
         return b"".join(token + b"\n" for _, token in sorted(pairs, reverse=True)[:self.top_k]), len(pairs)
 
 
-class ShardSizes(beam.CombineFn):
-    """The shards' sizes (distinct tokens) to their sum and the largest."""
+class PartSizes(beam.CombineFn):
+    """The parts' sizes (distinct tokens) to their sum and the largest."""
 
     def create_accumulator(self) -> Tuple[int, int]:
         return 0, 0
@@ -203,17 +186,17 @@ class ShardSizes(beam.CombineFn):
 
     def merge_accumulators(self, accumulators) -> Tuple[int, int]:
         distinct, largest = 0, 0
-        for shard_distinct, shard_largest in accumulators:
-            distinct, largest = distinct + shard_distinct, max(largest, shard_largest)
+        for part_distinct, part_largest in accumulators:
+            distinct, largest = distinct + part_distinct, max(largest, part_largest)
         return distinct, largest
 
     def extract_output(self, held: Tuple[int, int]) -> Tuple[int, int]:
         return held
 
 
-def count_stats(most_frequent: Tuple[bytes, int], sizes: Tuple[int, int], shards: int) -> Dict[str, int]:
+def count_stats(most_frequent: Tuple[bytes, int], sizes: Tuple[int, int]) -> Dict[str, int]:
     """What the count held, for the file beside the vocabulary."""
-    return {"shards": shards, "distinct_tokens": sizes[0], "largest_shard_tokens": sizes[1],
+    return {"parts": PARTS, "distinct_tokens": sizes[0], "largest_part_tokens": sizes[1],
             "candidates_ranked": most_frequent[1]}
 
 
@@ -244,17 +227,12 @@ class CountTopTokens(tft_beam.experimental.PTransformAnalyzer):
 
     def expand(self, batches):
         top_k, path = self.top_k, os.path.join(self.base_temp_dir, self.vocab_filename)
-        part_counts = batches | "CountPerBundle" >> beam.ParDo(CountPerBundle())
-        shards = (part_counts
-                  | "HeldTokens" >> beam.Map(lambda part: len(part[1]))
-                  | "SumHeldTokens" >> beam.CombineGlobally(sum)
-                  | "Shards" >> beam.Map(shard_count))
         # Grouped, then summed: a CombinePerKey would sum again on each worker before the shuffle,
         # over its whole bundle, which is what CountPerBundle bounds.
-        counts = (part_counts
-                  | "ToShard" >> beam.Map(to_shard, beam.pvalue.AsSingleton(shards))
-                  | "GroupByShard" >> beam.GroupByKey()
-                  | "SumPerShard" >> beam.MapTuple(lambda shard, dictionaries: (shard, sum_dictionaries(dictionaries))))
+        counts = (batches
+                  | "CountPerBundle" >> beam.ParDo(CountPerBundle())
+                  | "GroupByPart" >> beam.GroupByKey()
+                  | "SumPerPart" >> beam.MapTuple(lambda part, dictionaries: (part, sum_dictionaries(dictionaries))))
         least_count = (counts
                        | "Histogram" >> beam.Map(count_histogram)
                        | "SumHistograms" >> beam.CombineGlobally(SumHistograms())
@@ -263,9 +241,9 @@ class CountTopTokens(tft_beam.experimental.PTransformAnalyzer):
                 | "Candidates" >> beam.Map(candidates, beam.pvalue.AsSingleton(least_count))
                 | "MostFrequent" >> beam.CombineGlobally(MostFrequent(top_k)))
         sizes = (counts
-                 | "ShardSize" >> beam.Map(lambda shard: len(shard[1]))
-                 | "ShardSizes" >> beam.CombineGlobally(ShardSizes()))
-        stats = kept | "Stats" >> beam.Map(count_stats, beam.pvalue.AsSingleton(sizes), beam.pvalue.AsSingleton(shards))
+                 | "PartSize" >> beam.Map(lambda part: len(part[1]))
+                 | "PartSizes" >> beam.CombineGlobally(PartSizes()))
+        stats = kept | "Stats" >> beam.Map(count_stats, beam.pvalue.AsSingleton(sizes))
         # Two asset files: the vocabulary, and what its count held (an asset too, so that it is
         # kept with the transform graph).
         written = kept | "Write" >> beam.Map(
