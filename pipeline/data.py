@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Callable, List, Optional
 
-from components.example_gen import EXCLUDE_MARKER, SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE
+from components.example_gen import SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE, list_spans
 from pipeline.definition.data_shape import DataShape
 
 ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -93,21 +93,6 @@ def _has_review(folder: str) -> bool:
         return any(entry.name.endswith(".txt") for entry in entries)
 
 
-def list_spans(data_root: str) -> list:
-    """The span numbers of the ``span-N/`` folders of a data root (a path or URI), ascending, without those
-    the operator excluded (an ``EXCLUDE`` file in the span's folder).
-
-    A local folder is listed without TensorFlow, so that a retraining iteration with no new
-    span answers quickly; a URI (gs://) needs TensorFlow's file systems.
-    """
-    if "://" in data_root:
-        from components.example_gen import aclimdb  # loads TensorFlow: only for a URI
-
-        return aclimdb.list_spans(data_root)
-    return [span for span in _span_folders(data_root)
-            if not os.path.exists(os.path.join(data_root, f"{SPAN_FOLDER_PREFIX}{span}", EXCLUDE_MARKER))]
-
-
 def excluded_spans(data_root: str) -> list:
     """The spans of a local data root that an ``EXCLUDE`` file keeps out, ascending."""
     return sorted(set(_span_folders(data_root)) - set(list_spans(data_root)))
@@ -127,7 +112,7 @@ def has_unsup_split(data_root: str) -> bool:
     from components.example_gen import aclimdb
 
     spans = list_spans(data_root)
-    roots = [f"{data_root.rstrip('/')}/{aclimdb.SPAN_FOLDER_PREFIX}{span}" for span in spans] or [data_root.rstrip("/")]
+    roots = [f"{data_root.rstrip('/')}/{SPAN_FOLDER_PREFIX}{span}" for span in spans] or [data_root.rstrip("/")]
     return any(tf.io.gfile.glob(f"{root}/train/{aclimdb.UNLABELLED_FOLDER}/*.txt") for root in roots)
 
 
@@ -166,10 +151,8 @@ def has_test_split(data_root: str) -> bool:
     # Here, so that the rest of this module answers without loading TensorFlow.
     import tensorflow as tf
 
-    from components.example_gen import aclimdb
-
     spans = list_spans(data_root)
-    root = data_root.rstrip("/") + (f"/{aclimdb.SPAN_FOLDER_PREFIX}{spans[-1]}" if spans else "")
+    root = data_root.rstrip("/") + (f"/{SPAN_FOLDER_PREFIX}{spans[-1]}" if spans else "")
     return all(tf.io.gfile.isdir(f"{root}/test/{label}") for label in ("pos", "neg"))
 
 

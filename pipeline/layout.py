@@ -19,7 +19,7 @@ import os
 import time
 from typing import Optional
 
-from components.served_model import SAVED_MODEL_FILE
+from components.served_model import SAVED_MODEL_FILE, served_versions
 
 LOCK_FILE = ".run.lock"
 # Subfolder of OUTPUT/projector/ holding a copy of the Trainer's TensorBoard logs.
@@ -102,11 +102,8 @@ def check_output_dir(output_dir: str, create: bool = True) -> str:
 
 def latest_serving_model(serving_model_dir: str) -> Optional[str]:
     """The newest ``<version>/`` SavedModel the Pusher wrote, or None."""
-    if not os.path.isdir(serving_model_dir):
-        return None
-    versions = [v for v in os.listdir(serving_model_dir) if v.isdigit() and
-                os.path.exists(os.path.join(serving_model_dir, v, SAVED_MODEL_FILE))]
-    return os.path.join(serving_model_dir, max(versions, key=int)) if versions else None
+    versions = served_versions(serving_model_dir)
+    return os.path.join(serving_model_dir, versions[0]) if versions else None
 
 
 def resolve_model_dir(model_dir: Optional[str], output_dir: str) -> str:

@@ -7,13 +7,13 @@ from typing import Iterable, List, Sequence
 import numpy as np
 import tensorflow as tf
 
-from components.example_gen import DEFAULT_EVAL_PERCENT, aclimdb
+from components.example_gen import DEFAULT_EVAL_PERCENT, EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT, aclimdb
 from components.model import PREDICT_TEXT_SIGNATURE, PROBABILITY_OUTPUT
 from components.served_model import SAVED_MODEL_FILE
 from pipeline.data import DataError
 
 BATCH_SIZE = 256
-SPLITS = ("test", "eval", "train")
+SPLITS = (TEST_SPLIT, EVAL_SPLIT, TRAIN_SPLIT)  # what `evaluate --split` can read
 
 
 def load_predict_text(model_dir: str):

@@ -112,24 +112,23 @@ def test_resolve_prefers_argument_then_environment(small_corpus, monkeypatch, tm
 
 
 def test_spans_of_a_local_folder_are_listed_as_tensorflows_file_systems_list_them(tmp_path):
-    from components.example_gen import aclimdb
-
     for name in ("span-2", "span-10", "span-1", "span-x", "spans-3", "notes"):
         (tmp_path / name).mkdir()
     (tmp_path / "span-7").write_text("a file, not a span")
     assert data.list_spans(str(tmp_path)) == [1, 2, 10]
-    # The same answer as the ExampleGen's listing through tf.io.gfile, which a gs:// root takes.
-    assert aclimdb.list_spans(str(tmp_path)) == [1, 2, 10]
+    # The same answer through tf.io.gfile, which a URI (gs://, s3://) takes.
+    assert data.list_spans(f"file://{tmp_path}") == [1, 2, 10]
     assert data.list_spans(str(tmp_path / "missing")) == []
+    assert data.list_spans(f"file://{tmp_path}/missing") == []
 
 
 def test_a_span_with_the_exclude_marker_is_left_out_by_both_listings(tmp_path):
-    from components.example_gen import EXCLUDE_MARKER, aclimdb
+    from components.example_gen import EXCLUDE_MARKER
 
     for name in ("span-1", "span-2", "span-3"):
         (tmp_path / name).mkdir()
     (tmp_path / "span-2" / EXCLUDE_MARKER).write_text("wrong labels")
-    assert data.list_spans(str(tmp_path)) == aclimdb.list_spans(str(tmp_path)) == [1, 3]
+    assert data.list_spans(str(tmp_path)) == data.list_spans(f"file://{tmp_path}") == [1, 3]
     assert data.excluded_spans(str(tmp_path)) == [2]
     (tmp_path / "span-2" / EXCLUDE_MARKER).unlink()
     assert data.list_spans(str(tmp_path)) == [1, 2, 3] and data.excluded_spans(str(tmp_path)) == []

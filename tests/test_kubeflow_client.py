@@ -132,3 +132,43 @@ def test_a_wrong_host_or_a_refused_connection_is_one_line(compiled, kfp_server, 
     assert err.startswith("error: Kubeflow Pipelines at http://127.0.0.1:9 could not be reached")
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert "object at 0x" not in err and "Connection refused" in err
+
+
+def test_a_run_changes_the_trainer_settings_it_names_and_keeps_the_compiled_rest(compiled, kfp_server, capsys):
+    _, output = compiled
+    host, recorder = kfp_server
+    assert cli.main(["submit", "--host", host, "--package", output, "--param", 'hparams={"epochs": 3}']) == 0
+    (run,) = [body for method, path, body in recorder.requests if path == "/apis/v2beta1/runs"]
+    sent = json.loads(run["runtime_config"]["parameters"]["hparams"])
+    # The compiled settings (kubeflow_fixtures.HPARAMS), with the epochs changed: not HParams()'s defaults.
+    assert sent["epochs"] == 3
+    assert (sent["vocab_size"], sent["sequence_length"], sent["batch_size"], sent["learning_rate"]) == (200, 40, 32, 0.01)
+
+
+@pytest.mark.parametrize("hparams, named", [
+    ('{"ngram_size": 2}', "ngram_size 1 -> 2"),
+    ('{"vocab_size": 500, "epochs": 2}', "vocab_size 200 -> 500"),
+    ('{"embedding_init": "word2vec"}', "embedding_init 'random' -> 'word2vec'"),
+])
+def test_a_run_cannot_change_what_the_transform_graph_was_compiled_with(compiled, kfp_server, capsys, hparams, named):
+    _, output = compiled
+    host, recorder = kfp_server
+    for command in (["submit"], ["schedule", "--cron", "0 0 3 * * *"]):
+        assert cli.main(command + ["--host", host, "--package", output, "--param", f"hparams={hparams}"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert named in err and "Fix: compile again with --" in err and len(err.splitlines()) == 1
+    assert recorder.requests == []  # refused before anything is sent
+
+
+@pytest.mark.parametrize("param, named", [
+    ("hparams=epochs=3", "not JSON"),
+    ("hparams=[3]", "is not a JSON object"),
+    ('hparams={"epoch": 3}', "unknown setting(s) ['epoch']"),
+    ('hparams={"epochs": 0}', "epochs must be a positive integer, got 0"),
+    ("data-root=gs://b/x", "--param data-root: the pipeline in"),
+])
+def test_a_bad_run_parameter_is_one_line_with_the_fix(compiled, capsys, param, named):
+    _, output = compiled
+    assert cli.main(["submit", "--host", "http://127.0.0.1:9", "--package", output, "--param", param]) == 2
+    err = capsys.readouterr().err.strip()
+    assert named in err and "Fix:" in err and len(err.splitlines()) == 1

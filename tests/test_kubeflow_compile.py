@@ -16,7 +16,7 @@ from components.word2vec import Word2VecSettings
 from pipeline import cli
 from pipeline.definition import factory, nodes
 from pipeline.definition.settings import PipelineSettings
-from pipeline.runners import kfp_container, kubeflow_runner
+from pipeline.runners import backend_spec, kfp_container, kubeflow_runner
 from tests import corpus, kfp_launcher, kubeflow_fixtures
 from tests.kubeflow_fixtures import HPARAMS
 from tests.kubeflow_fixtures import kubeflow_settings as _kubeflow
@@ -74,9 +74,9 @@ def test_every_executor_is_a_container_the_open_source_backend_runs(compiled):
         # No driver hook: open-source KFP never runs one (the probe does its work).
         assert not container.HasField("lifecycle")
         if label == f"{nodes.INPUT_PROBE}_executor":
-            assert list(container.command) == kubeflow_runner.PROBE_COMMAND
+            assert list(container.command) == backend_spec.PROBE_COMMAND
             continue
-        assert list(container.command) == kubeflow_runner.PROJECT_ENTRYPOINT
+        assert list(container.command) == backend_spec.PROJECT_ENTRYPOINT
         class_path = container.args[list(container.args).index("--executor_class_path") + 1]
         import_utils.import_class_by_path(class_path)
 

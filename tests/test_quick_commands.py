@@ -60,6 +60,23 @@ def test_runs_loads_no_tensorflow(tmp_path):
     assert result.stdout.split()[-2:] == ["2", "-"], result.stdout + result.stderr  # no runs there: exit 2
 
 
+# What other rooms import of a component or runner to name its keys, files and settings: none may load
+# TensorFlow or TFX, so that the command line answers before it does.
+CONTRACT_MODULES = ("components.example_gen", "components.model", "components.model.features",
+                    "components.model.hparams", "components.projector", "components.served_model",
+                    "components.validation", "components.word2vec", "pipeline.data", "pipeline.definition.settings",
+                    "pipeline.runners.backend_spec", "pipeline.runners.pod_resources", "pipeline.runners.run_parameters")
+
+
+def test_contract_modules_load_no_tensorflow():
+    check = ("import importlib, sys\n"
+             f"for name in {CONTRACT_MODULES!r}:\n"
+             "    importlib.import_module(name)\n"
+             "print(sorted(m for m in ('tensorflow', 'tfx', 'tensorflow_transform') if m in sys.modules) or '-')")
+    result = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["-"], result.stdout + result.stderr
+
+
 def test_property_names_are_tfxs():
     from tfx.components.evaluator import constants
     from tfx.types import standard_component_specs

@@ -24,7 +24,7 @@ def test_every_declared_setting_is_an_option_with_its_help(command):
     options = _options(command)
     for declaration in (HParams, settings.PipelineSettings, Word2VecSettings):
         for field in dataclasses.fields(declaration):
-            action = options[settings.flag(field.name)]
+            action = options[cli_options.flag(field.name)]
             assert action.help.startswith(field.metadata["help"])
     assert options["--eval-percent"].default == 20
     assert options["--accuracy-floor"].default == 0.75
@@ -118,7 +118,7 @@ def test_the_word2vec_preset_fits_the_default_word2vec_step():
 
 def test_keep_runs_is_an_option_of_the_local_commands_only():
     args = cli.build_parser().parse_args(["retrain", "--data-dir", "d", "--keep-runs", "5", "--no-cache"])
-    assert settings.from_args(settings.RetentionSettings, args) == settings.RetentionSettings(keep_runs=5)
+    assert cli_options.from_args(settings.RetentionSettings, args) == settings.RetentionSettings(keep_runs=5)
     assert args.no_cache
     with pytest.raises(SettingError, match="keep_runs must be 0"):
         settings.RetentionSettings(keep_runs=-1)

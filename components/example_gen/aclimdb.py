@@ -25,11 +25,9 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
-from components.example_gen import EXCLUDE_MARKER, SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE, SPAN_KEY
+from components.example_gen import LABEL_KEY, SPAN_FOLDER_RE, SPAN_KEY, TEXT_KEY
 
 # Feature keys of the tf.Examples this reader produces.
-TEXT_KEY = "text"
-LABEL_KEY = "label"
 RATING_KEY = "rating"
 ID_KEY = "id"
 
@@ -115,17 +113,6 @@ def parse_review_path(path: str) -> tuple:
     rating = int(match.group(2)) if match else UNKNOWN_RATING
     stem = name[: -len(".txt")] if name.endswith(".txt") else name
     return f"{prefix}{split_folder}/{label_folder}/{stem}", LABEL_FOLDERS.get(label_folder), rating
-
-
-def list_spans(data_root: str) -> List[int]:
-    """The span numbers of the ``span-N`` folders under a data root (a path or URI), ascending; a span whose
-    folder holds the ``EXCLUDE`` marker is left out."""
-    spans = []
-    for path in tf.io.gfile.glob(f"{data_root.rstrip('/')}/{SPAN_FOLDER_PREFIX}*"):
-        match = SPAN_FOLDER_RE.match(os.path.basename(path.rstrip("/")))
-        if match and tf.io.gfile.isdir(path) and not tf.io.gfile.exists(f"{path.rstrip('/')}/{EXCLUDE_MARKER}"):
-            spans.append(int(match.group(1)))
-    return sorted(spans)
 
 
 class UnreadableReviewError(Exception):

@@ -32,15 +32,10 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.example_gen import (  # the patterns here too: the executor's names, as tests and callers use them
-    BY_MOVIE, BY_REVIEW, DEFAULT_EVAL_PERCENT, EVAL_SPLIT_REPORT_KEY, INPUT_REPORT_FILE, SPAN_PATTERN_PREFIX, SPAN_SPEC,
-    TEST_FOLDER_PATTERN, TRAIN_FOLDER_PATTERN, UNSUP_FOLDER_PATTERN, aclimdb, check_eval_percent, check_window)
+    BY_MOVIE, BY_REVIEW, DEFAULT_EVAL_PERCENT, EVAL_SPLIT, EVAL_SPLIT_REPORT_KEY, INPUT_REPORT_FILE, SPAN_FOLDER_PREFIX,
+    SPAN_PATTERN_PREFIX, SPAN_SPEC, TEST_FOLDER_PATTERN, TEST_SPLIT, TRAIN_FOLDER_PATTERN, TRAIN_SPLIT,
+    UNSUP_FOLDER_PATTERN, UNSUP_SPLIT, aclimdb, check_eval_percent, check_window, list_spans)
 from components.example_gen.listing import DataRootListing, window_patterns
-
-TRAIN_SPLIT = "train"
-EVAL_SPLIT = "eval"
-TEST_SPLIT = "test"
-UNSUP_SPLIT = "unsup"  # train/unsup/: unlabelled reviews, for the Word2Vec embedding only
-
 
 EVAL_PERCENT_KEY = "eval_percent"
 WINDOW_KEY = "window"  # spans read, newest last; absent for a plain aclImdb folder
@@ -122,12 +117,12 @@ def resolve_input(input_base: str, input_config_json: str, custom_config_json: O
         if train_pattern is None:
             raise ValueError(f"input_config has no {TRAIN_SPLIT} split to find the newest span by. Fix: build it with "
                              f"make_input_config().")
-        span = next((candidate for candidate in reversed(aclimdb.list_spans(input_base))
+        span = next((candidate for candidate in reversed(list_spans(input_base))
                      if listing.files(train_pattern.replace(SPAN_SPEC, str(candidate)))), None)
         if span is None:
-            raise ValueError(f"No {aclimdb.SPAN_FOLDER_PREFIX}N/ folder under {input_base} holds a file matching "
+            raise ValueError(f"No {SPAN_FOLDER_PREFIX}N/ folder under {input_base} holds a file matching "
                              f"{train_pattern.replace(SPAN_SPEC, 'N')}. Fix: copy a span's reviews there "
-                             f"({aclimdb.SPAN_FOLDER_PREFIX}1/train/pos/*.txt, .../neg/*.txt).")
+                             f"({SPAN_FOLDER_PREFIX}1/train/pos/*.txt, .../neg/*.txt).")
         window = _custom_settings({standard_component_specs.CUSTOM_CONFIG_KEY: custom_config_json}).get(WINDOW_KEY, 1)
         fingerprint = listing.fingerprint(
             window_patterns(patterns, SPAN_SPEC, window_spans(input_base, span, window)))
@@ -145,7 +140,7 @@ def resolve_input(input_base: str, input_config_json: str, custom_config_json: O
 
 def window_spans(input_base: str, newest: int, window: int) -> List[int]:
     """The spans a run reads: the last ``window`` span folders up to ``newest``, oldest first."""
-    return [span for span in aclimdb.list_spans(input_base) if span <= newest][-window:]
+    return [span for span in list_spans(input_base) if span <= newest][-window:]
 
 
 # Kinds of input problems the reader works around, as counted in the input report.
@@ -369,7 +364,7 @@ class Executor(BaseExampleGenExecutor):
             newest = int(exec_properties[example_gen_utils.SPAN_PROPERTY_NAME])
             spans = window_spans(input_base, newest, settings[WINDOW_KEY])
             logging.info("Reading the window of spans %s (newest %d)", spans, newest)
-            prefix = lambda span: f"{aclimdb.SPAN_FOLDER_PREFIX}{span}/"  # noqa: E731
+            prefix = lambda span: f"{SPAN_FOLDER_PREFIX}{span}/"  # noqa: E731
             folders[TRAIN_SPLIT] = [prefix(span) + TRAIN_FOLDER_PATTERN for span in spans]
             if TEST_SPLIT in patterns:
                 folders[TEST_SPLIT] = [prefix(span) + TEST_FOLDER_PATTERN for span in spans

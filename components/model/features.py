@@ -1,10 +1,10 @@
 """Feature keys and reserved token ids shared by preprocessing, model, trainer and exporter."""
 
-from components.example_gen import aclimdb
+from components import example_gen
 
 # Raw features (written by the ExampleGen).
-RAW_TEXT_KEY = aclimdb.TEXT_KEY
-LABEL_KEY = aclimdb.LABEL_KEY
+RAW_TEXT_KEY = example_gen.TEXT_KEY
+LABEL_KEY = example_gen.LABEL_KEY
 
 # Transformed features (written by Transform).
 TOKEN_IDS_KEY = "token_ids"
@@ -18,8 +18,13 @@ PADDING_ID = 0
 PADDING_TOKEN = ""
 OOV_TOKEN = "[UNK]"
 
-# Name of the Embedding layer whose table the projector exports.
+# Layer names of the classifier: the Embedding whose table the projector exports, and the head after the
+# average whose weights give each row its polarity (components/projector/projector.py).
 EMBEDDING_LAYER_NAME = "embedding"
+AVERAGE_LAYER_NAME = "average"
+DROPOUT_LAYER_NAME = "dropout"
+HIDDEN_LAYER_NAME = "hidden"
+LOGIT_LAYER_NAME = "logit"
 
 
 def oov_tokens(num_oov_buckets: int) -> list:

@@ -9,6 +9,9 @@ from components.setting import SettingError, check_integers, setting
 # component, so changing e.g. the epochs re-runs the Trainer but not Transform.
 TRANSFORM_KEYS = ("standardization", "vocab_size", "sequence_length", "num_oov_buckets", "ngram_size",
                   "ngram_buckets", "approximate_vocabulary", "distinct_tokens", "ragged_ids")
+# Settings a compiled pipeline fixes: Transform's, and whether the Word2Vec step starts the table (it
+# wires the steps). A run's parameters change the Trainer's other settings only.
+COMPILED_KEYS = TRANSFORM_KEYS + ("embedding_init",)
 # tf.Transform refuses a larger top_k for its approximate vocabulary.
 APPROXIMATE_VOCABULARY_MAX_TOKENS = 200_000
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")

@@ -84,12 +84,13 @@ def build_model(embedding_rows: int, hparams: HParams) -> keras.Model:
             mask_zero=hparams.mask_padding,
             name=features.EMBEDDING_LAYER_NAME,
         )(token_ids)
-        representation = keras.layers.GlobalAveragePooling1D(name="average")(embedded)
+        representation = keras.layers.GlobalAveragePooling1D(name=features.AVERAGE_LAYER_NAME)(embedded)
     if hparams.dropout:
-        representation = keras.layers.Dropout(hparams.dropout, name="dropout")(representation)
+        representation = keras.layers.Dropout(hparams.dropout, name=features.DROPOUT_LAYER_NAME)(representation)
     if hparams.hidden_units:
-        representation = keras.layers.Dense(hparams.hidden_units, activation="relu", name="hidden")(representation)
-    logit = keras.layers.Dense(1, name="logit")(representation)
+        representation = keras.layers.Dense(hparams.hidden_units, activation="relu",
+                                            name=features.HIDDEN_LAYER_NAME)(representation)
+    logit = keras.layers.Dense(1, name=features.LOGIT_LAYER_NAME)(representation)
     model = ReviewClassifier(inputs=token_ids, outputs=logit, name="review_sentiment")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=hparams.learning_rate),

@@ -13,7 +13,6 @@ agrees. A model records its vocabulary rows' tokens and its number of n-gram buc
 ``assets.extra/row_tokens.json`` (TF Serving ignores ``assets.extra``) for this.
 """
 
-import dataclasses
 import json
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -21,30 +20,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from components.model import features
+from components.model import WarmStart, features
 
 ROW_TOKENS_FILE = os.path.join("assets.extra", "row_tokens.json")
-
-
-@dataclasses.dataclass(frozen=True)
-class WarmStart:
-    """What was carried over from the previous model."""
-
-    source: Optional[str]  # the previous model's folder; None: trained from scratch
-    rows_carried: int = 0  # vocabulary rows carried by token, hashed n-gram rows by position
-    rows_composed: int = 0  # counted n-grams started from the mean of their words' vectors
-    rows_new: int = 0
-    weights_copied: List[str] = dataclasses.field(default_factory=list)
-    weights_fresh: List[str] = dataclasses.field(default_factory=list)
-    reason: str = ""  # why it trained from scratch
-
-    def describe(self) -> str:
-        if self.source is None:
-            return f"trained from scratch ({self.reason})"
-        return (f"warm start from {self.source}: {self.rows_carried:,} embedding rows carried over, "
-                + (f"{self.rows_composed:,} n-grams from their words, " if self.rows_composed else "")
-                + f"{self.rows_new:,} new; {len(self.weights_copied)} other weights copied"
-                + (f", {len(self.weights_fresh)} fresh (shapes differ)" if self.weights_fresh else ""))
 
 
 # Keys of row_tokens.json. A file that is a plain list (a model of an earlier release) has no n-gram rows.

@@ -13,6 +13,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.artifacts import DIMENSION_PROPERTY, ROWS_PROPERTY
+from components.example_gen import TRAIN_SPLIT
 from components.model import features, trainer, warm_start
 from components.projector import PROJECTOR_KEY, plots, projector
 
@@ -25,7 +26,7 @@ NUM_OOV_BUCKETS_KEY = "num_oov_buckets"
 PROBE_WORDS_KEY = "probe_words"
 WORD_EMBEDDING_KEY = "word_embedding"  # optional: Word2Vec's table, shown beside the classifier's
 TRANSFORMED_EXAMPLES_KEY = "transformed_examples"  # optional: to count each token in the train split
-COUNTED_SPLIT = "train"
+COUNTED_SPLIT = TRAIN_SPLIT
 
 
 def _row_counts(examples: types.Artifact, transform_output: tft.TFTransformOutput, rows: int):

@@ -26,6 +26,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorboard.plugins import projector as tb_projector
 
+from components.model import features
 from components.projector import DEFAULT_PROBE_WORDS, NEIGHBOURS_FILE, plots
 
 VECTORS_FILE = "vectors.tsv"
@@ -38,8 +39,6 @@ TRAIN_COUNT_COLUMN = "train_count"
 POLARITY_COLUMN = "polarity"
 KIND_WORD, KIND_BIGRAM, KIND_TRIGRAM, KIND_OOV = "word", "bigram", "trigram", "oov"
 _KIND_BY_SPACES = {0: KIND_WORD, 1: KIND_BIGRAM, 2: KIND_TRIGRAM}
-# Layers of the classifier's head (components/model/model.py).
-HIDDEN_LAYER, LOGIT_LAYER = "hidden", "logit"
 # The tables' names in the Projector's menu (its config's tensor_name).
 CLASSIFIER_TABLE_NAME = "classifier"
 WORD2VEC_TABLE_NAME = "word2vec"
@@ -168,7 +167,7 @@ def classifier_head(variables: Dict[str, np.ndarray]) -> List[Tuple[np.ndarray, 
     """The Dense layers after the average, ``(kernel, bias, relu)`` each, among ``warm_start.load_model_variables``'
     result: the tutorial's ``hidden`` (when the model has one), then ``logit``; empty without ``logit``."""
     head = []
-    for layer, relu in ((HIDDEN_LAYER, True), (LOGIT_LAYER, False)):
+    for layer, relu in ((features.HIDDEN_LAYER_NAME, True), (features.LOGIT_LAYER_NAME, False)):
         if f"{layer}/kernel:0" in variables:
             head.append((variables[f"{layer}/kernel:0"], variables[f"{layer}/bias:0"], relu))
     return head if head and head[-1][2] is False else []
@@ -245,6 +244,17 @@ def nearest_neighbours(
     return result
 
 
+def write_neighbours_and_map(directory: str, table: np.ndarray, labels: Sequence[str],
+                             probe_words: Sequence[str]) -> Dict[str, List[Tuple[str, float]]]:
+    """Writes the probe words' nearest neighbours (``NEIGHBOURS_FILE``) and the PCA map of ``table`` (one row
+    per label), and returns the neighbours."""
+    neighbours = nearest_neighbours(table, labels, probe_words)
+    with tf.io.gfile.GFile(os.path.join(directory, NEIGHBOURS_FILE), "w") as f:
+        json.dump(neighbours, f, indent=1, ensure_ascii=False)
+    plots.plot_embedding_map(table, labels, neighbours, os.path.join(directory, plots.EMBEDDING_MAP_FILE))
+    return neighbours
+
+
 def row_labels(vocabulary: Sequence[str], oov_labels: Sequence[str]) -> List[str]:
     """Labels of the embedding rows after the padding row: the OOV rows, then the vocabulary."""
     return list(oov_labels) + list(vocabulary)
@@ -291,10 +301,7 @@ def export_embedding(
     if head:
         columns[POLARITY_COLUMN] = [float(value) for value in token_polarity(table[1:], head)]
     written = write_projector_files(directory, table[1:], labels, columns)
-    neighbours = nearest_neighbours(table[1:], labels, probe_words)
-    with tf.io.gfile.GFile(os.path.join(directory, NEIGHBOURS_FILE), "w") as f:
-        json.dump(neighbours, f, indent=1, ensure_ascii=False)
-    plots.plot_embedding_map(table[1:], labels, neighbours, os.path.join(directory, plots.EMBEDDING_MAP_FILE))
+    write_neighbours_and_map(directory, table[1:], labels, probe_words)
     if training_history:
         plots.plot_training_curves(training_history, os.path.join(directory, plots.TRAINING_CURVES_FILE))
     return written

@@ -11,6 +11,10 @@ Kubeflow Pipelines cannot run) nor the orchestrator's ML Metadata.
 Key names shared by the component specs, the executors, the driver and the tests.
 """
 
+from typing import List
+
+from components import file_system
+
 # ServedModel's parameters.
 SERVING_MODEL_DIR_KEY = "serving_model_dir"
 # The served version: an execution property filled in before the cache check, so that the cache key changes
@@ -32,3 +36,14 @@ SAVED_MODEL_FILE = "saved_model.pb"
 # The Pusher's custom_config key: how many served versions it keeps (the newest, the served one, and those before
 # it, for rollback); 0 keeps every version.
 KEEP_VERSIONS_KEY = "keep_versions"
+
+
+def served_versions(serving_model_dir: str) -> List[str]:
+    """The complete versions under the serving folder (a path or URI; those holding a SavedModel), newest first."""
+    files = file_system.for_path(serving_model_dir)
+    if not files.isdir(serving_model_dir):
+        return []
+    versions = [name.rstrip("/") for name in files.listdir(serving_model_dir)]
+    complete = [v for v in versions if v.isdigit() and files.exists(
+        file_system.child(file_system.child(serving_model_dir, v), SAVED_MODEL_FILE))]
+    return sorted(complete, key=int, reverse=True)

@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import tensorflow as tf
 
-from components.served_model import INPUT_FINGERPRINT_KEY, SAVED_MODEL_FILE, TRAINING_DATA_FILE
+from components.served_model import INPUT_FINGERPRINT_KEY, SAVED_MODEL_FILE, TRAINING_DATA_FILE, served_versions
 
 FINGERPRINT_FILE = "fingerprint.pb"
 # A local version is renamed to this prefix and its number before it is deleted: not a number, so neither TF
@@ -21,16 +21,6 @@ DELETING_PREFIX = ".deleting-"
 # In a bucket, a version being deleted holds this file first: a numbered folder without a SavedModel is a push
 # under way unless it has it.
 DELETING_MARKER = "DELETING"
-
-
-def served_versions(serving_model_dir: str) -> List[str]:
-    """The complete versions under the serving folder (those holding a SavedModel), newest first."""
-    if not tf.io.gfile.isdir(serving_model_dir):
-        return []
-    versions = [name.rstrip("/") for name in tf.io.gfile.listdir(serving_model_dir)]
-    versions = [v for v in versions if v.isdigit()
-                and tf.io.gfile.exists(os.path.join(serving_model_dir, v, SAVED_MODEL_FILE))]
-    return sorted(versions, key=int, reverse=True)
 
 
 def model_identity(saved_model_dir: str) -> Optional[bytes]:

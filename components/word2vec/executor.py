@@ -20,7 +20,7 @@ from components import PROGRESS_LOGGER_NAME
 from components.artifacts import DIMENSION_PROPERTY, ROWS_PROPERTY
 from components.model import features, warm_start
 from components.model.trainer import training_device
-from components.projector import plots, projector as projector_lib
+from components.projector import projector as projector_lib
 from components.word2vec import (
     EXAMPLES_KEY, MODEL_KEY, PROBE_WORDS_KEY, SETTINGS_KEY, SPLITS_KEY, STANDARDIZATION_KEY, SUMMARY_FILE,
     VOCABULARY_FOLDER, WORD_EMBEDDING_KEY, WORD_PAIRS_FILE_KEY, Word2VecSettings, skipgram)
@@ -102,10 +102,7 @@ class Executor(BaseBeamExecutor):
             output.uri, result.table, words, {TEXT_COUNT_COLUMN: [int(c) for c in counts]},
             table_name=projector_lib.WORD2VEC_TABLE_NAME)
         probe_words = json.loads(exec_properties[PROBE_WORDS_KEY])
-        neighbours = projector_lib.nearest_neighbours(result.table, words, probe_words)
-        with tf.io.gfile.GFile(os.path.join(output.uri, projector_lib.NEIGHBOURS_FILE), "w") as f:
-            json.dump(neighbours, f, indent=1, ensure_ascii=False)
-        plots.plot_embedding_map(result.table, words, neighbours, os.path.join(output.uri, plots.EMBEDDING_MAP_FILE))
+        neighbours = projector_lib.write_neighbours_and_map(output.uri, result.table, words, probe_words)
         summary = {
             "settings": settings.training_config(),
             "splits": sorted(files_by_split),

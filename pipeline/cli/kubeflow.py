@@ -144,7 +144,8 @@ def _compile(args: argparse.Namespace) -> int:
     print(f"Wrote {output} ({args.target}; {f'window of {settings.window} spans, warm start; ' if shape.spans else ''}"
           f"evaluates on {'test' if shape.test_split else 'eval'}). "
           f"Parameters: {kubeflow_runner.DATA_ROOT_PARAMETER} (default {args.data_root}), "
-          f"{kubeflow_runner.HPARAMS_PARAMETER} (the Trainer's settings as JSON).")
+          f"{kubeflow_runner.HPARAMS_PARAMETER} (the Trainer's settings as JSON; a run may change those "
+          f"Transform does not use).")
     return 0
 
 
@@ -180,13 +181,19 @@ def _schedule(args: argparse.Namespace) -> int:
 
 
 def _parameters(args: argparse.Namespace) -> dict:
+    """The run's parameters: checked against the package, ``hparams`` read as changes to its compiled value."""
+    from pipeline.runners import run_parameters
+
     parameters = {}
     for item in args.param:
         name, equals, value = item.partition("=")
         if not equals or not name:
             raise UsageError(f"--param {item!r} is not NAME=VALUE. Fix: e.g. --param data_root=gs://BUCKET/aclImdb.")
         parameters[name] = value
-    return parameters
+    try:
+        return run_parameters.run_parameters(args.package, parameters)
+    except run_parameters.ParameterError as err:
+        raise UsageError(str(err)) from err
 
 
 def _check_package(package: str) -> None:

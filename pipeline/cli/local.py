@@ -6,6 +6,7 @@ import logging
 from components import PROGRESS_LOGGER_NAME
 from components.example_gen import EXCLUDE_MARKER
 from components.setting import SettingError
+from pipeline.cli import options
 from pipeline.cli.options import (
     UsageError, add_beam_args_option, add_output_dir_option, add_pipeline_options, beam_args_from,
     settings_from_args, word2vec_from_args)
@@ -47,7 +48,7 @@ def _add_local_run_options(parser: argparse.ArgumentParser) -> None:
     """The options `run` and `retrain` share: all of `run`'s but --data-dir's default and --cache-dir (`retrain`
     downloads nothing)."""
     add_pipeline_options(parser)
-    declared.add_options(parser, declared.RetentionSettings)
+    options.add_options(parser, declared.RetentionSettings)
     parser.add_argument("--no-cache", action="store_true", help="re-run every component instead of reusing earlier results")
     parser.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
     parser.add_argument("--verbose", action="store_true", help="also print every log line of TFX, Beam and TensorFlow")
@@ -82,9 +83,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _retention_from_args(args: argparse.Namespace) -> declared.RetentionSettings:
     try:
-        return declared.from_args(declared.RetentionSettings, args)
+        return options.from_args(declared.RetentionSettings, args)
     except SettingError as err:
-        raise UsageError(f"invalid {declared.flag(err.field)}: {err}. Fix: pass {declared.flag(err.field)} 0 or "
+        raise UsageError(f"invalid {options.flag(err.field)}: {err}. Fix: pass {options.flag(err.field)} 0 or "
                          f"more.") from err
 
 

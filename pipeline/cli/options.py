@@ -1,12 +1,14 @@
 """Options several commands share, and the settings objects built from them.
 
-Each setting's option comes from its declaration (``pipeline/definition/settings.py``); a value
-that fails the declaration's check becomes a ``UsageError`` naming the option and the fix.
+Each setting's option comes from its declaration (``pipeline/definition/settings.py``,
+``add_options``); a value that fails the declaration's check becomes a ``UsageError`` naming the
+option and the fix.
 """
 
 import argparse
+import dataclasses
 import re
-from typing import Tuple
+from typing import Any, Optional, Sequence, Tuple, Type
 
 from components.model.hparams import DEFAULT_PRESET, PRESETS, HParams
 from components.setting import SettingError
@@ -20,6 +22,65 @@ class UsageError(Exception):
     """A bad option value; the message names it and the fix."""
 
 
+def flag(name: str) -> str:
+    """The command-line option of a setting: ``eval_percent`` -> ``--eval-percent``."""
+    return "--" + name.replace("_", "-")
+
+
+def _word_list(text: str) -> Tuple[str, ...]:
+    return tuple(word.strip() for word in text.split(",") if word.strip())
+
+
+def add_options(
+    parser: argparse.ArgumentParser, declaration: Type, names: Optional[Sequence[str]] = None,
+    default_text: Optional[str] = None,
+) -> None:
+    """Adds an option for each field of a settings dataclass, with its help text.
+
+    Args:
+      parser: Where the options go.
+      declaration: ``HParams``, ``PipelineSettings`` or ``Word2VecSettings``.
+      names: The fields to expose; all if None.
+      default_text: Shown as the default instead of the field's (e.g. "the preset's").
+        Options then default to None, so that ``from_args`` can tell what was given.
+    """
+    for field in dataclasses.fields(declaration):
+        if names is not None and field.name not in names:
+            continue
+        shown = default_text or _shown_default(field.default)
+        text = f"{field.metadata['help']} (default: {shown})"
+        default = None if default_text else field.default
+        if field.type is bool:
+            # BooleanOptionalAction adds "(default: ...)" itself when there is a default.
+            parser.add_argument(flag(field.name), action=argparse.BooleanOptionalAction, default=default,
+                                help=text if default is None else field.metadata["help"])
+        elif field.type in (int, float, str):
+            parser.add_argument(flag(field.name), type=field.type, default=default, metavar=field.name.upper(),
+                                help=text)
+        elif field.type == Optional[str]:  # a path, none by default
+            parser.add_argument(flag(field.name), type=str, default=default, metavar="PATH", help=text)
+        else:  # a tuple of words
+            parser.add_argument(flag(field.name), type=_word_list, default=default, metavar="WORD,...", help=text)
+
+
+def _shown_default(value: Any) -> str:
+    return ",".join(value) if isinstance(value, tuple) else str(value)
+
+
+def from_args(declaration: Type, args: argparse.Namespace, base: Optional[Any] = None) -> Any:
+    """Builds a settings object from parsed options; options not given keep ``base``'s values.
+
+    Raises:
+      SettingError: If a value fails its check; ``field`` names it.
+    """
+    values = dataclasses.asdict(base) if base is not None else {}
+    for field in dataclasses.fields(declaration):
+        given = getattr(args, field.name, None)
+        if given is not None:
+            values[field.name] = given
+    return declaration(**values)
+
+
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     """The preset and every declared setting, as options of a command that builds the pipeline."""
     parser.add_argument(
@@ -29,9 +90,9 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
         "early stopping; "
         "'word2vec' is fasttext with 64-wide rows started from the Word2Vec step's table (default: %(default)s)",
     )
-    declared.add_options(parser, HParams, default_text="the preset's")
-    declared.add_options(parser, declared.PipelineSettings)
-    declared.add_options(parser, Word2VecSettings)
+    add_options(parser, HParams, default_text="the preset's")
+    add_options(parser, declared.PipelineSettings)
+    add_options(parser, Word2VecSettings)
 
 
 def add_output_dir_option(parser: argparse.ArgumentParser, help_text: str = "output folder of `run`") -> None:
@@ -62,9 +123,9 @@ def word2vec_from_args(args: argparse.Namespace, hparams: HParams) -> Word2VecSe
     try:
         return word2vec.for_model(hparams)
     except SettingError as err:
-        option = declared.flag(err.field)
+        option = flag(err.field)
         raise UsageError(f"invalid {option}: {err}. Fix: pass {option} {word2vec.word2vec_dim} "
-                         f"or {declared.flag('word2vec_dim')} {hparams.embedding_dim}.") from err
+                         f"or {flag('word2vec_dim')} {hparams.embedding_dim}.") from err
 
 
 def beam_args_from(args: argparse.Namespace) -> Tuple[str, ...]:
@@ -88,7 +149,7 @@ def fix_for(option: str, err: Exception) -> str:
 
 def _declared_from_args(declaration, args: argparse.Namespace, base=None):
     try:
-        return declared.from_args(declaration, args, base=base)
+        return from_args(declaration, args, base=base)
     except SettingError as err:
-        option = declared.flag(err.field)
+        option = flag(err.field)
         raise UsageError(f"invalid {option}: {err}. Fix: {fix_for(option, err)}.") from err

@@ -5,6 +5,8 @@ import os
 import sys
 from typing import List
 
+from components.example_gen import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT
+from pipeline.cli import options
 from pipeline.cli.options import UsageError, add_output_dir_option, fix_for
 from pipeline.definition import settings as declared
 
@@ -29,10 +31,10 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     )
     evaluate.add_argument("--data-dir", required=True, help="aclImdb folder (holding train/ and/or test/)")
     evaluate.add_argument(
-        "--split", choices=("test", "eval", "train"), default="test",
+        "--split", choices=(TEST_SPLIT, EVAL_SPLIT, TRAIN_SPLIT), default=TEST_SPLIT,
         help="test/, or the pipeline's eval or train part of train/ (default: %(default)s)",
     )
-    declared.add_options(evaluate, declared.PipelineSettings, names=["eval_percent"])
+    options.add_options(evaluate, declared.PipelineSettings, names=["eval_percent"])
     _add_model_options(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 

@@ -10,7 +10,7 @@ from tfx.types import standard_component_specs as specs
 from components import served_model as served_model_keys, word2vec as word2vec_keys
 from components.example_gen import aclimdb
 from components.example_gen.component import AclImdbExampleGen
-from components.example_gen.executor import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT, UNSUP_SPLIT
+from components.example_gen import EVAL_SPLIT, TEST_SPLIT, TRAIN_SPLIT, UNSUP_SPLIT
 from components.model import features, trainer as trainer_module
 from components.model.hparams import EMBEDDING_INIT_WORD2VEC, HParams
 from components.packaged_schema import PackagedImportSchemaGen

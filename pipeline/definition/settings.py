@@ -3,16 +3,15 @@
 ``HParams`` (components/model/hparams.py) declares the model and text-pipeline
 settings; ``PipelineSettings`` here declares the data and gate settings;
 ``Word2VecSettings`` (components/word2vec/__init__.py) those of the Word2Vec step. The command
-line builds its options from these declarations (``add_options``, ``from_args``), and
+line builds its options from these declarations (``pipeline/cli/options.py``), and
 every runner hands the same objects to ``create_pipeline``. Free of TensorFlow
 imports, so that ``--help`` and option errors answer quickly.
 """
 
-import argparse
 import dataclasses
 import hashlib
 import json
-from typing import Any, Optional, Sequence, Tuple, Type
+from typing import Sequence, Tuple
 
 from components.example_gen import DEFAULT_EVAL_PERCENT, check_eval_percent, check_window
 from components.model.hparams import HParams
@@ -96,65 +95,6 @@ def check_beam_args(beam_args: Sequence[str]) -> Tuple[str, ...]:
                     "or --beam-arg=--direct_running_mode=multi_processing), or Dataflow, Flink or Spark through "
                     "`compile` and Kubeflow Pipelines")
     return tuple(beam_args)
-
-
-def flag(name: str) -> str:
-    """The command-line option of a setting: ``eval_percent`` -> ``--eval-percent``."""
-    return "--" + name.replace("_", "-")
-
-
-def _word_list(text: str) -> Tuple[str, ...]:
-    return tuple(word.strip() for word in text.split(",") if word.strip())
-
-
-def add_options(
-    parser: argparse.ArgumentParser, declaration: Type, names: Optional[Sequence[str]] = None,
-    default_text: Optional[str] = None,
-) -> None:
-    """Adds an option for each field of a settings dataclass, with its help text.
-
-    Args:
-      parser: Where the options go.
-      declaration: ``HParams``, ``PipelineSettings`` or ``Word2VecSettings``.
-      names: The fields to expose; all if None.
-      default_text: Shown as the default instead of the field's (e.g. "the preset's").
-        Options then default to None, so that ``from_args`` can tell what was given.
-    """
-    for field in dataclasses.fields(declaration):
-        if names is not None and field.name not in names:
-            continue
-        shown = default_text or _shown_default(field.default)
-        text = f"{field.metadata['help']} (default: {shown})"
-        default = None if default_text else field.default
-        if field.type is bool:
-            # BooleanOptionalAction adds "(default: ...)" itself when there is a default.
-            parser.add_argument(flag(field.name), action=argparse.BooleanOptionalAction, default=default,
-                                help=text if default is None else field.metadata["help"])
-        elif field.type in (int, float, str):
-            parser.add_argument(flag(field.name), type=field.type, default=default, metavar=field.name.upper(),
-                                help=text)
-        elif field.type == Optional[str]:  # a path, none by default
-            parser.add_argument(flag(field.name), type=str, default=default, metavar="PATH", help=text)
-        else:  # a tuple of words
-            parser.add_argument(flag(field.name), type=_word_list, default=default, metavar="WORD,...", help=text)
-
-
-def _shown_default(value: Any) -> str:
-    return ",".join(value) if isinstance(value, tuple) else str(value)
-
-
-def from_args(declaration: Type, args: argparse.Namespace, base: Optional[Any] = None) -> Any:
-    """Builds a settings object from parsed options; options not given keep ``base``'s values.
-
-    Raises:
-      SettingError: If a value fails its check; ``field`` names it.
-    """
-    values = dataclasses.asdict(base) if base is not None else {}
-    for field in dataclasses.fields(declaration):
-        given = getattr(args, field.name, None)
-        if given is not None:
-            values[field.name] = given
-    return declaration(**values)
 
 
 @dataclasses.dataclass(frozen=True)

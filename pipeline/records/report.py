@@ -3,7 +3,7 @@
 import os
 
 from components.example_gen import BY_MOVIE, BY_REVIEW, EVAL_SPLIT_REPORT_KEY
-from components.model.warm_start import WarmStart
+from components.model import WarmStart
 from pipeline.definition import nodes
 from pipeline.records.results import RunReport
 
