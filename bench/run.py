@@ -37,6 +37,7 @@ LEVER_CASES = {
     "fasttext": {"cold, n-grams hashed into 2^20 rows": ("--ngram-buckets=1048576",),
                  "cold, approximate vocabulary": ("--approximate-vocabulary",),
                  "cold, padded ids": ("--no-ragged-ids", "--mask-padding"),
+                 "cold, LazyAdam": ("--lazy-adam",),
                  "cold, 2 Beam processes": TWO_BEAM_PROCESSES},
 }
 # The cases of the pairs after the first (the first: "bare script" and the default preset's "cold").

@@ -125,3 +125,21 @@ def test_the_train_input_mixes_labels_of_a_split_written_label_by_label(tmp_path
     _, first_labels = next(iter(data))
     # Drawn from the whole split, a batch is about half positive; from a 10,000 buffer, all negative.
     assert 0.4 < float(tf.reduce_mean(tf.cast(first_labels, tf.float32))) < 0.6
+
+
+def test_lazy_adam_moves_only_the_rows_a_batch_touches():
+    from components.model.model import LazyAdam
+
+    table = tf.Variable(tf.ones([3, 1]))
+    optimizer = LazyAdam(learning_rate=0.1)
+    optimizer.apply_gradients([(tf.IndexedSlices(tf.constant([[1.0]]), tf.constant([0]), tf.constant([3, 1])), table)])
+    # Step 1 is Adam's: m = 0.1, v = 0.001, alpha = 0.1 * sqrt(0.001) / 0.1, so row 0 moves by 0.1.
+    np.testing.assert_allclose(table.numpy()[:, 0], [0.9, 1.0, 1.0], rtol=1e-5)
+    optimizer.apply_gradients([(tf.IndexedSlices(tf.constant([[1.0]]), tf.constant([1]), tf.constant([3, 1])), table)])
+    # Step 2 touches row 1 only: row 0 stays (Adam would move it on by its momentum, to 0.8330) and row 1
+    # moves by alpha_2 * 0.1 / sqrt(0.001), alpha_2 = 0.1 * sqrt(1 - 0.999^2) / (1 - 0.9^2).
+    np.testing.assert_allclose(table.numpy()[:, 0], [0.9, 0.925586, 1.0], rtol=1e-5)
+    # A dense gradient gets Adam's update.
+    dense = tf.Variable([1.0])
+    LazyAdam(learning_rate=0.1).apply_gradients([(tf.constant([1.0]), dense)])
+    np.testing.assert_allclose(dense.numpy(), [0.9], rtol=1e-5)

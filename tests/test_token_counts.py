@@ -112,7 +112,16 @@ def test_count_top_tokens_in_beam(tmp_path):
     # Each token in a part of its own ("the" 1, "cat" 2, "a" 17, "dog" 3); the least kept count is 2
     # (cat's), so "a" is not ranked.
     assert token_counts.read_stats(str(tmp_path / "tokens")) == {
-        "parts": 4096, "distinct_tokens": 4, "largest_part_tokens": 1, "candidates_ranked": 3}
+        "parts": 4096, "distinct_tokens": 4, "largest_part_tokens": 1, "candidates_ranked": 3, "token_occurrences": 8}
+
+
+def test_counts_lost_between_the_batches_and_the_ranking_fail_the_count():
+    histogram = {5: 1, 3: 2, 1: 4}  # 15 occurrences; 3 tokens counted 3 times or more
+    token_counts.check_counted(histogram, least_count=3, candidates_ranked=3, occurrences=15)
+    with pytest.raises(token_counts.LostCountsError, match="14 of 15 token occurrences were summed"):
+        token_counts.check_counted({5: 1, 3: 2, 1: 3}, least_count=3, candidates_ranked=3, occurrences=15)
+    with pytest.raises(token_counts.LostCountsError, match="2 of 3 candidate tokens ranked"):
+        token_counts.check_counted(histogram, least_count=3, candidates_ranked=2, occurrences=15)
 
 
 def _vocabulary_of(analyze, rows, tmp_path):
@@ -148,3 +157,4 @@ def test_the_file_is_tft_vocabulary_s(tmp_path, monkeypatch, bundle_tokens):
         "tokens"))
     assert stats["distinct_tokens"] == len({w for row in rows for w in row["text"].split()})
     assert stats["parts"] == 4096 and 1 <= stats["largest_part_tokens"] <= 3
+    assert stats["token_occurrences"] == 50 * 12

@@ -68,6 +68,9 @@ class HParams:
     epochs: int = setting(15, "most passes over the train split")
     batch_size: int = setting(1024, "examples per training step")
     learning_rate: float = setting(0.001, "Adam's (initial) learning rate")
+    lazy_adam: bool = setting(
+        False, "update only the embedding rows a batch touches, and their moments (LazyAdam), instead of "
+        "Adam's step over the whole table")
     learning_rate_schedule: str = setting("constant", "'constant', or 'cosine' decay to 0 over the epochs")
     early_stopping_patience: int = setting(
         0, "epochs without a better eval accuracy before stopping, best epoch kept; 0: never")

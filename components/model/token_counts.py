@@ -21,14 +21,16 @@ elements, and with every worker's state bounded however large the corpus:
    often (the ``top_k`` and their ties) are ranked, in one global combine of their size.
 
 What the count held is written beside the vocabulary (``STATS_SUFFIX``): the parts, the
-distinct tokens of the largest, the candidates ranked.
+distinct tokens in all and in the largest part, the candidates ranked, the token occurrences.
 
-The parts are the keys of the grouping as they are: an earlier design grouped them into as many
-shards as the data needed, a count that a side input computed from the same dictionaries handed
-to the grouping. With DirectRunner's worker processes (``direct_running_mode=multi_processing``,
-Beam 2.74) that grouping lost part of its input in some runs (up to a fifth of the counts at four
-times the train split), while every bundle's input was complete; without the side input, no run
-lost any (docs/scaling.md).
+The parts are the keys of the grouping as they are. An earlier form grouped them into as many
+shards as the data needed, a number a side input computed from the same dictionaries handed to
+the grouping; with DirectRunner's worker processes (``direct_running_mode=multi_processing``,
+Beam 2.74) that grouping lost part of its input (up to a fifth of the counts) in 3 of 6 runs of the
+Transform step alone and in every pipeline run at four and ten times the train split, although every
+bundle's input was complete; without that side input no run lost any (docs/scaling.md). Before the files are written, the counts that reached the
+ranking are checked against those the batches held (``check_counted``), so that a runner that
+loses elements fails the step instead of writing a wrong vocabulary.
 """
 
 import collections
@@ -194,10 +196,33 @@ class PartSizes(beam.CombineFn):
         return held
 
 
-def count_stats(most_frequent: Tuple[bytes, int], sizes: Tuple[int, int]) -> Dict[str, int]:
-    """What the count held, for the file beside the vocabulary."""
+class LostCountsError(RuntimeError):
+    """The runner handed the ranking fewer counts than the batches counted; the message says how many."""
+
+
+def check_counted(histogram: Dict[int, int], least_count: int, candidates_ranked: int, occurrences: int) -> None:
+    """Raises ``LostCountsError`` unless every occurrence reached the summed counts and every token counted at
+    least ``least_count`` times reached the ranking.
+
+    Beam promises both; the check is there because one runner broke the promise (DirectRunner's worker
+    processes, with an earlier form of this transform) and the vocabulary came out wrong, silently.
+    """
+    summed = sum(count * tokens for count, tokens in histogram.items())
+    expected_candidates = sum(tokens for count, tokens in histogram.items() if count >= least_count)
+    if summed != occurrences or candidates_ranked != expected_candidates:
+        raise LostCountsError(
+            f"The vocabulary's count lost part of its input on this Beam runner: {summed:,} of {occurrences:,} "
+            f"token occurrences were summed and {candidates_ranked:,} of {expected_candidates:,} candidate tokens "
+            "ranked. Nothing was written. Fix: run again; if it recurs, run the DirectRunner in one process "
+            "(no --direct_running_mode=multi_processing) and report the runner and its version.")
+
+
+def count_stats(most_frequent: Tuple[bytes, int], sizes: Tuple[int, int], histogram: Dict[int, int],
+                least_count: int, occurrences: int) -> Dict[str, int]:
+    """What the count held, for the file beside the vocabulary, once ``check_counted`` holds."""
+    check_counted(histogram, least_count, most_frequent[1], occurrences)
     return {"parts": PARTS, "distinct_tokens": sizes[0], "largest_part_tokens": sizes[1],
-            "candidates_ranked": most_frequent[1]}
+            "candidates_ranked": most_frequent[1], "token_occurrences": occurrences}
 
 
 def write_vocabulary(contents: bytes, path: str, stats: Dict[str, int]) -> None:
@@ -233,17 +258,24 @@ class CountTopTokens(tft_beam.experimental.PTransformAnalyzer):
                   | "CountPerBundle" >> beam.ParDo(CountPerBundle())
                   | "GroupByPart" >> beam.GroupByKey()
                   | "SumPerPart" >> beam.MapTuple(lambda part, dictionaries: (part, sum_dictionaries(dictionaries))))
-        least_count = (counts
-                       | "Histogram" >> beam.Map(count_histogram)
-                       | "SumHistograms" >> beam.CombineGlobally(SumHistograms())
-                       | "LeastKeptCount" >> beam.Map(least_kept_count, top_k))
+        histogram = (counts
+                     | "Histogram" >> beam.Map(count_histogram)
+                     | "SumHistograms" >> beam.CombineGlobally(SumHistograms()))
+        least_count = histogram | "LeastKeptCount" >> beam.Map(least_kept_count, top_k)
         kept = (counts
                 | "Candidates" >> beam.Map(candidates, beam.pvalue.AsSingleton(least_count))
                 | "MostFrequent" >> beam.CombineGlobally(MostFrequent(top_k)))
         sizes = (counts
                  | "PartSize" >> beam.Map(lambda part: len(part[1]))
                  | "PartSizes" >> beam.CombineGlobally(PartSizes()))
-        stats = kept | "Stats" >> beam.Map(count_stats, beam.pvalue.AsSingleton(sizes))
+        # Every occurrence the batches counted, summed apart from the grouping: what reaches the
+        # ranking is checked against it (check_counted).
+        occurrences = (batches
+                       | "Occurrences" >> beam.Map(lambda batch: int(np.sum(batch[1])))
+                       | "SumOccurrences" >> beam.CombineGlobally(sum))
+        stats = kept | "Stats" >> beam.Map(
+            count_stats, beam.pvalue.AsSingleton(sizes), beam.pvalue.AsSingleton(histogram),
+            beam.pvalue.AsSingleton(least_count), beam.pvalue.AsSingleton(occurrences))
         # Two asset files: the vocabulary, and what its count held (an asset too, so that it is
         # kept with the transform graph).
         written = kept | "Write" >> beam.Map(
