@@ -74,8 +74,8 @@ def test_the_label_model_follows_the_text_it_learned():
 
 def test_the_scaling_table_reads_what_each_size_held():
     case = bench.ScaleCase(4, 100_000, 400.0, 3000, 2000, 900, {"Transform": 120.0},
-                           {"shards": 32, "largest_shard_tokens": 250_000, "distinct_tokens": 8_000_000,
+                           {"parts": 4096, "largest_part_tokens": 2_500, "distinct_tokens": 8_000_000,
                             "candidates_ranked": 200_100}, 0.91, 9)
     table = bench.format_scaling([case])
     assert table.splitlines()[1].split() == ["4x", "100000", "400.0", "4.00", "-", "-", "120.0", "-", "-", "3000",
-                                             "2000", "900", "32", "250000", "8000000", "200100", "0.9100", "9"]
+                                             "2000", "900", "2500", "8000000", "200100", "0.9100", "9"]
