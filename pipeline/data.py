@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Callable, List, Optional
 
-from components.example_gen import SPAN_FOLDER_PREFIX, SPAN_FOLDER_RE, list_spans
+from components.example_gen import SPAN_FOLDER_PREFIX, list_spans
 from pipeline.definition.data_shape import DataShape
 
 ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -95,14 +95,7 @@ def _has_review(folder: str) -> bool:
 
 def excluded_spans(data_root: str) -> list:
     """The spans of a local data root that an ``EXCLUDE`` file keeps out, ascending."""
-    return sorted(set(_span_folders(data_root)) - set(list_spans(data_root)))
-
-
-def _span_folders(data_root: str) -> list:
-    if not os.path.isdir(data_root):
-        return []
-    return sorted(int(match.group(1)) for match in map(SPAN_FOLDER_RE.match, os.listdir(data_root))
-                  if match and os.path.isdir(os.path.join(data_root, match.group(0))))
+    return list_spans(data_root, excluded=True)
 
 
 def has_unsup_split(data_root: str) -> bool:

@@ -38,9 +38,9 @@ SPAN_SPEC = "{SPAN}"  # TFX's span placeholder in an input pattern
 SPAN_PATTERN_PREFIX = SPAN_FOLDER_PREFIX + SPAN_SPEC + "/"
 
 
-def list_spans(data_root: str) -> List[int]:
+def list_spans(data_root: str, excluded: bool = False) -> List[int]:
     """The span numbers of the ``span-N/`` folders of a data root (a path or URI), ascending, without those
-    the operator excluded (an ``EXCLUDE`` file in the span's folder).
+    the operator excluded (an ``EXCLUDE`` file in the span's folder); with ``excluded``, only those.
 
     A local folder is listed without TensorFlow, so that a retraining iteration with no new span
     answers quickly; a URI (gs://, s3://) needs TensorFlow's file systems.
@@ -52,7 +52,7 @@ def list_spans(data_root: str) -> List[int]:
     for name in files.listdir(data_root):
         match = SPAN_FOLDER_RE.match(name.rstrip("/"))
         folder = file_system.child(data_root, name)
-        if match and files.isdir(folder) and not files.exists(file_system.child(folder, EXCLUDE_MARKER)):
+        if match and files.isdir(folder) and files.exists(file_system.child(folder, EXCLUDE_MARKER)) == excluded:
             spans.append(int(match.group(1)))
     return sorted(spans)
 

@@ -12,7 +12,8 @@ from typing import Any, Dict, Optional
 import kfp
 import kfp_server_api
 import urllib3
-import yaml
+
+from pipeline.runners import run_parameters
 
 
 class KubeflowClientError(Exception):
@@ -61,9 +62,7 @@ def pipeline_root_of(package: str) -> str:
     Raises:
       KubeflowClientError: If the spec has none, with the fix.
     """
-    with open(package, encoding="utf-8") as f:
-        # The PipelineSpec is the first document; a PlatformSpec may follow.
-        root = (next(yaml.safe_load_all(f), None) or {}).get("defaultPipelineRoot")
+    root = run_parameters.pipeline_spec(package).get("defaultPipelineRoot")
     if not root:
         raise KubeflowClientError(f"{package} names no pipeline root (defaultPipelineRoot). Fix: compile it again "
                                   "with `python pipeline.py compile --pipeline-root gs://BUCKET/tfx ...`.")

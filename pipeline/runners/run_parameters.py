@@ -26,11 +26,15 @@ class ParameterError(ValueError):
     """A run parameter the package cannot take; the message names it and the fix."""
 
 
+def pipeline_spec(package: str) -> Dict[str, Any]:
+    """The PipelineSpec of a compiled package: its first YAML document (a PlatformSpec may follow)."""
+    with open(package, encoding="utf-8") as f:
+        return next(yaml.safe_load_all(f), None) or {}
+
+
 def compiled_parameters(package: str) -> Dict[str, Any]:
     """The root parameters of a compiled PipelineSpec and their compiled-in defaults (None where none)."""
-    with open(package, encoding="utf-8") as f:
-        # The PipelineSpec is the first document; a PlatformSpec may follow.
-        spec = next(yaml.safe_load_all(f), None) or {}
+    spec = pipeline_spec(package)
     declared = ((spec.get("root") or {}).get("inputDefinitions") or {}).get("parameters") or {}
     return {name: definition.get("defaultValue") for name, definition in declared.items()}
 
