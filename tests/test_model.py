@@ -143,3 +143,47 @@ def test_lazy_adam_moves_only_the_rows_a_batch_touches():
     dense = tf.Variable([1.0])
     LazyAdam(learning_rate=0.1).apply_gradients([(tf.constant([1.0]), dense)])
     np.testing.assert_allclose(dense.numpy(), [0.9], rtol=1e-5)
+
+
+def test_the_export_serves_both_signatures_and_holds_the_weights_alone(tmp_path):
+    from components.model import warm_start
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+    from tests.test_preprocessing import RAW_SPEC, _analyze_and_transform
+
+    rows = [{"text": [b"a good film"], "label": [1]}, {"text": [b"a bad film"], "label": [0]}]
+    hparams = HParams(vocab_size=10, sequence_length=4, embedding_dim=3, ragged_ids=True, dropout=0.5)
+    _, transform_output = _analyze_and_transform(rows, hparams, tmp_path)
+    # The raw schema, which TFX's Transform writes beside the transform graph.
+    metadata_io.write_metadata(
+        dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC)),
+        os.path.join(transform_output.transform_savedmodel_dir, os.pardir, transform_output.RAW_METADATA_DIR))
+    model = model_lib.build_model(hparams.vocab_size, hparams)
+    ids = tf.sparse.from_dense(tf.constant([[5, 7, 0]], tf.int64))
+    model.train_on_batch(ids, tf.constant([[1.0]]))  # the optimizer makes its slots, as in fit
+    export_dir = str(tmp_path / "serving")
+    trainer.export_serving_model(model, transform_output, export_dir)
+
+    loaded = tf.saved_model.load(export_dir)
+    texts = ["A good film!", "bad, bad film", "unheard words"]
+    transformed = transform_output.transform_features_layer()({"text": tf.constant([[t] for t in texts])})
+    expected = tf.sigmoid(tf.reshape(model(transformed[features.TOKEN_IDS_KEY]), [-1])).numpy()
+    by_text = loaded.signatures[trainer.PREDICT_TEXT_SIGNATURE](text=tf.constant(texts))
+    examples = [tf.train.Example(features=tf.train.Features(feature={"text": tf.train.Feature(
+        bytes_list=tf.train.BytesList(value=[t.encode()]))})).SerializeToString() for t in texts]
+    by_example = loaded.signatures[trainer.SERVING_SIGNATURE](examples=tf.constant(examples))
+    np.testing.assert_allclose(by_text[trainer.PROBABILITY_OUTPUT].numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(by_example[trainer.PROBABILITY_OUTPUT].numpy(), expected, rtol=1e-6)
+
+    # The model's weights, by their Keras names, and no optimizer slot.
+    variables = warm_start.load_model_variables(export_dir)
+    assert sorted(variables) == ["embedding/embeddings:0", "hidden/bias:0", "hidden/kernel:0", "logit/bias:0",
+                                 "logit/kernel:0"]
+    np.testing.assert_array_equal(variables["embedding/embeddings:0"],
+                                  model.get_layer(features.EMBEDDING_LAYER_NAME).get_weights()[0])
+    checkpoint_keys = [name for name, _ in tf.train.list_variables(os.path.join(export_dir, "variables", "variables"))]
+    assert not [name for name in checkpoint_keys if "OPTIMIZER_SLOT" in name or "optimizer" in name]
+    # No Keras traces: tf_keras names a traced layer call "...call_and_return_conditional_losses...".
+    saved = saved_model_pb2.SavedModel.FromString(tf.io.gfile.GFile(os.path.join(export_dir, "saved_model.pb"), "rb").read())
+    functions = [f.signature.name for f in saved.meta_graphs[0].graph_def.library.function]
+    assert not [name for name in functions if "call_and_return_conditional_losses" in name]

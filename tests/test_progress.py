@@ -82,3 +82,47 @@ def test_names_with_quotes_are_read_as_names(tmp_path):
     assert [(run.node_id, run.state) for run in metadata.component_runs(reader, name, run_id)] == [
         (nodes.TRAINER, nodes.RUNNING)]
     assert metadata.cancel_orphaned_executions(str(path), name) == [nodes.TRAINER]
+
+
+class _CountingStore:
+    """A MetadataStore that counts the queries made through it."""
+
+    def __init__(self, store):
+        self._store, self.calls = store, []
+
+    def __getattr__(self, name):
+        method = getattr(self._store, name)
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return method(*args, **kwargs)
+        return counted
+
+
+def test_a_poll_reads_the_runs_executions_and_no_more_until_one_ends(tmp_path, caplog, monkeypatch):
+    path = tmp_path / "metadata.sqlite"
+    store = _store(path)
+    pipeline_context = _context(store, "pipeline", PIPELINE)
+    opened = []
+    monkeypatch.setattr(metadata, "open_store", lambda p: opened.append(_CountingStore(_store(p))) or opened[-1])
+    monitor = progress.ProgressMonitor(str(path), PIPELINE)
+    run_context = _context(store, "pipeline_run", "run-1")
+    store.put_parent_contexts([metadata_store_pb2.ParentContext(child_id=run_context, parent_id=pipeline_context)])
+    execution_ids = [_start_execution(store, run_context, node) for node in (nodes.EXAMPLE_GEN, nodes.TRANSFORM)]
+    with caplog.at_level(logging.INFO, logger=progress.LOGGER.name):
+        monitor.poll()  # finds the run, reads both executions and their node ids
+        (counting,) = opened
+        counting.calls.clear()
+        monitor.poll()
+        monitor.poll()
+        assert counting.calls == ["get_executions", "get_executions"]
+        (execution,) = store.get_executions_by_id([execution_ids[0]])
+        execution.last_known_state = metadata_store_pb2.Execution.COMPLETE
+        store.put_executions([execution])
+        counting.calls.clear()
+        monitor.poll()  # one ended: its outputs are read once
+        assert counting.calls == ["get_executions", "get_events_by_execution_ids", "get_artifacts_by_id"]
+    assert len(opened) == 1
+    lines = [" ".join(record.getMessage().split()) for record in caplog.records]
+    assert lines[:2] == ["AclImdbExampleGen started", "Transform started"]
+    assert lines[2].startswith("AclImdbExampleGen ran") and len(lines) == 3

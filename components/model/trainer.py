@@ -17,6 +17,7 @@ from absl import logging
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
+from tf_keras.src.saving.legacy.saved_model import utils as keras_saved_model_utils
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
@@ -70,42 +71,61 @@ def _dataset(
 
 
 class _ServingModule(tf.Module):
-    """The model with its transform graph, and the two serving signatures."""
+    """The model's weights, its transform graph and the two serving signatures.
+
+    The module tracks the Keras model's variables (as ``model.variables``), not the Keras model,
+    so the export holds neither the optimizer's slots nor Keras' own description of the model.
+    Nothing loads the export as a Keras model: TF Serving, TFMA and ``pipeline.py predict`` call
+    its signatures; warm start and the projector read its variables.
+    """
 
     def __init__(self, model: keras.Model, tf_transform_output: tft.TFTransformOutput):
         super().__init__(name="review_sentiment_serving")
-        self.model = model
+        self.model = tf.train.Checkpoint(variables=list(model.variables))
         self.tft_layer = tf_transform_output.transform_features_layer()
         raw_spec = tf_transform_output.raw_feature_spec()
-        self._text_spec = {features.RAW_TEXT_KEY: raw_spec[features.RAW_TEXT_KEY]}
+        text_spec = {features.RAW_TEXT_KEY: raw_spec[features.RAW_TEXT_KEY]}
+        tft_layer = self.tft_layer
 
-    def _predict(self, raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        transformed = self.tft_layer(raw_features)
-        logit = tf.reshape(self.model(transformed[features.TOKEN_IDS_KEY]), [-1])
-        return {PROBABILITY_OUTPUT: tf.sigmoid(logit), LOGIT_OUTPUT: logit}
+        def predict(raw_features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+            transformed = tft_layer(raw_features)
+            logit = tf.reshape(model(transformed[features.TOKEN_IDS_KEY]), [-1])
+            return {PROBABILITY_OUTPUT: tf.sigmoid(logit), LOGIT_OUTPUT: logit}
 
-    # Traced as written: nothing here branches on a tensor, and autograph's conversion of the
-    # Keras model and the transform layer would only add to the export's time.
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")], autograph=False)
-    def serve_tf_examples(self, examples):
-        return self._predict(tf.io.parse_example(examples, self._text_spec))
+        # Traced as written: nothing here branches on a tensor, and autograph's conversion of the
+        # Keras model and the transform layer would only add to the export's time. Closures, so
+        # that the module does not track the Keras model.
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")], autograph=False)
+        def serve_tf_examples(examples):
+            return predict(tf.io.parse_example(examples, text_spec))
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
-    def predict_text(self, text):
-        return self._predict({features.RAW_TEXT_KEY: tf.reshape(text, [-1, 1])})
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")], autograph=False)
+        def predict_text(text):
+            return predict({features.RAW_TEXT_KEY: tf.reshape(text, [-1, 1])})
+
+        self.serve_tf_examples, self.predict_text = serve_tf_examples, predict_text
 
 
 def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput, export_dir: str) -> None:
-    """Saves the model, its transform graph and both signatures with tf.saved_model.save."""
+    """Saves the model's weights, its transform graph and both signatures with tf.saved_model.save.
+
+    Without Keras' traces: the transform graph's ``TransformFeaturesLayer`` is a Keras model, and
+    for it ``tf.saved_model.save`` would also trace a Keras call function, autograph converting the
+    layer's code first (7 s of the default preset's 7.7 s export on 2 cores; 0.6 s without). The
+    signatures above are traced anyway; Keras' traces only serve ``keras.models.load_model``.
+    """
     module = _ServingModule(model, tf_transform_output)
-    tf.saved_model.save(
-        module,
-        export_dir,
-        signatures={
-            SERVING_SIGNATURE: module.serve_tf_examples.get_concrete_function(),
-            PREDICT_TEXT_SIGNATURE: module.predict_text.get_concrete_function(),
-        },
-    )
+    # tf_keras' own switch (what `save_traces=False` sets in keras.models.save_model), for a root
+    # that is not a Keras model.
+    with keras_saved_model_utils.keras_option_scope(save_traces=False):
+        tf.saved_model.save(
+            module,
+            export_dir,
+            signatures={
+                SERVING_SIGNATURE: module.serve_tf_examples.get_concrete_function(),
+                PREDICT_TEXT_SIGNATURE: module.predict_text.get_concrete_function(),
+            },
+        )
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:

@@ -75,8 +75,9 @@ def save_embedding_model(export_dir: str, table: np.ndarray, tokens: Sequence[st
 def load_model_variables(saved_model_dir: str) -> Dict[str, np.ndarray]:
     """The Keras model's variables in a SavedModel, by name (``embedding/embeddings:0``, ...).
 
-    The SavedModel's root is expected to track the Keras model as ``model``, as the Trainer's
-    serving module and ``save_embedding_model`` do; its root variables are read otherwise.
+    The SavedModel's root is expected to track them as ``model.variables``: the Trainer's serving
+    module and ``save_embedding_model`` track a checkpoint of the variables there, models exported
+    by earlier releases the Keras model itself. Its root variables are read otherwise.
     """
     loaded = tf.saved_model.load(saved_model_dir)
     owner = getattr(loaded, "model", loaded)

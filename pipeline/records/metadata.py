@@ -138,34 +138,40 @@ def pipeline_artifacts(store: metadata_store.MetadataStore, pipeline_name: str) 
 
 def component_runs(store: metadata_store.MetadataStore, pipeline_name: str, run_id: str) -> List[ComponentRun]:
     """The executions of one pipeline run, in the order they started."""
-    result = []
-    for execution in sorted(run_executions(store, run_id), key=lambda e: (e.create_time_since_epoch, e.id)):
-        outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-        events = [
-            event
-            for event in store.get_events_by_execution_ids([execution.id])
-            if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
-        ]
-        artifacts = {a.id: a for a in store.get_artifacts_by_id([event.artifact_id for event in events])}
-        for event in events:
-            key = event.path.steps[0].key if event.path.steps else ""
-            outputs.setdefault(key, []).append(artifacts[event.artifact_id])
-        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
-        properties = {
+    return [component_run(store, execution, pipeline_name) for execution in sorted(
+        run_executions(store, run_id), key=lambda e: (e.create_time_since_epoch, e.id))]
+
+
+def component_run(store: metadata_store.MetadataStore, execution: metadata_store_pb2.Execution,
+                  pipeline_name: str, node_id: Optional[str] = None) -> ComponentRun:
+    """One execution with its outputs; ``node_id`` when the caller knows it already."""
+    outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+    events = [
+        event
+        for event in store.get_events_by_execution_ids([execution.id])
+        if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+    ]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([event.artifact_id for event in events])}
+    for event in events:
+        key = event.path.steps[0].key if event.path.steps else ""
+        outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+    return ComponentRun(
+        node_id=node_id or node_id_of(store, execution, pipeline_name),
+        state=EXECUTION_STATES.get(execution.last_known_state, "unknown"),
+        seconds=(execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0,
+        outputs=outputs,
+        properties={
             key: str(value.string_value or value.int_value or value.double_value)
             for key, value in execution.custom_properties.items()
-        }
-        result.append(
-            ComponentRun(
-                node_id=_node_id(store, execution.id, pipeline_name) or str(execution.type),
-                state=EXECUTION_STATES.get(execution.last_known_state, "unknown"),
-                seconds=seconds,
-                outputs=outputs,
-                properties=properties,
-                started=execution.create_time_since_epoch / 1000.0,
-            )
-        )
-    return result
+        },
+        started=execution.create_time_since_epoch / 1000.0,
+    )
+
+
+def node_id_of(store: metadata_store.MetadataStore, execution: metadata_store_pb2.Execution,
+               pipeline_name: str) -> str:
+    """The node id of an execution (its execution type's name where it has no node context)."""
+    return _node_id(store, execution.id, pipeline_name) or str(execution.type)
 
 
 def run_ids(store: metadata_store.MetadataStore, pipeline_name: str) -> List[tuple]:

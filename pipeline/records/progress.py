@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Callable, Dict, Optional, Set
 
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -66,9 +68,12 @@ class ProgressMonitor(threading.Thread):
     absl logger's level while components run, which silences those records. A component
     still running after ``heartbeat_s`` gets a line saying so, and another every ``heartbeat_s``,
     so that a long Transform or Trainer does not look hung.
+
+    It shares the pipeline's process (and its GIL), so a poll is one query once the run is
+    found: the run's executions. A component's node id is read once, its outputs when it ends.
     """
 
-    def __init__(self, metadata_path: str, pipeline_name: str, interval_s: float = 0.5,
+    def __init__(self, metadata_path: str, pipeline_name: str, interval_s: float = 1.0,
                  heartbeat_s: float = HEARTBEAT_S, clock: Callable[[], float] = time.monotonic):
         super().__init__(name="progress-monitor", daemon=True)
         self._metadata_path = metadata_path
@@ -77,44 +82,61 @@ class ProgressMonitor(threading.Thread):
         self._heartbeat_s = heartbeat_s
         self._clock = clock
         self._stop_event = threading.Event()
-        self._earlier_run = self._current_run_id()
+        self._store: Optional[metadata_store.MetadataStore] = None
+        self._earlier_run = self._latest_run_id()
+        self._run_id: Optional[str] = None
+        self._node_ids: Dict[int, str] = {}  # execution id -> node id
         self._reported_started: Set[str] = set()
         self._reported_finished: Set[str] = set()
         self._started_at: Dict[str, float] = {}  # clock time of each running component's "started" line
         self._last_line_at: Dict[str, float] = {}
 
-    def _current_run_id(self) -> Optional[str]:
-        if not os.path.exists(self._metadata_path):
-            return None
+    def _open_store(self) -> Optional[metadata_store.MetadataStore]:
+        """The store, opened once the runner has created its file."""
+        if self._store is None and os.path.exists(self._metadata_path):
+            self._store = metadata.open_store(self._metadata_path)
+        return self._store
+
+    def _latest_run_id(self) -> Optional[str]:
         try:
-            return metadata.latest_run_id(metadata.open_store(self._metadata_path), self._pipeline_name)
+            store = self._open_store()
+            return metadata.latest_run_id(store, self._pipeline_name) if store else None
         except Exception:  # pylint: disable=broad-except
             return None
 
     def poll(self) -> None:
         """Logs what changed since the last poll."""
-        run_id = self._current_run_id()
-        if run_id is None or run_id == self._earlier_run:
-            return
+        if self._run_id is None:
+            run_id = self._latest_run_id()
+            if run_id is None or run_id == self._earlier_run:
+                return
+            self._run_id = run_id
         try:
-            components = metadata.component_runs(metadata.open_store(self._metadata_path), self._pipeline_name, run_id)
+            executions = metadata.run_executions(self._store, self._run_id)
+            for execution in sorted(executions, key=lambda e: (e.create_time_since_epoch, e.id)):
+                self._report(execution)
         except Exception:  # pylint: disable=broad-except
             return  # the runner is mid-write; the next poll sees it
-        for component in components:
-            node_id = component.node_id
-            if node_id in self._reported_finished:
-                continue
-            if component.state in (*nodes.FINISHED_STATES, nodes.FAILED, nodes.CANCELED):
-                self._reported_finished.add(node_id)
-                figure = highlight(component) if component.state != nodes.FAILED else ""
-                LOGGER.info("%-30s %-7s %7.1f s  %s", node_id, component.state, component.seconds, figure)
-            elif node_id not in self._reported_started:
-                self._reported_started.add(node_id)
-                self._started_at[node_id] = self._last_line_at[node_id] = self._clock()
-                LOGGER.info("%-30s started", node_id)
-            elif self._clock() - self._last_line_at[node_id] >= self._heartbeat_s:
-                self._last_line_at[node_id] = self._clock()
-                LOGGER.info("%-30s running %5.0f s", node_id, self._last_line_at[node_id] - self._started_at[node_id])
+
+    def _report(self, execution: metadata_store_pb2.Execution) -> None:
+        if execution.id not in self._node_ids:
+            self._node_ids[execution.id] = metadata.node_id_of(self._store, execution, self._pipeline_name)
+        node_id = self._node_ids[execution.id]
+        if node_id in self._reported_finished:
+            return
+        state = metadata.EXECUTION_STATES.get(execution.last_known_state, "unknown")
+        if state in (*nodes.FINISHED_STATES, nodes.FAILED, nodes.CANCELED):
+            component = metadata.component_run(self._store, execution, self._pipeline_name, node_id)
+            self._reported_finished.add(node_id)
+            figure = highlight(component) if state != nodes.FAILED else ""
+            LOGGER.info("%-30s %-7s %7.1f s  %s", node_id, state, component.seconds, figure)
+        elif node_id not in self._reported_started:
+            self._reported_started.add(node_id)
+            self._started_at[node_id] = self._last_line_at[node_id] = self._clock()
+            LOGGER.info("%-30s started", node_id)
+        elif self._clock() - self._last_line_at[node_id] >= self._heartbeat_s:
+            self._last_line_at[node_id] = self._clock()
+            LOGGER.info("%-30s running %5.0f s", node_id, self._last_line_at[node_id] - self._started_at[node_id])
 
     def run(self) -> None:
         while not self._stop_event.wait(self._interval_s):
