@@ -111,8 +111,9 @@ def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransfor
 
     Without Keras' traces: the transform graph's ``TransformFeaturesLayer`` is a Keras model, and
     for it ``tf.saved_model.save`` would also trace a Keras call function, autograph converting the
-    layer's code first (7 s of the default preset's 7.7 s export on 2 cores; 0.6 s without). The
-    signatures above are traced anyway; Keras' traces only serve ``keras.models.load_model``.
+    layer's code first. Exports of the default preset on 2 cores: 7.7 s with the Keras model tracked
+    and traced, 5.2 s with its weights only, 0.6 s without traces. The signatures above are traced
+    anyway; Keras' traces only serve ``keras.models.load_model``.
     """
     module = _ServingModule(model, tf_transform_output)
     # tf_keras' own switch (what `save_traces=False` sets in keras.models.save_model), for a root
