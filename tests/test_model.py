@@ -5,13 +5,15 @@ import types
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_transform.tf_metadata import schema_utils
 from tfx.components.trainer import fn_args_utils
 from tfx.components.util import tfxio_utils
 from tfx.types import standard_artifacts
 
-from components.model import features, model as model_lib, trainer
+from components.model import features, model as model_lib, trainer, warm_start
 from components.model.hparams import PRESETS, HParams
+from tests.transform_output import analyze_and_transform
 
 
 def test_tutorial_preset_is_the_seed_model():
@@ -146,18 +148,9 @@ def test_lazy_adam_moves_only_the_rows_a_batch_touches():
 
 
 def test_the_export_serves_both_signatures_and_holds_the_weights_alone(tmp_path):
-    from components.model import warm_start
-    from tensorflow.core.protobuf import saved_model_pb2
-    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
-    from tests.test_preprocessing import RAW_SPEC, _analyze_and_transform
-
     rows = [{"text": [b"a good film"], "label": [1]}, {"text": [b"a bad film"], "label": [0]}]
     hparams = HParams(vocab_size=10, sequence_length=4, embedding_dim=3, ragged_ids=True, dropout=0.5)
-    _, transform_output = _analyze_and_transform(rows, hparams, tmp_path)
-    # The raw schema, which TFX's Transform writes beside the transform graph.
-    metadata_io.write_metadata(
-        dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC)),
-        os.path.join(transform_output.transform_savedmodel_dir, os.pardir, transform_output.RAW_METADATA_DIR))
+    _, transform_output = analyze_and_transform(rows, hparams, tmp_path)
     model = model_lib.build_model(hparams.vocab_size, hparams)
     ids = tf.sparse.from_dense(tf.constant([[5, 7, 0]], tf.int64))
     model.train_on_batch(ids, tf.constant([[1.0]]))  # the optimizer makes its slots, as in fit

@@ -3,28 +3,10 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_transform as tft
-import tensorflow_transform.beam as tft_beam
-from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from components.model import features, preprocessing
 from components.model.hparams import HParams
-
-RAW_SPEC = {
-    "text": tf.io.FixedLenFeature([1], tf.string),
-    "label": tf.io.FixedLenFeature([1], tf.int64),
-}
-
-
-def _analyze_and_transform(rows, hparams, tmp_path):
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC))
-    with tft_beam.Context(temp_dir=str(tmp_path / "tft_tmp")):
-        (transformed, _), transform_fn = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: preprocessing.preprocessing_fn(inputs, hparams.transform_config())
-        )
-        output_dir = str(tmp_path / "transform_output")
-        _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
-    return transformed, tft.TFTransformOutput(output_dir)
+from tests.transform_output import analyze_and_transform
 
 
 def test_standardize_matches_the_tutorial():
@@ -53,7 +35,7 @@ def test_exact_ids_padding_truncation_and_oov(tmp_path):
     ]
     # 6 rows: padding, one OOV row, and the 4 most frequent tokens.
     hparams = HParams(vocab_size=6, sequence_length=4, num_oov_buckets=1)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
 
     # Frequency first (the, cat: 2), then ties in tf.Transform's order (descending bytes).
     assert output.vocabulary_by_name(features.VOCABULARY_NAME) == [b"the", b"cat", b"sat", b"ran"]
@@ -76,7 +58,7 @@ def test_approximate_vocabulary_is_exact_when_every_token_fits(tmp_path):
     # Room for 7 tokens and 6 distinct ones: Misra-Gries keeps every count exact,
     # in tft.vocabulary's order (frequency, then descending bytes).
     hparams = HParams(vocab_size=9, sequence_length=4, approximate_vocabulary=True)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     assert output.vocabulary_by_name(features.VOCABULARY_NAME) == [b"the", b"cat", b"sat", b"ran", b"dog", b"a"]
     assert [row[features.TOKEN_IDS_KEY].tolist() for row in transformed] == [[2, 3, 4, 0], [2, 3, 5, 0], [7, 6, 0, 0]]
 
@@ -84,7 +66,7 @@ def test_approximate_vocabulary_is_exact_when_every_token_fits(tmp_path):
 def test_truncation_keeps_the_first_tokens_but_vocabulary_counts_all(tmp_path):
     rows = [{"text": [b"one two three four five five five"], "label": [1]}]
     hparams = HParams(vocab_size=10, sequence_length=2, num_oov_buckets=1)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     vocabulary = output.vocabulary_by_name(features.VOCABULARY_NAME)
     # "five" is only beyond the cut, yet the most frequent token.
     assert vocabulary[0] == b"five"
@@ -95,7 +77,7 @@ def test_truncation_keeps_the_first_tokens_but_vocabulary_counts_all(tmp_path):
 def test_several_oov_buckets_hash_unknown_tokens_into_their_rows(tmp_path):
     rows = [{"text": [b"a a b"], "label": [1]}, {"text": [b"zebra yak a"], "label": [0]}]
     hparams = HParams(vocab_size=5, sequence_length=3, num_oov_buckets=3)  # padding, 3 OOV rows, "a"
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     assert output.vocabulary_by_name(features.VOCABULARY_NAME) == [b"a"]
     second = transformed[1][features.TOKEN_IDS_KEY].tolist()
     assert second[2] == 4  # "a": after padding and 3 OOV rows
@@ -107,7 +89,7 @@ def test_several_oov_buckets_hash_unknown_tokens_into_their_rows(tmp_path):
 def test_transform_graph_serves_raw_text_without_label(tmp_path):
     rows = [{"text": [b"good film"], "label": [1]}, {"text": [b"bad film"], "label": [0]}]
     hparams = HParams(vocab_size=10, sequence_length=3)
-    _, output = _analyze_and_transform(rows, hparams, tmp_path)
+    _, output = analyze_and_transform(rows, hparams, tmp_path)
     layer = output.transform_features_layer()
     result = layer({"text": tf.constant([["Film GOOD!"], ["unknown"]])})
     vocabulary = output.vocabulary_by_name(features.VOCABULARY_NAME)
@@ -138,7 +120,7 @@ def test_hparams_reject_bad_values(values, message):
 def test_bigrams_follow_the_words_in_one_vocabulary(tmp_path):
     rows = [{"text": [b"very good film"], "label": [1]}, {"text": [b"very good"], "label": [1]}]
     hparams = HParams(vocab_size=20, sequence_length=3, ngram_size=2)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     vocabulary = output.vocabulary_by_name(features.VOCABULARY_NAME)
     assert set(vocabulary) == {b"very", b"good", b"film", b"very good", b"good film"}
     row = {token: i + 2 for i, token in enumerate(vocabulary)}
@@ -152,7 +134,7 @@ def test_bigrams_follow_the_words_in_one_vocabulary(tmp_path):
 def test_bigrams_come_from_the_kept_words_only(tmp_path):
     rows = [{"text": [b"a b c d"], "label": [1]}]
     hparams = HParams(vocab_size=20, sequence_length=2, ngram_size=2)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     vocabulary = output.vocabulary_by_name(features.VOCABULARY_NAME)
     row = {token: i + 2 for i, token in enumerate(vocabulary)}
     # The vocabulary knows "c d", but only "a b" lies within the first two words.
@@ -163,7 +145,7 @@ def test_bigrams_come_from_the_kept_words_only(tmp_path):
 def test_trigrams_follow_the_bigrams(tmp_path):
     rows = [{"text": [b"not very good film"], "label": [0]}]
     hparams = HParams(vocab_size=20, sequence_length=3, ngram_size=3)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     row = {token: i + 2 for i, token in enumerate(output.vocabulary_by_name(features.VOCABULARY_NAME))}
     # 3 words, 2 bigrams, 1 trigram of the first three words; the vocabulary also counts the rest.
     assert hparams.token_ids_length == 6
@@ -178,7 +160,7 @@ def test_distinct_tokens_keep_each_id_once_in_order_of_first_occurrence(tmp_path
     # Room for the two most frequent tokens, "film" and "bad" (3 each; ties in descending bytes):
     # every bigram and "zzz", "qqq" share the OOV row, which also counts once per review.
     hparams = HParams(vocab_size=4, sequence_length=4, ngram_size=2, distinct_tokens=True)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     assert output.vocabulary_by_name(features.VOCABULARY_NAME) == [b"film", b"bad"]
     film, bad, oov = 2, 3, 1
     assert [row[features.TOKEN_IDS_KEY].tolist() for row in transformed] == [
@@ -196,7 +178,7 @@ def _bucket(ngram: str, buckets: int, first_row: int) -> int:
 def test_bigrams_are_hashed_into_rows_after_the_words(tmp_path):
     rows = [{"text": [b"very good film"], "label": [1]}, {"text": [b"very good"], "label": [1]}]
     hparams = HParams(vocab_size=20, sequence_length=3, ngram_size=2, ngram_buckets=1000)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     vocabulary = output.vocabulary_by_name(features.VOCABULARY_NAME)
     # Words only: no n-gram is counted.
     assert vocabulary == [b"very", b"good", b"film"]
@@ -214,7 +196,7 @@ def test_bigrams_are_hashed_into_rows_after_the_words(tmp_path):
 def test_hashed_bigrams_come_from_the_kept_words_only(tmp_path):
     rows = [{"text": [b"a b c d"], "label": [1]}]
     hparams = HParams(vocab_size=20, sequence_length=2, ngram_size=2, ngram_buckets=50)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     row = {token: i + 2 for i, token in enumerate(output.vocabulary_by_name(features.VOCABULARY_NAME))}
     # The vocabulary counts all four words, but only "a b" lies within the first two.
     assert len(row) == 4
@@ -224,7 +206,7 @@ def test_hashed_bigrams_come_from_the_kept_words_only(tmp_path):
 def test_hashed_trigrams_follow_the_hashed_bigrams(tmp_path):
     rows = [{"text": [b"not very good film"], "label": [0]}]
     hparams = HParams(vocab_size=20, sequence_length=3, ngram_size=3, ngram_buckets=100)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     row = {token: i + 2 for i, token in enumerate(output.vocabulary_by_name(features.VOCABULARY_NAME))}
     first_bucket = 2 + len(row)
     # 3 words, 2 bigrams, 1 trigram of the first three words.
@@ -240,7 +222,7 @@ def test_distinct_tokens_keep_each_hashed_row_once(tmp_path):
     # Room for the two most frequent words, "film" and "bad" (3 each; ties in descending bytes):
     # "zzz" and "qqq" share the OOV row, which also counts once per review.
     hparams = HParams(vocab_size=4, sequence_length=4, ngram_size=2, ngram_buckets=10, distinct_tokens=True)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     assert output.vocabulary_by_name(features.VOCABULARY_NAME) == [b"film", b"bad"]
     film, bad, oov = 2, 3, 1
     bigram = {text: _bucket(text, 10, 4) for text in ("bad bad", "bad film", "film bad", "film film", "zzz qqq",
@@ -258,7 +240,7 @@ def test_ragged_ids_keep_each_review_at_its_own_length(tmp_path):
     rows = [{"text": [b"very good film"], "label": [1]}, {"text": [b"bad"], "label": [0]},
             {"text": [b""], "label": [0]}]
     hparams = HParams(vocab_size=20, sequence_length=100, ngram_size=2, ngram_buckets=1000, ragged_ids=True)
-    transformed, output = _analyze_and_transform(rows, hparams, tmp_path)
+    transformed, output = analyze_and_transform(rows, hparams, tmp_path)
     row = {token: i + 2 for i, token in enumerate(output.vocabulary_by_name(features.VOCABULARY_NAME))}
     first_bucket = 2 + len(row)
     # No padding: three words and two bigrams, one word, nothing.
