@@ -140,16 +140,19 @@ def _vocabulary_of(analyze, rows, tmp_path):
     return tft.TFTransformOutput(str(tmp_path / "out")).vocabulary_by_name("tokens")
 
 
+def _zipf_words(generator, distinct, k):
+    """``k`` words drawn from ``distinct`` ones ("w0", "w1", ...), the i-th with weight 1 / (i + 1)."""
+    return generator.choices([f"w{i}" for i in range(distinct)], weights=[1 / (i + 1) for i in range(distinct)], k=k)
+
+
 @pytest.mark.parametrize("bundle_tokens", [None, 5], ids=["default", "handed on every 5 tokens"])
 def test_the_file_is_tft_vocabulary_s(tmp_path, monkeypatch, bundle_tokens):
     if bundle_tokens:
         # Sums handed on every 5 tokens held: each word is counted in several hand-ons, summed per part.
         monkeypatch.setattr(token_counts, "BUNDLE_TOKENS", bundle_tokens)
     generator = random.Random(7)
-    words = [f"w{i}" for i in range(60)]
     # Zipf-like counts over several batches, with many ties at the cut.
-    rows = [{"text": " ".join(generator.choices(words, weights=[1 / (i + 1) for i in range(60)], k=12))}
-            for _ in range(50)]
+    rows = [{"text": " ".join(_zipf_words(generator, 60, 12))} for _ in range(50)]
     ours = _vocabulary_of(lambda tokens: token_counts.top_tokens(tokens, 25, "tokens"), rows, tmp_path / "ours")
     theirs = _vocabulary_of(lambda tokens: tft.vocabulary(tokens, top_k=25, vocab_filename="tokens"), rows,
                             tmp_path / "theirs")
@@ -166,12 +169,10 @@ def test_counts_are_exact_with_direct_runner_worker_processes(tmp_path):
     # DirectRunner's multi-process mode (what `--beam-arg=--direct_running_mode=multi_processing` gives a
     # user): the mode in which an earlier design of this count, its shards sized by a side input, lost counts.
     generator = random.Random(3)
-    words = [f"w{i}" for i in range(2000)]
-    weights = [1 / (i + 1) for i in range(2000)]
     expected = collections.Counter()
     batches = []
     for _ in range(40):
-        tokens = [token.encode() for token in generator.choices(words, weights=weights, k=500)]
+        tokens = [word.encode() for word in _zipf_words(generator, 2000, 500)]
         expected.update(tokens)
         counts = collections.Counter(tokens)
         parts = tf.strings.to_hash_bucket_fast(list(counts), token_counts.PARTS).numpy()
