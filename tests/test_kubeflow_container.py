@@ -117,6 +117,7 @@ def test_an_input_without_a_type_anywhere_is_a_clear_error(tmp_path):
 
 
 EXITING_EXECUTOR = """import atexit, json, os
+from apache_beam.runners.portability.fn_api_runner import worker_handlers
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
@@ -125,7 +126,9 @@ class Executor(base_executor.BaseExecutor):
         (statistics,) = output_dict["statistics"]
         os.makedirs(statistics.uri, exist_ok=True)
         with open(os.path.join(statistics.uri, "seen.json"), "w") as f:
-            json.dump({"input_type": input_dict["examples"][0].type_name, "span": input_dict["examples"][0].span}, f)
+            json.dump({"input_type": input_dict["examples"][0].type_name, "span": input_dict["examples"][0].span,
+                       # The DirectRunner's timed flushes, which the entry point turns off (direct_runner.py).
+                       "direct_runner_flush_ms": worker_handlers.DATA_BUFFER_TIME_LIMIT_MS}, f)
         # What TFX 1.16 on TensorFlow 2.16 does at interpreter exit (sky-uk/kfp-operator#1286).
         atexit.register(os.abort)
 """
@@ -143,7 +146,7 @@ def test_a_finished_step_hands_its_output_to_the_launcher_and_is_not_failed_by_t
         check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     with open(os.path.join(task_root, "statistics", "seen.json"), encoding="utf-8") as f:
-        assert json.load(f) == {"input_type": "Examples", "span": 3}
+        assert json.load(f) == {"input_type": "Examples", "span": 3, "direct_runner_flush_ms": 0}
     # The ExecutorOutput, written beside the outputs and handed to the pod's file the launcher reads.
     with open(executor_input.outputs.output_file, encoding="utf-8") as f:
         handed = json.load(f)

@@ -23,14 +23,11 @@ elements, and with every worker's state bounded however large the corpus:
 What the count held is written beside the vocabulary (``STATS_SUFFIX``): the parts, the
 distinct tokens in all and in the largest part, the candidates ranked, the token occurrences.
 
-The parts are the keys of the grouping as they are. Shards sized from the data would need their
-number as a side input computed from the very dictionaries they group; with DirectRunner's worker
-processes (``direct_running_mode=multi_processing``, Beam 2.74) such a grouping lost part of its input
-(up to a fifth of the counts) in 3 of 6 runs of the Transform step alone and in every pipeline run
-at four and ten times the train split, although every bundle's input was complete; with the parts as
-keys no run lost any (docs/scaling.md). Before the files are written, the counts that reached the
-ranking are checked against those the batches held (``check_counted``), so that a runner that loses
-elements fails the step instead of writing a wrong vocabulary.
+The parts are the keys of the grouping as they are. Before the files are written, the counts that
+reached the ranking are checked against those the batches held (``check_counted``), so that a runner
+that loses elements fails the step instead of writing a wrong vocabulary: Beam 2.74's DirectRunner did,
+in its parallel modes, until the runners turned its timed flushes off (``pipeline/runners/direct_runner.py``,
+docs/scaling.md).
 """
 
 import collections
@@ -204,8 +201,8 @@ def check_counted(histogram: Dict[int, int], least_count: int, candidates_ranked
     """Raises ``LostCountsError`` unless every occurrence reached the summed counts and every token counted at
     least ``least_count`` times reached the ranking.
 
-    Beam promises both; the check is there because a runner broke the promise (DirectRunner's worker
-    processes, with shards sized by a side input) and the vocabulary came out wrong, silently.
+    Beam promises both; the check is there because a runner broke the promise (Beam 2.74's DirectRunner
+    with several workers, before ``pipeline/runners/direct_runner.py``) and the vocabulary came out wrong.
     """
     summed = sum(count * tokens for count, tokens in histogram.items())
     expected_candidates = sum(tokens for count, tokens in histogram.items() if count >= least_count)

@@ -296,8 +296,11 @@ def run_executor(argv: List[str]) -> None:
     """
     from absl import app  # pylint: disable=import-outside-toplevel
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor  # pylint: disable=import-outside-toplevel
+    from pipeline.runners import direct_runner  # pylint: disable=import-outside-toplevel
 
     call = ExecutorCall(argv)
+    # A step's Beam pipeline runs on the DirectRunner unless its Beam arguments name another runner.
+    direct_runner.keep_every_element()
 
     def run_and_leave(parsed_argv) -> None:
         kubeflow_v2_run_executor.main(parsed_argv)

@@ -15,6 +15,7 @@ from pipeline import data, layout
 from pipeline.definition import factory
 from pipeline.definition.settings import RunSettings
 from pipeline.records import metadata, progress, results, retention, status
+from pipeline.runners import direct_runner
 
 
 def run_local(run: RunSettings) -> results.RunReport:
@@ -56,6 +57,7 @@ def run_locked(run: RunSettings, output_dir: str, command: str = "run") -> resul
         for node_id in metadata.cancel_orphaned_executions(paths.metadata, run.pipeline_name):
             progress.LOGGER.info("%s: marked the execution of an interrupted run as canceled", node_id)
     served_before = layout.latest_serving_model(paths.serving_model)
+    direct_runner.keep_every_element()
     started = time.monotonic()
     with progress.component_progress(paths.metadata, run.pipeline_name):
         tfx.orchestration.LocalDagRunner().run(pipeline)
