@@ -98,3 +98,14 @@ def test_a_local_run_turns_the_timed_flushes_off_before_its_first_step(small_cor
     with pytest.raises(Stopped):
         local_runner.run_local(run)
     assert seen == [(run.pipeline_name, 0)]
+
+
+def test_the_modes_check_prints_what_each_run_held_and_grouped(capsys):
+    from bench import direct_modes  # pylint: disable=import-outside-toplevel
+
+    assert direct_modes.main(["--modes", "in_memory", "--runs", "1", "--fix", "off", "--batches", "3",
+                              "--tokens", "100", "--parts", "8"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (row,) = [line for line in lines if line.startswith("off  in_memory")]
+    assert row.split()[2:6] == ["1", "300", "300", "0"]
+    assert lines[-1] == "fix off: 0 run(s) lost elements"
