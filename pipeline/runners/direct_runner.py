@@ -8,16 +8,17 @@ it, without the lock that would stop the writing thread from adding elements in 
 written in between are cleared unsent and the stage ends without them, silently:
 
 - ``multi_threading``: the workers' own channels flush on the timer too. A plain Beam count (``python
-  -m bench.direct_modes``) lost part of a grouping's input in about half its runs.
+  -m bench.direct_modes``) lost part of a grouping's input in many of its runs.
 - ``multi_processing``: the worker processes flush by size only, but the runner's channel to them
-  flushes on the timer. The vocabulary's count lost part of a stage's input in some runs, which its
-  own check (``LostCountsError``) caught (docs/scaling.md).
+  flushes on the timer. An earlier design of the vocabulary's count lost part of a grouped input in
+  some runs (docs/scaling.md).
 
 ``keep_every_element`` sets the timer off before a pipeline runs, so every channel flushes by size
 and when it closes, as the worker processes' own channels and Dataflow's workers do by default. A
 batch pipeline loses nothing by it: a stage's output is read only once the stage has finished.
 """
 
+import apache_beam
 from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
 # What Beam reads when it starts a DirectRunner pipeline's data channels: the runner's, and the
@@ -38,7 +39,7 @@ def keep_every_element() -> None:
     """
     if not hasattr(worker_handlers, _TIME_LIMIT_SETTING):
         raise DirectRunnerFixError(
-            f"apache_beam {worker_handlers.__name__} has no {_TIME_LIMIT_SETTING}: this Beam release changed the "
-            "DirectRunner's data channels. Fix: run `python -m bench.direct_modes --fix off` to see whether its "
+            f"{worker_handlers.__name__} has no {_TIME_LIMIT_SETTING}: apache-beam {apache_beam.__version__} changed "
+            "the DirectRunner's data channels. Fix: run `python -m bench.direct_modes --fix off` to see whether its "
             "parallel modes still lose elements, then update or remove pipeline/runners/direct_runner.py")
     setattr(worker_handlers, _TIME_LIMIT_SETTING, 0)
