@@ -10,6 +10,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.portability.fn_api_runner import worker_handlers
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
@@ -166,7 +167,7 @@ def test_the_file_is_tft_vocabulary_s(tmp_path, monkeypatch, bundle_tokens):
     assert stats["token_occurrences"] == 50 * 12
 
 
-def test_counts_are_exact_with_direct_runner_worker_processes(tmp_path):
+def test_counts_are_exact_with_direct_runner_worker_processes(tmp_path, monkeypatch):
     # DirectRunner's multi-process mode (what `--beam-arg=--direct_running_mode=multi_processing` gives a
     # user), with the fix the pipeline's runners apply first (pipeline/runners/direct_runner.py): the mode in
     # which Beam's timed flushes of its data channel lost part of a stage's input in some runs.
@@ -181,6 +182,8 @@ def test_counts_are_exact_with_direct_runner_worker_processes(tmp_path):
         batches.append(_batch(counts, dict(zip(counts, parts.tolist()))))
     analyzer = token_counts.CountTopTokens(top_k=300, vocab_filename="tokens")
     analyzer.base_temp_dir = str(tmp_path)
+    # Restored after the test: the fix is process-wide.
+    monkeypatch.setattr(worker_handlers, "DATA_BUFFER_TIME_LIMIT_MS", worker_handlers.DATA_BUFFER_TIME_LIMIT_MS)
     direct_runner.keep_every_element()
     options = PipelineOptions(["--direct_running_mode=multi_processing", "--direct_num_workers=2"])
     with beam.Pipeline(options=options) as pipeline:

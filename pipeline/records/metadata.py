@@ -125,9 +125,11 @@ def _literal(text: str) -> str:
 
 
 def run_executions(store: metadata_store.MetadataStore, run_id: str) -> List[metadata_store_pb2.Execution]:
-    """The executions of one pipeline run (its ``pipeline_run`` context), cached ones included."""
-    return _executions(
-        store, f"contexts_a.type = {_literal(_PIPELINE_RUN_CONTEXT)} AND contexts_a.name = {_literal(run_id)}")
+    """The executions of one pipeline run (its ``pipeline_run`` context), cached ones included, in the order they
+    started."""
+    return sorted(_executions(
+        store, f"contexts_a.type = {_literal(_PIPELINE_RUN_CONTEXT)} AND contexts_a.name = {_literal(run_id)}"),
+        key=lambda e: (e.create_time_since_epoch, e.id))
 
 
 def pipeline_artifacts(store: metadata_store.MetadataStore, pipeline_name: str) -> List[metadata_store_pb2.Artifact]:
@@ -138,8 +140,7 @@ def pipeline_artifacts(store: metadata_store.MetadataStore, pipeline_name: str) 
 
 def component_runs(store: metadata_store.MetadataStore, pipeline_name: str, run_id: str) -> List[ComponentRun]:
     """The executions of one pipeline run, in the order they started."""
-    return [component_run(store, execution, pipeline_name) for execution in sorted(
-        run_executions(store, run_id), key=lambda e: (e.create_time_since_epoch, e.id))]
+    return [component_run(store, execution, pipeline_name) for execution in run_executions(store, run_id)]
 
 
 def component_run(store: metadata_store.MetadataStore, execution: metadata_store_pb2.Execution,

@@ -112,8 +112,7 @@ class ProgressMonitor(threading.Thread):
                 return
             self._run_id = run_id
         try:
-            executions = metadata.run_executions(self._store, self._run_id)
-            for execution in sorted(executions, key=lambda e: (e.create_time_since_epoch, e.id)):
+            for execution in metadata.run_executions(self._store, self._run_id):
                 self._report(execution)
         except Exception:  # pylint: disable=broad-except
             return  # the runner is mid-write; the next poll sees it
