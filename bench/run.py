@@ -43,6 +43,8 @@ LEVER_CASES = {
 # The cases of the pairs after the first (the first: "bare script" and the default preset's "cold").
 BARE_PAIR, COLD_PAIR = "bare script, pair {}", "cold, pair {}"
 COMPONENT_COLUMNS = ("AclImdbExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
+# The case of a cold run on a share of the train folder's reviews (`subset`), by percent.
+SHARE_CASE = "{}% of reviews"
 
 
 @dataclasses.dataclass
@@ -50,7 +52,7 @@ class Case:
     """One measured command."""
 
     preset: str
-    case: str  # "bare script", "tfx import", "cold", "warm", "NN% of reviews"
+    case: str  # "bare script", "tfx import", "cold", "warm", SHARE_CASE
     seconds: float
     peak_mib: float
     eval_accuracy: Optional[float] = None
@@ -254,7 +256,7 @@ def run_benchmark(data_dir: str, work_dir: str, presets: List[str], fractions: L
             reviews = subset(data_dir, percent, shared)
             output = os.path.join(work_dir, f"out-{preset}-{percent}")
             shutil.rmtree(output, ignore_errors=True)
-            case = _pipeline_case(preset, f"{percent}% of reviews", shared, output, pipeline_args, logs)
+            case = _pipeline_case(preset, SHARE_CASE.format(percent), shared, output, pipeline_args, logs)
             case.reviews = reviews
             cases.append(case)
     return cases
@@ -391,9 +393,11 @@ def ratios(cases: List[Case]) -> Dict[str, float]:
                 result[f"{preset}: {case} / cold"] = lever.seconds / cold.seconds
                 if cold.eval_accuracy is not None and lever.eval_accuracy is not None:
                     result[f"{preset}: {case}, accuracy - cold (points)"] = 100 * (lever.eval_accuracy - cold.eval_accuracy)
-        half = by.get((preset, "50% of reviews"))
+        half = by.get((preset, SHARE_CASE.format(50)))
         if cold and half:
             result[f"{preset}: 100% / 50% of reviews"] = cold.seconds / half.seconds
+        if cold:
+            result.update(_fixed_and_growing(preset, cold, bare, by))
     from components.model.hparams import DEFAULT_PRESET  # pylint: disable=import-outside-toplevel
 
     colds = [by[(DEFAULT_PRESET, "cold")]] if (DEFAULT_PRESET, "cold") in by else []
@@ -417,6 +421,22 @@ def ratios(cases: List[Case]) -> Dict[str, float]:
             approximate.components["Transform"] / tutorial.components["Transform"])
     result["peak memory of any case (GiB)"] = max(c.peak_mib for c in cases) / 1024
     return result
+
+
+def _fixed_and_growing(preset: str, cold: Case, bare: Case, by: Dict[tuple, Case]) -> Dict[str, float]:
+    """What a cold run costs nearly without data (its smallest share of the reviews), and what the rest of the
+    reviews add to it and to each step: how far the ratio to the bare script could fall if a step cost nothing."""
+    smallest = next((by[(preset, SHARE_CASE.format(p))] for p in range(1, 100) if (preset, SHARE_CASE.format(p)) in by),
+                    None)
+    if smallest is None:
+        return {}
+    share = smallest.case
+    figures = {f"{preset}: {share} / bare script": smallest.seconds / bare.seconds,
+               f"{preset}: cold - {share} / bare script": (cold.seconds - smallest.seconds) / bare.seconds}
+    for step in COMPONENT_COLUMNS:
+        if step in cold.components and step in smallest.components:
+            figures[f"{preset}: {step}, cold - {share} (s)"] = cold.components[step] - smallest.components[step]
+    return figures
 
 
 def format_table(cases: List[Case], figures: Dict[str, float]) -> str:
