@@ -425,7 +425,8 @@ def ratios(cases: List[Case]) -> Dict[str, float]:
 
 def _fixed_and_growing(preset: str, cold: Case, bare: Case, by: Dict[tuple, Case]) -> Dict[str, float]:
     """What a cold run costs nearly without data (its smallest share of the reviews), and what the rest of the
-    reviews add to it and to each step: how far the ratio to the bare script could fall if a step cost nothing."""
+    reviews add to it and to each step: how far the ratio to the bare script could fall if a step cost nothing per
+    review. Against the first bare script; {} without a share of the reviews below 100%."""
     smallest = next((by[(preset, SHARE_CASE.format(p))] for p in range(1, 100) if (preset, SHARE_CASE.format(p)) in by),
                     None)
     if smallest is None:
