@@ -42,6 +42,7 @@ LEVER_CASES = {
 }
 # The cases of the pairs after the first (the first: "bare script" and the default preset's "cold").
 BARE_PAIR, COLD_PAIR = "bare script, pair {}", "cold, pair {}"
+# The steps whose seconds the tables show, the benchmark's and the scaling runs'.
 COMPONENT_COLUMNS = ("AclImdbExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
 # The case of a cold run on a share of the train folder's reviews (`subset`), by percent.
 SHARE_CASE = "{}% of reviews"
@@ -265,7 +266,6 @@ def run_benchmark(data_dir: str, work_dir: str, presets: List[str], fractions: L
 # The scaling runs: DirectRunner's multi-process mode, a worker process per core.
 SCALE_BEAM_ARGS = ("--beam-arg=--direct_running_mode=multi_processing",
                    f"--beam-arg=--direct_num_workers={os.cpu_count() or 1}")
-SCALE_COLUMNS = ("AclImdbExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
 
 
 @dataclasses.dataclass
@@ -359,11 +359,11 @@ def format_scaling(cases: List[ScaleCase], header: bool = True) -> str:
     lines = []
     if header:
         lines.append(f"{'size':>5} {'reviews':>8} {'wall s':>7} {'s/1k rev':>8} "
-                     + " ".join(f"{name[:10]:>10}" for name in SCALE_COLUMNS)
+                     + " ".join(f"{name[:10]:>10}" for name in COMPONENT_COLUMNS)
                      + f" {'tree MiB':>8} {'runner':>7} {'worker':>7} {'largest':>8} {'distinct':>10}"
                      f" {'ranked':>7} {'eval acc':>8} {'epochs':>6}")
     for c in cases:
-        steps = " ".join(f"{c.components[n]:>10.1f}" if n in c.components else f"{'-':>10}" for n in SCALE_COLUMNS)
+        steps = " ".join(f"{c.components[n]:>10.1f}" if n in c.components else f"{'-':>10}" for n in COMPONENT_COLUMNS)
         v = c.vocabulary
         accuracy = f"{c.eval_accuracy:.4f}" if c.eval_accuracy is not None else "-"
         lines.append(f"{c.times:>4g}x {c.reviews:>8} {c.seconds:>7.1f} {1000 * c.seconds / c.reviews:>8.2f} {steps}"
