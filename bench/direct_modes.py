@@ -65,6 +65,7 @@ def count_once(mode: str, workers: int, batches: int, tokens: int, parts: int) -
             sums = json.load(f)
     return sums["grouped"], sums["held"]
 
+
 def sum_part(part: int, dictionaries) -> int:
     """A part's occurrences, summed token by token into one dictionary as the vocabulary's count sums them."""
     total: Dict[bytes, int] = {}
@@ -113,6 +114,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                       f"{time.monotonic() - start:>7.1f}", flush=True)
         print(f"fix {fix}: {lossy[fix]} run(s) lost elements")
     return 1 if lossy["on"] else 0
+
 
 if __name__ == "__main__":
     sys.exit(main())
